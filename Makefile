@@ -1,0 +1,60 @@
+# provisiond: the one entry point for people. Everything here wraps CMake
+# and the scripts under deploy/dev/, tests/ and bench/.
+#
+#   make demo    install deps, build, start the dev stack, show jobs flowing
+#   make test    install deps, build, start a stack, run every test
+#   make up      start the dev stack (writes .dev/env, .dev/provisiond.conf)
+#   make down    stop the dev stack
+#   make bench   run the benchmarks, each against its baseline
+#
+# KAFKA=apache uses a real Apache Kafka broker instead of kafka-mock.
+# SANITIZE=1 builds with ASan+UBSan (into build-asan/).
+
+SHELL := /bin/bash
+KAFKA ?= mock
+BUILD_TYPE ?= RelWithDebInfo
+ifeq ($(SANITIZE),1)
+BUILD_DIR ?= build-asan
+CMAKE_EXTRA += -DPV_SANITIZE=ON
+else
+BUILD_DIR ?= build
+endif
+ifneq ($(CI),)
+CMAKE_EXTRA += -DCMAKE_COMPILE_WARNING_AS_ERROR=ON
+endif
+JOBS ?= $(shell nproc)
+
+export KAFKA BUILD_DIR
+
+.PHONY: all deps build up down demo test bench clean help
+
+all: build
+
+help:
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@deploy/dev/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+up: build
+	@deploy/dev/stack.sh up
+
+down:
+	@deploy/dev/stack.sh down
+
+demo: up
+	@deploy/dev/demo.sh
+
+test: build
+	@tests/run.sh
+
+bench: build
+	@bench/run.sh
+
+clean:
+	@deploy/dev/stack.sh down >/dev/null 2>&1 || true
+	rm -rf build build-asan .dev

@@ -1,0 +1,68 @@
+#include "common/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const names[PV_ERR__COUNT] = {
+  [PV_ERR_NONE] = "none",
+  [PV_ERR_INVALID_JOB] = "invalid_job",
+  [PV_ERR_UNKNOWN_TENANT] = "unknown_tenant",
+  [PV_ERR_UNKNOWN_OP] = "unknown_op",
+  [PV_ERR_BAD_ARGS] = "bad_args",
+  [PV_ERR_HTTP_4XX] = "http_4xx",
+  [PV_ERR_HTTP_5XX] = "http_5xx",
+  [PV_ERR_TIMEOUT] = "timeout",
+  [PV_ERR_CONNECT] = "connect",
+  [PV_ERR_CIRCUIT_OPEN] = "circuit_open",
+  [PV_ERR_RATE_LIMITED] = "rate_limited",
+  [PV_ERR_DEADLINE_EXCEEDED] = "deadline_exceeded",
+  [PV_ERR_OUTCOME_UNKNOWN] = "outcome_unknown",
+  [PV_ERR_INTERNAL] = "internal",
+};
+
+const char *pv_errclass_name(pv_errclass_t cls)
+{
+  if ((unsigned)cls >= PV_ERR__COUNT)
+    return "internal";
+  return names[cls];
+}
+
+int pv_errclass_parse(const char *name)
+{
+  for (int i = 0; i < PV_ERR__COUNT; i++)
+    if (strcmp(names[i], name) == 0)
+      return i;
+  return -1;
+}
+
+void pv_error_set(pv_error_t *err, pv_errclass_t cls, int http_status,
+                  const char *fmt, ...)
+{
+  va_list ap;
+  err->cls = cls;
+  err->http_status = http_status;
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof(err->message), fmt, ap);
+  va_end(ap);
+}
+
+void pv_error_clear(pv_error_t *err)
+{
+  err->cls = PV_ERR_NONE;
+  err->http_status = 0;
+  err->message[0] = '\0';
+}
+
+bool pv_errclass_is_dead(pv_errclass_t cls)
+{
+  switch (cls) {
+  case PV_ERR_NONE:
+  case PV_ERR_HTTP_4XX:
+    return false;
+  default:
+    /* Everything else means "could not be carried out": invalid input
+     * that an operator must fix, or a system that stayed unavailable. */
+    return true;
+  }
+}

@@ -1,0 +1,121 @@
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <string.h>
+
+static char captured[PV_LOG_LINE_MAX + 1];
+static size_t captured_len;
+static int captured_count;
+
+static void capture(const char *line, size_t len, void *arg)
+{
+  (void)arg;
+  memcpy(captured, line, len);
+  captured[len] = '\0';
+  captured_len = len;
+  captured_count++;
+}
+
+static void setup(void)
+{
+  captured_count = 0;
+  pv_log_set_sink(capture, NULL);
+  pv_log_set_level(PV_LOG_INFO);
+}
+
+static json_t *parse_line(void)
+{
+  json_error_t jerr;
+  json_t *doc = json_loadb(captured, captured_len, 0, &jerr);
+  cr_assert_not_null(doc, "log line is not JSON: %s (%s)", captured, jerr.text);
+  return doc;
+}
+
+TestSuite(log, .init = setup);
+
+Test(log, line_is_json_with_fields_in_order)
+{
+  pv_log(PV_LOG_INFO, "http_request.succeeded", PV_S("service", "voltha"),
+         PV_I("status", 200), PV_B("retry", false), PV_S("path", NULL));
+  cr_assert_eq(captured_count, 1);
+  cr_assert(strncmp(captured, "{\"ts\":\"", 7) == 0);
+  json_t *doc = parse_line();
+  cr_assert_str_eq(json_string_value(json_object_get(doc, "event")),
+                   "http_request.succeeded");
+  cr_assert_str_eq(json_string_value(json_object_get(doc, "level")), "info");
+  cr_assert_eq(json_integer_value(json_object_get(doc, "status")), 200);
+  cr_assert(json_is_false(json_object_get(doc, "retry")));
+  cr_assert(json_is_null(json_object_get(doc, "path")));
+  json_decref(doc);
+}
+
+Test(log, level_filter_skips_evaluation)
+{
+  int evaluated = 0;
+  pv_log(PV_LOG_DEBUG, "noise", PV_I("n", ++evaluated));
+  cr_assert_eq(captured_count, 0);
+  cr_assert_eq(evaluated, 0, "fields of a filtered line must not be evaluated");
+}
+
+Test(log, secrets_are_redacted_whatever_the_caller_passes)
+{
+  pv_log(PV_LOG_WARN, "oops", PV_S("authorization", "Token abc123"),
+         PV_S("netbox_token", "nbt_xyz.secret"), PV_S("Password", "hunter2"));
+  cr_assert_null(strstr(captured, "abc123"));
+  cr_assert_null(strstr(captured, "nbt_xyz"));
+  cr_assert_null(strstr(captured, "hunter2"));
+  json_t *doc = parse_line();
+  cr_assert_str_eq(json_string_value(json_object_get(doc, "authorization")),
+                   "[redacted]");
+  json_decref(doc);
+}
+
+Test(log, control_characters_and_quotes_escaped)
+{
+  pv_log(PV_LOG_ERROR, "e", PV_S("msg", "a\"b\\c\nd\x01"));
+  json_t *doc = parse_line();
+  cr_assert_str_eq(json_string_value(json_object_get(doc, "msg")),
+                   "a\"b\\c\nd\x01");
+  json_decref(doc);
+}
+
+Test(log, oversize_line_stays_valid_json_and_is_marked)
+{
+  static char big[3000];
+  memset(big, 'x', sizeof(big) - 1);
+  pv_log(PV_LOG_INFO, "big", PV_S("a", big), PV_S("b", big), PV_S("c", big),
+         PV_S("d", big), PV_S("e", big));
+  cr_assert_leq(captured_len, PV_LOG_LINE_MAX);
+  json_t *doc = parse_line();
+  cr_assert(json_is_true(json_object_get(doc, "truncated")));
+  /* a single long value is cut, not dropped */
+  const char *a = json_string_value(json_object_get(doc, "a"));
+  cr_assert_not_null(a);
+  cr_assert_lt(strlen(a), sizeof(big));
+  json_decref(doc);
+}
+
+Test(error, names_round_trip)
+{
+  for (int c = 0; c < PV_ERR__COUNT; c++)
+    cr_assert_eq(pv_errclass_parse(pv_errclass_name((pv_errclass_t)c)), c);
+  cr_assert_eq(pv_errclass_parse("nope"), -1);
+  cr_assert(!pv_errclass_is_dead(PV_ERR_HTTP_4XX));
+  cr_assert(pv_errclass_is_dead(PV_ERR_OUTCOME_UNKNOWN));
+}
+
+Test(buf, cap_is_enforced_and_frees)
+{
+  pv_buf_t b;
+  pv_buf_init(&b, 10);
+  cr_assert_eq(pv_buf_append(&b, "hello", 5), 0);
+  cr_assert_eq(pv_buf_appendf(&b, "%d", 12345), 0);
+  cr_assert_str_eq(b.data, "hello12345");
+  cr_assert_eq(pv_buf_append(&b, "!", 1), -1);
+  cr_assert_null(b.data);
+  cr_assert_eq(b.len, 0);
+  pv_buf_free(&b);
+}
