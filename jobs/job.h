@@ -74,4 +74,8 @@ int pv_doc_decode(const void *data, size_t len, pv_format_t fmt, json_t **out,
  */
 int pv_doc_encode(const json_t *doc, pv_format_t fmt, char **out, size_t *len);
 
+/** @returns the JSON kind of v for messages: "object", "array", "string",
+ *  "integer", "real", "boolean" or "null". */
+const char *pv_doc_kind(const json_t *v);
+
 #endif
