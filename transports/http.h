@@ -119,14 +119,25 @@ typedef struct pv_endpoint_conf {
   pv_retry_conf_t retry;
   pv_budget_conf_t budget;
   pv_breaker_conf_t breaker;
+  /**
+   * Added: most calls waiting for admission; pv_http_send() fails with
+   * PV_ERR_INTERNAL "admission queue full" beyond it. Default 10000.
+   */
+  int max_queued;
 } pv_endpoint_conf_t;
 
-/** @brief Fills every field with its default; service/tenant/base_url NULL. */
+/**
+ * @brief Fills every field with its default; service/tenant/base_url NULL.
+ * pv_http_endpoint() also treats any numeric field left 0 as its default
+ * (so a zeroed conf works); a negative budget ratio/min_per_sec means none.
+ */
 void pv_endpoint_conf_defaults(pv_endpoint_conf_t *conf);
 
 /**
  * @brief Creates (or returns the existing) endpoint for
  * (conf->service, conf->tenant, conf->base_url). Copies conf. Owned by http.
+ * The base URL must be http(s), without userinfo (credentials belong in
+ * auth_headers, which are never logged), spaces or a trailing '/'.
  */
 pv_endpoint_t *pv_http_endpoint(pv_http_t *http, const pv_endpoint_conf_t *conf,
                                 char *errstr, size_t errstr_size);
@@ -214,6 +225,9 @@ int pv_http_send(pv_endpoint_t *ep, const pv_http_request_t *req,
  * @brief Blocking wrapper for the CLI: runs a private loop and engine
  * until the response is in. The response body is copied into *body
  * (free() it). Not for use on a loop thread.
+ * hconf NULL = defaults. body may be NULL (the body is then dropped).
+ * @returns 0 when out->err is PV_ERR_NONE, else -1 (out->err says why;
+ * out and *body are filled whenever a response arrived).
  */
 int pv_http_send_sync(const pv_http_conf_t *hconf,
                       const pv_endpoint_conf_t *econf,
