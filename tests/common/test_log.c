@@ -119,3 +119,29 @@ Test(buf, cap_is_enforced_and_frees)
   cr_assert_eq(b.len, 0);
   pv_buf_free(&b);
 }
+
+#include "common/map.h"
+
+#include <stdio.h>
+
+Test(map, put_get_remove_and_grow)
+{
+  pv_map_t *m = pv_map_new();
+  static int vals[1000];
+  char key[32];
+  for (int i = 0; i < 1000; i++) {
+    snprintf(key, sizeof(key), "key-%d", i);
+    cr_assert_null(pv_map_put(m, key, &vals[i]));
+  }
+  cr_assert_eq(pv_map_size(m), 1000);
+  for (int i = 0; i < 1000; i++) {
+    snprintf(key, sizeof(key), "key-%d", i);
+    cr_assert_eq(pv_map_get(m, key), &vals[i]);
+  }
+  cr_assert_eq(pv_map_put(m, "key-5", &vals[6]), &vals[5], "put replaces");
+  cr_assert_eq(pv_map_remove(m, "key-5"), &vals[6]);
+  cr_assert_null(pv_map_get(m, "key-5"));
+  cr_assert_null(pv_map_remove(m, "absent"));
+  cr_assert_eq(pv_map_size(m), 999);
+  pv_map_destroy(m);
+}

@@ -1,0 +1,136 @@
+#include "common/map.h"
+
+#include "common/alloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry {
+  struct entry *next;
+  uint64_t hash;
+  void *value;
+  char key[]; /* NUL-terminated copy */
+} entry_t;
+
+struct pv_map_s {
+  entry_t **buckets;
+  size_t nbuckets; /* a power of two */
+  size_t size;
+};
+
+/* FNV-1a: short keys (job keys, tenant names), no adversarial concern
+ * beyond what a per-process table of bounded size can absorb. */
+static uint64_t hash_str(const char *s)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+pv_map_t *pv_map_new(void)
+{
+  pv_map_t *m = pv_calloc(1, sizeof(*m));
+  m->nbuckets = 64;
+  m->buckets = pv_calloc(m->nbuckets, sizeof(entry_t *));
+  return m;
+}
+
+void pv_map_destroy(pv_map_t *m)
+{
+  if (!m)
+    return;
+  for (size_t i = 0; i < m->nbuckets; i++) {
+    entry_t *e = m->buckets[i];
+    while (e) {
+      entry_t *next = e->next;
+      free(e);
+      e = next;
+    }
+  }
+  free(m->buckets);
+  free(m);
+}
+
+static entry_t **find(const pv_map_t *m, const char *key, uint64_t h)
+{
+  entry_t **pp = &m->buckets[h & (m->nbuckets - 1)];
+  while (*pp && ((*pp)->hash != h || strcmp((*pp)->key, key)))
+    pp = &(*pp)->next;
+  return pp;
+}
+
+void *pv_map_get(const pv_map_t *m, const char *key)
+{
+  entry_t *e = *find(m, key, hash_str(key));
+  return e ? e->value : NULL;
+}
+
+static void grow(pv_map_t *m)
+{
+  size_t n = m->nbuckets * 2;
+  entry_t **b = pv_calloc(n, sizeof(entry_t *));
+  for (size_t i = 0; i < m->nbuckets; i++) {
+    entry_t *e = m->buckets[i];
+    while (e) {
+      entry_t *next = e->next;
+      e->next = b[e->hash & (n - 1)];
+      b[e->hash & (n - 1)] = e;
+      e = next;
+    }
+  }
+  free(m->buckets);
+  m->buckets = b;
+  m->nbuckets = n;
+}
+
+void *pv_map_put(pv_map_t *m, const char *key, void *value)
+{
+  uint64_t h = hash_str(key);
+  entry_t **pp = find(m, key, h);
+  if (*pp) {
+    void *old = (*pp)->value;
+    (*pp)->value = value;
+    return old;
+  }
+  size_t klen = strlen(key);
+  entry_t *e = pv_malloc(sizeof(*e) + klen + 1);
+  memcpy(e->key, key, klen + 1);
+  e->hash = h;
+  e->value = value;
+  e->next = NULL;
+  *pp = e;
+  if (++m->size > m->nbuckets)
+    grow(m);
+  return NULL;
+}
+
+void *pv_map_remove(pv_map_t *m, const char *key)
+{
+  entry_t **pp = find(m, key, hash_str(key));
+  entry_t *e = *pp;
+  if (!e)
+    return NULL;
+  void *v = e->value;
+  *pp = e->next;
+  free(e);
+  m->size--;
+  return v;
+}
+
+size_t pv_map_size(const pv_map_t *m)
+{
+  return m->size;
+}
+
+void pv_map_each(const pv_map_t *m,
+                 void (*fn)(const char *key, void *value, void *arg),
+                 void *arg)
+{
+  for (size_t i = 0; i < m->nbuckets; i++)
+    for (entry_t *e = m->buckets[i]; e; e = e->next)
+      fn(e->key, e->value, arg);
+}
