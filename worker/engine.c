@@ -1,0 +1,1100 @@
+#include "worker/engine.h"
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/map.h"
+#include "jobs/job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Delay before re-checking a job that runs elsewhere under a live lease. */
+#define BUSY_RECHECK_MIN_MS 200
+#define BUSY_RECHECK_MAX_MS 5000
+/* Back-off for a reply or dead letter the broker did not take. */
+#define PRODUCE_RETRY_MAX_MS 30000
+
+typedef enum task_state {
+  T_WAITING = 0, /* behind an earlier job of its key */
+  T_READY,       /* head of its lane, queued for a share of capacity */
+  T_CLAIMING,
+  T_RUNNING,
+  T_FINISHING,
+  T_PUBLISHING,
+} task_state_t;
+
+typedef struct task task_t;
+typedef struct lane lane_t;
+typedef struct tenant_q tenant_q_t;
+
+typedef struct produce_req {
+  task_t *task;  /* NULL once acknowledged */
+  bool dlq;      /* false: the reply */
+  bool waiting;  /* failed; goes again when the task's timer fires */
+  int tries;
+} produce_req_t;
+
+struct task {
+  pv_engine_t *eng;
+  task_t *prev, *next;        /* every task of the engine */
+  task_t *lane_next;          /* FIFO of its lane */
+  task_t *ready_next;         /* FIFO of its tenant's ready queue, or of
+                                 the duplicates waiting behind it */
+  task_t *dups;               /* same job id, waiting for this run */
+  lane_t *lane;
+  tenant_q_t *tq;
+  task_state_t state;
+  bool counted;               /* holds an in-flight slot */
+  bool active;                /* has work outstanding (claim .. publish) */
+  bool abandoned;             /* its partition was revoked before it ran */
+  pv_record_t *rec;
+  pv_job_t *job;              /* NULL when the record is invalid */
+  pv_format_t format;
+  pv_error_t err;
+  /* what a record that never became a job still told us */
+  char *salvaged_id, *salvaged_tenant, *salvaged_service, *salvaged_op;
+  const char *reply_topic;    /* borrowed: header, job or config */
+  char *traceparent;
+  int64_t received_ms, started_ms, finished_ms, deadline_ms;
+  int attempts;
+  char *reply;
+  size_t reply_len;
+  char *reply_topic_owned;    /* for republished replies */
+  char *dlq_topic;
+  int produce_pending;
+  produce_req_t preq[2];
+  uv_timer_t timer;           /* busy re-checks, produce retries */
+  const char *final_state;
+};
+
+struct lane {
+  task_t *head, *tail;
+  char key[];
+};
+
+struct tenant_q {
+  const char *name;
+  int weight;
+  int cap;
+  int in_flight;
+  task_t *head, *tail;
+};
+
+struct pv_engine_s {
+  uv_loop_t *loop;
+  const pv_config_t *conf;
+  pv_store_t *store;
+  pv_clients_t *clients;
+  pv_kafka_t *kafka;
+  pv_map_t *lanes;
+  pv_map_t *running;          /* job id -> task, claimed in this process */
+  tenant_q_t *tenants;
+  size_t n_tenants;
+  size_t rr;
+  task_t *tasks;              /* list head */
+  int in_flight;
+  int active;
+  int buffered;
+  bool draining;
+  bool closing;
+  bool fatal;
+  uv_timer_t lease_timer;
+  uv_timer_t drain_timer;
+  pv_engine_drained_cb drained_cb;
+  void *drained_arg;
+  uint64_t trace_state;
+  int open_handles;          /* freed when the last timer has closed */
+  pv_engine_stats_t stats;
+};
+
+static void dispatch(pv_engine_t *eng);
+static void publish(task_t *t);
+static void start_claim(task_t *t);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static bool valid_topic(const char *s)
+{
+  size_t n = strlen(s);
+  if (n == 0 || n > PV_JOB_TOPIC_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+    return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+          (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+      return false;
+  return true;
+}
+
+static const char *header_str(const pv_record_t *rec, const char *name)
+{
+  const pv_header_t *h = pv_record_header(rec, name);
+  if (!h || !h->value || memchr(h->value, '\0', h->value_len))
+    return NULL;
+  return h->value;
+}
+
+static tenant_q_t *tenant_find(pv_engine_t *eng, const char *name)
+{
+  for (size_t i = 0; i < eng->n_tenants; i++)
+    if (!strcmp(eng->tenants[i].name, name))
+      return &eng->tenants[i];
+  return NULL;
+}
+
+/* W3C traceparent: version 00, random trace and span ids, sampled. */
+static char *new_traceparent(pv_engine_t *eng)
+{
+  uint64_t r[3];
+  for (int i = 0; i < 3; i++) {
+    /* xorshift64*: unique enough for trace ids, never for secrets */
+    uint64_t x = eng->trace_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    eng->trace_state = x;
+    r[i] = x * 2685821657736338717ull;
+  }
+  return pv_asprintf("00-%016llx%016llx-%016llx-01", (unsigned long long)r[0],
+                     (unsigned long long)r[1], (unsigned long long)r[2]);
+}
+
+/* Original headers as [[name, value|null], ...] for the job row; a value
+ * that is not UTF-8 text is kept as {"hex": "..."}. */
+static char *headers_json(const pv_record_t *rec)
+{
+  json_t *arr = json_array();
+  for (size_t i = 0; i < rec->n_headers; i++) {
+    const pv_header_t *h = &rec->headers[i];
+    json_t *v = json_null();
+    if (h->value) {
+      v = json_stringn(h->value, h->value_len);
+      if (!v) {
+        char *hex = pv_malloc(2 * h->value_len + 1);
+        for (size_t b = 0; b < h->value_len; b++)
+          snprintf(hex + 2 * b, 3, "%02x", (unsigned char)h->value[b]);
+        v = json_pack("{s:s}", "hex", hex);
+        free(hex);
+      }
+    }
+    json_t *name = json_string(h->name);
+    if (!name)
+      name = json_string("(invalid header name)");
+    json_array_append_new(arr, json_pack("[oo]", name, v));
+  }
+  char *s = json_dumps(arr, JSON_COMPACT);
+  json_decref(arr);
+  return s ? s : pv_strdup("[]");
+}
+
+/* ---- task lifecycle ----------------------------------------------------- */
+
+static void on_task_closed(uv_handle_t *h)
+{
+  task_t *t = h->data;
+  pv_record_destroy(t->rec);
+  pv_job_destroy(t->job);
+  free(t->salvaged_id);
+  free(t->salvaged_tenant);
+  free(t->salvaged_service);
+  free(t->salvaged_op);
+  free(t->traceparent);
+  free(t->reply);
+  free(t->reply_topic_owned);
+  free(t->dlq_topic);
+  free(t);
+}
+
+static void ready(task_t *t)
+{
+  t->state = T_READY;
+  tenant_q_t *q = t->tq;
+  t->ready_next = NULL;
+  if (q->tail)
+    q->tail->ready_next = t;
+  else
+    q->head = t;
+  q->tail = t;
+}
+
+/* Takes t out of everything and frees it; its lane's next job becomes
+ * ready. done: the outcome is durable and published, store the offset. */
+static void release(task_t *t, bool done)
+{
+  pv_engine_t *eng = t->eng;
+  if (done && !eng->closing)
+    pv_kafka_done(eng->kafka, t->rec);
+  if (t->counted) {
+    eng->in_flight--;
+    t->tq->in_flight--;
+    pv_map_remove(eng->running, t->job ? t->job->id : t->salvaged_id);
+  }
+  /* Records of the same job that arrived meanwhile: their turn now (the
+   * job row tells them it is finished). */
+  while (t->dups) {
+    task_t *d = t->dups;
+    t->dups = d->ready_next;
+    if (!eng->closing)
+      ready(d);
+  }
+  if (t->active)
+    eng->active--;
+  if (t->lane) {
+    lane_t *l = t->lane;
+    /* only the head of a lane ever finishes */
+    l->head = t->lane_next;
+    if (!l->head) {
+      l->tail = NULL;
+      pv_map_remove(eng->lanes, l->key);
+      free(l);
+    } else if (!eng->closing) {
+      ready(l->head);
+    }
+  }
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    eng->tasks = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  eng->buffered--;
+  if (pv_kafka_paused(eng->kafka) && !eng->draining && !eng->closing &&
+      eng->buffered <= eng->conf->max_buffered / 2)
+    pv_kafka_pause(eng->kafka, false);
+  uv_close((uv_handle_t *)&t->timer, on_task_closed);
+  if (eng->closing)
+    return;
+  dispatch(eng);
+  if (eng->draining && eng->active == 0 && eng->drained_cb) {
+    pv_engine_drained_cb cb = eng->drained_cb;
+    eng->drained_cb = NULL;
+    uv_timer_stop(&eng->drain_timer);
+    cb(true, eng->drained_arg);
+  }
+}
+
+static void task_done(task_t *t)
+{
+  pv_engine_t *eng = t->eng;
+  if (t->final_state) {
+    if (!strcmp(t->final_state, "succeeded"))
+      eng->stats.succeeded++;
+    else if (!strcmp(t->final_state, "failed"))
+      eng->stats.failed++;
+    else if (!strcmp(t->final_state, "dead"))
+      eng->stats.dead++;
+  }
+  release(t, true);
+}
+
+/* ---- replies and dead letters ------------------------------------------- */
+
+static const char *reply_status(const char *state)
+{
+  return !strcmp(state, "dead") ? "dead_lettered" : state;
+}
+
+/* Builds and encodes the reply of a finished job into t->reply. */
+static void build_reply(task_t *t, const char *state, const json_t *result)
+{
+  const pv_job_t *j = t->job;
+  json_t *err = json_null();
+  if (t->err.cls != PV_ERR_NONE) {
+    err = json_pack("{s:s,s:s}", "class", pv_errclass_name(t->err.cls),
+                    "message", t->err.message);
+    if (!err) /* a message that is not UTF-8 text */
+      err = json_pack("{s:s,s:s}", "class", pv_errclass_name(t->err.cls),
+                      "message", "(unprintable message)");
+    json_object_set_new(err, "http_status", t->err.http_status
+                                                ? json_integer(t->err.http_status)
+                                                : json_null());
+  }
+  const char *id = j ? j->id : t->salvaged_id;
+  json_t *doc = json_pack(
+      "{s:i,s:s?,s:s?,s:s?,s:s?,s:s,s:O?,s:o,s:i,s:I,s:I,s:I}", "v", 1, "id",
+      id, "tenant", j ? j->tenant : t->salvaged_tenant, "service",
+      j ? j->service : t->salvaged_service, "op", j ? j->op : t->salvaged_op,
+      "status", reply_status(state), "result", result, "error", err,
+      "attempts", t->attempts, "received_at", (json_int_t)t->received_ms,
+      "finished_at", (json_int_t)t->finished_ms, "duration_ms",
+      (json_int_t)(t->finished_ms - t->received_ms));
+  free(t->reply);
+  t->reply = NULL;
+  t->reply_len = 0;
+  if (!doc || pv_doc_encode(doc, t->format, &t->reply, &t->reply_len) < 0) {
+    pv_log(PV_LOG_ERROR, "job.reply_encode_failed", PV_S("job_id", id));
+    t->reply = NULL;
+  }
+  json_decref(doc);
+}
+
+static void on_produced(int err, const char *errstr, void *arg);
+
+static void produce_retry(uv_timer_t *timer);
+
+static int produce_one(produce_req_t *pr)
+{
+  task_t *t = pr->task;
+  pv_engine_t *eng = t->eng;
+  char errbuf[256];
+  const pv_record_t *rec = t->rec;
+  int rc;
+  if (!pr->dlq) {
+    const char *id = t->job ? t->job->id : t->salvaged_id;
+    pv_header_t hdrs[2];
+    size_t nh = 0;
+    const pv_header_t *corr = pv_record_header(rec, "correlation-id");
+    if (corr)
+      hdrs[nh++] = *corr;
+    hdrs[nh].name = (char *)"content-type";
+    hdrs[nh].value = (char *)pv_format_content_type(t->format);
+    hdrs[nh].value_len = strlen(hdrs[nh].value);
+    nh++;
+    const char *topic = t->reply_topic_owned ? t->reply_topic_owned
+                                             : t->reply_topic;
+    rc = pv_kafka_produce(eng->kafka, topic, id, strlen(id), t->reply,
+                          t->reply_len, hdrs, nh, on_produced, pr, errbuf,
+                          sizeof(errbuf));
+  } else {
+    /* The original record byte for byte, its headers (less any earlier
+     * x-dlq-* ones) and why it is here. */
+    pv_header_t hdrs[PV_KAFKA_MAX_HEADERS + 8];
+    size_t nh = 0;
+    for (size_t i = 0; i < rec->n_headers; i++)
+      if (strncmp(rec->headers[i].name, "x-dlq-", 6))
+        hdrs[nh++] = rec->headers[i];
+    char attempts[16], part[16], off[24], at[32];
+    snprintf(attempts, sizeof(attempts), "%d", t->attempts);
+    snprintf(part, sizeof(part), "%d", (int)rec->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)rec->offset);
+    pv_clock_fmt_rfc3339(t->finished_ms ? t->finished_ms : pv_clock_wall_ms(),
+                         at, sizeof(at));
+    const char *add[][2] = {
+      {"x-dlq-error-class", pv_errclass_name(t->err.cls)},
+      {"x-dlq-error", t->err.message},
+      {"x-dlq-attempts", attempts},
+      {"x-dlq-source-topic", rec->topic},
+      {"x-dlq-source-partition", part},
+      {"x-dlq-source-offset", off},
+      {"x-dlq-failed-at", at},
+      {"x-dlq-worker", eng->conf->worker_id},
+    };
+    for (size_t i = 0; i < sizeof(add) / sizeof(add[0]); i++) {
+      hdrs[nh].name = (char *)add[i][0];
+      hdrs[nh].value = (char *)add[i][1];
+      hdrs[nh].value_len = strlen(add[i][1]);
+      nh++;
+    }
+    rc = pv_kafka_produce(eng->kafka, t->dlq_topic, rec->key, rec->key_len,
+                          rec->value, rec->value_len, hdrs, nh, on_produced,
+                          pr, errbuf, sizeof(errbuf));
+  }
+  if (rc < 0)
+    pv_log(PV_LOG_WARN, "job.produce_failed",
+           PV_S("job_id", t->job ? t->job->id : t->salvaged_id),
+           PV_S("what", pr->dlq ? "dead_letter" : "reply"),
+           PV_S("error", errbuf));
+  return rc;
+}
+
+static void schedule_produce_retry(produce_req_t *pr)
+{
+  task_t *t = pr->task;
+  pr->waiting = true;
+  pr->tries++;
+  uint64_t delay = 100u << (pr->tries < 9 ? pr->tries : 9);
+  if (delay > PRODUCE_RETRY_MAX_MS)
+    delay = PRODUCE_RETRY_MAX_MS;
+  /* A task has at most two records in flight; the timer serves whichever
+   * failed (both go again together if both did). */
+  t->timer.data = t;
+  uv_timer_start(&t->timer, produce_retry, delay, 0);
+}
+
+static void produce_retry(uv_timer_t *timer)
+{
+  task_t *t = timer->data;
+  for (int i = 0; i < 2; i++) {
+    produce_req_t *pr = &t->preq[i];
+    if (!pr->task || !pr->waiting)
+      continue;
+    pr->waiting = false;
+    if (produce_one(pr) < 0)
+      schedule_produce_retry(pr);
+  }
+}
+
+static void on_produced(int err, const char *errstr, void *arg)
+{
+  produce_req_t *pr = arg;
+  task_t *t = pr->task;
+  if (t->eng->closing) {
+    if (--t->produce_pending == 0)
+      release(t, false);
+    return;
+  }
+  if (err) {
+    pv_log(PV_LOG_WARN, "job.produce_retry",
+           PV_S("job_id", t->job ? t->job->id : t->salvaged_id),
+           PV_S("what", pr->dlq ? "dead_letter" : "reply"),
+           PV_S("error", errstr));
+    schedule_produce_retry(pr);
+    return;
+  }
+  pr->task = NULL;
+  if (--t->produce_pending == 0)
+    task_done(t);
+}
+
+static void publish(task_t *t)
+{
+  t->state = T_PUBLISHING;
+  t->produce_pending = 0;
+  bool want[2] = {t->reply != NULL, t->dlq_topic != NULL};
+  for (int i = 0; i < 2; i++) {
+    if (!want[i])
+      continue;
+    produce_req_t *pr = &t->preq[i];
+    pr->task = t;
+    pr->dlq = i == 1;
+    pr->waiting = false;
+    pr->tries = 0;
+    t->produce_pending++;
+  }
+  if (t->produce_pending == 0) {
+    task_done(t);
+    return;
+  }
+  for (int i = 0; i < 2; i++) {
+    produce_req_t *pr = &t->preq[i];
+    if (pr->task && produce_one(pr) < 0)
+      schedule_produce_retry(pr);
+  }
+}
+
+/* ---- outcomes ----------------------------------------------------------- */
+
+static void on_finished(bool ok, void *arg)
+{
+  task_t *t = arg;
+  if (t->eng->closing) {
+    release(t, false);
+    return;
+  }
+  if (!ok)
+    pv_log(PV_LOG_ERROR, "job.outcome_not_recorded",
+           PV_S("job_id", t->job->id), PV_S("state", t->final_state),
+           PV_S("msg", "the reply is published anyway; see store.write_failed"));
+  publish(t);
+}
+
+static void complete(task_t *t, const json_t *result, const pv_error_t *err,
+                     int attempts)
+{
+  pv_engine_t *eng = t->eng;
+  t->finished_ms = pv_clock_wall_ms();
+  t->attempts = attempts;
+  if (err)
+    t->err = *err;
+  const char *state = t->err.cls == PV_ERR_NONE       ? "succeeded"
+                      : !pv_errclass_is_dead(t->err.cls) ? "failed"
+                                                        : "dead";
+  t->final_state = state;
+  build_reply(t, state, result);
+  if (!strcmp(state, "dead"))
+    t->dlq_topic = pv_asprintf("%s%s", t->rec->topic, eng->conf->kafka_dlq_suffix);
+  pv_log(t->err.cls == PV_ERR_NONE ? PV_LOG_DEBUG : PV_LOG_INFO,
+         "job.finished", PV_S("job_id", t->job->id),
+         PV_S("tenant_id", t->job->tenant), PV_S("service", t->job->service),
+         PV_S("op", t->job->op), PV_S("state", state),
+         PV_S("error_class", t->err.cls ? pv_errclass_name(t->err.cls) : NULL),
+         PV_S("error", t->err.cls ? t->err.message : NULL),
+         PV_I("attempts", attempts),
+         PV_I("duration_ms", t->finished_ms - t->received_ms));
+
+  char *result_json = result ? json_dumps(result, JSON_COMPACT) : NULL;
+  pv_endpoint_t *ep = pv_clients_endpoint(eng->clients, t->job->tenant,
+                                          t->job->service);
+  pv_store_outcome_t o = {
+    .job_id = t->job->id,
+    .state = state,
+    .attempts = attempts,
+    .result_json = result_json,
+    .err = &t->err,
+    .reply = t->reply,
+    .reply_len = t->reply_len,
+    .reply_topic = t->reply_topic,
+    .dlq_topic = t->dlq_topic,
+    .breaker_state = ep ? pv_breaker_state_name(pv_endpoint_breaker_state(ep))
+                        : NULL,
+  };
+  t->state = T_FINISHING;
+  pv_store_finish(eng->store, &o, on_finished, t);
+  free(result_json);
+}
+
+static void on_exec(const pv_exec_result_t *res, void *arg)
+{
+  task_t *t = arg;
+  if (t->eng->closing) {
+    release(t, false);
+    return;
+  }
+  complete(t, res->result, &res->err, res->attempts);
+}
+
+static void execute(task_t *t)
+{
+  pv_engine_t *eng = t->eng;
+  int64_t now = pv_clock_wall_ms();
+  t->state = T_RUNNING;
+  t->started_ms = now;
+  if (now >= t->deadline_ms) {
+    pv_error_t e;
+    pv_error_set(&e, PV_ERR_DEADLINE_EXCEEDED, 0,
+                 "deadline passed before the job could run");
+    complete(t, NULL, &e, 0);
+    return;
+  }
+  pv_exec_ctx_t ctx = {.traceparent = t->traceparent,
+                       .deadline_ms = t->deadline_ms};
+  pv_error_t e;
+  pv_error_clear(&e);
+  pv_log(PV_LOG_DEBUG, "job.started", PV_S("job_id", t->job->id),
+         PV_S("tenant_id", t->job->tenant), PV_S("service", t->job->service),
+         PV_S("op", t->job->op), PV_S("traceparent", t->traceparent));
+  if (pv_clients_execute(eng->clients, t->job, &ctx, on_exec, t, &e) < 0)
+    complete(t, NULL, &e, 0);
+}
+
+static void on_busy_recheck(uv_timer_t *timer)
+{
+  start_claim(timer->data);
+}
+
+static void on_claim(const pv_claim_t *c, void *arg)
+{
+  task_t *t = arg;
+  pv_engine_t *eng = t->eng;
+  if (eng->closing) {
+    release(t, false);
+    return;
+  }
+  switch (c->status) {
+  case PV_CLAIM_OK:
+    execute(t);
+    return;
+  case PV_CLAIM_FINAL:
+    /* Finished before (a redelivery): publish what was published then,
+     * never run it again. */
+    eng->stats.republished++;
+    pv_log(PV_LOG_INFO, "job.republished", PV_S("job_id", t->job->id),
+           PV_S("state", c->state));
+    t->final_state = NULL;
+    t->finished_ms = pv_clock_wall_ms();
+    t->attempts = c->attempts;
+    if (c->reply && c->reply_len) {
+      t->reply = pv_malloc(c->reply_len);
+      memcpy(t->reply, c->reply, c->reply_len);
+      t->reply_len = c->reply_len;
+    }
+    if (c->reply_topic)
+      t->reply_topic_owned = pv_strdup(c->reply_topic);
+    if (c->dlq_topic) {
+      t->dlq_topic = pv_strdup(c->dlq_topic);
+      int cls = c->error_class ? pv_errclass_parse(c->error_class) : -1;
+      pv_error_set(&t->err, cls < 0 ? PV_ERR_INTERNAL : (pv_errclass_t)cls, 0,
+                   "%s", c->error_message ? c->error_message : "");
+    }
+    publish(t);
+    return;
+  case PV_CLAIM_BUSY: {
+    int64_t wait = c->lease_left_ms;
+    if (wait < BUSY_RECHECK_MIN_MS)
+      wait = BUSY_RECHECK_MIN_MS;
+    if (wait > BUSY_RECHECK_MAX_MS)
+      wait = BUSY_RECHECK_MAX_MS;
+    pv_log(PV_LOG_INFO, "job.running_elsewhere", PV_S("job_id", t->job->id),
+           PV_S("worker", c->worker_id), PV_I("recheck_ms", wait));
+    t->timer.data = t;
+    uv_timer_start(&t->timer, on_busy_recheck, (uint64_t)wait, 0);
+    return;
+  }
+  case PV_CLAIM_ERROR:
+    break;
+  }
+  /* The job row could not be written for a reason other than the
+   * connection (already retried): an operator has to look. */
+  pv_error_t e;
+  pv_error_set(&e, PV_ERR_INTERNAL, 0,
+               "the job could not be recorded in PostgreSQL");
+  t->err = e;
+  t->finished_ms = pv_clock_wall_ms();
+  t->final_state = "dead";
+  build_reply(t, "dead", NULL);
+  t->dlq_topic = pv_asprintf("%s%s", t->rec->topic, eng->conf->kafka_dlq_suffix);
+  publish(t);
+}
+
+static void start_claim(task_t *t)
+{
+  pv_engine_t *eng = t->eng;
+  const pv_job_t *j = t->job;
+  const pv_record_t *rec = t->rec;
+  char *hj = headers_json(rec);
+  pv_store_job_t sj = {
+    .job_id = j->id,
+    .tenant = j->tenant,
+    .service = j->service,
+    .op = j->op,
+    .ordering_key = rec->key && !memchr(rec->key, '\0', rec->key_len)
+                        ? rec->key : NULL,
+    .source_topic = rec->topic,
+    .source_partition = rec->partition,
+    .source_offset = rec->offset,
+    .reply_topic = t->reply_topic,
+    .correlation_id = header_str(rec, "correlation-id"),
+    .content_type = pv_format_content_type(t->format),
+    .payload = rec->value,
+    .payload_len = rec->value_len,
+    .headers_json = hj,
+    .received_at_ms = t->received_ms,
+    .deadline_ms = t->deadline_ms,
+    .lease_ms = eng->conf->lease_ms,
+  };
+  t->state = T_CLAIMING;
+  pv_store_claim(eng->store, &sj, on_claim, t);
+  free(hj);
+}
+
+static void start(task_t *t)
+{
+  pv_engine_t *eng = t->eng;
+  t->counted = true;
+  t->active = true;
+  pv_map_put(eng->running, t->job->id, t);
+  eng->in_flight++;
+  eng->active++;
+  t->tq->in_flight++;
+  start_claim(t);
+}
+
+/* Weighted round robin over tenants with ready work: each turn a tenant
+ * may start up to `weight` jobs, within its own cap and the process cap,
+ * so a tenant's flood cannot take the capacity others need. */
+static void dispatch(pv_engine_t *eng)
+{
+  if (eng->draining || eng->closing || eng->n_tenants == 0)
+    return;
+  bool progress = true;
+  while (progress && eng->in_flight < eng->conf->max_in_flight) {
+    progress = false;
+    for (size_t i = 0; i < eng->n_tenants; i++) {
+      tenant_q_t *q = &eng->tenants[(eng->rr + i) % eng->n_tenants];
+      int picks = 0;
+      while (q->head && picks < q->weight && q->in_flight < q->cap &&
+             eng->in_flight < eng->conf->max_in_flight) {
+        task_t *t = q->head;
+        q->head = t->ready_next;
+        if (!q->head)
+          q->tail = NULL;
+        t->ready_next = NULL;
+        if (t->abandoned) {
+          release(t, false); /* its partition moved on; not ours to run */
+          continue;
+        }
+        task_t *owner = pv_map_get(eng->running, t->job->id);
+        if (owner) {
+          /* The same job id is running here under another key: never two
+           * runs of one job at once; wait for it. */
+          t->ready_next = owner->dups;
+          owner->dups = t;
+          continue;
+        }
+        picks++;
+        progress = true;
+        start(t);
+      }
+    }
+    eng->rr = (eng->rr + 1) % eng->n_tenants;
+  }
+}
+
+/* ---- intake ------------------------------------------------------------- */
+
+/* Pulls what identification an invalid record carried, for its row and
+ * reply. Only well-formed short strings are kept. */
+static void salvage(task_t *t)
+{
+  json_t *doc = NULL;
+  char err[64];
+  if (!t->rec->value ||
+      pv_doc_decode(t->rec->value, t->rec->value_len, t->format, &doc, err,
+                    sizeof(err)) < 0)
+    return;
+  if (json_is_object(doc)) {
+    struct { const char *name; char **dst; size_t max; } f[] = {
+      {"id", &t->salvaged_id, PV_JOB_ID_MAX},
+      {"tenant", &t->salvaged_tenant, PV_JOB_TENANT_MAX},
+      {"service", &t->salvaged_service, PV_JOB_NAME_MAX},
+      {"op", &t->salvaged_op, PV_JOB_NAME_MAX},
+    };
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+      json_t *v = json_object_get(doc, f[i].name);
+      if (json_is_string(v) && json_string_length(v) > 0 &&
+          json_string_length(v) <= f[i].max &&
+          !memchr(json_string_value(v), '\0', json_string_length(v)))
+        *f[i].dst = pv_strdup(json_string_value(v));
+    }
+  }
+  json_decref(doc);
+}
+
+static void on_invalid_recorded(bool ok, void *arg)
+{
+  task_t *t = arg;
+  if (t->eng->closing) {
+    release(t, false);
+    return;
+  }
+  publish(t);
+}
+
+/* A record that cannot become a job: a dead row, a dead letter (original
+ * bytes), and a dead_lettered reply when we know whose job it was. */
+static void reject(task_t *t)
+{
+  pv_engine_t *eng = t->eng;
+  const pv_record_t *rec = t->rec;
+  if (t->job) {
+    /* decoded but refused (unknown op/tenant, bad args): keep its ids */
+    t->salvaged_id = pv_strdup(t->job->id);
+    t->salvaged_tenant = pv_strdup(t->job->tenant);
+    t->salvaged_service = pv_strdup(t->job->service);
+    t->salvaged_op = pv_strdup(t->job->op);
+    pv_job_destroy(t->job);
+    t->job = NULL;
+  } else {
+    salvage(t);
+  }
+  eng->stats.invalid++;
+  t->active = true;
+  eng->active++;
+  t->finished_ms = pv_clock_wall_ms();
+  t->final_state = "dead";
+  t->dlq_topic = pv_asprintf("%s%s", rec->topic, eng->conf->kafka_dlq_suffix);
+  if (t->salvaged_id && t->reply_topic)
+    build_reply(t, "dead", NULL);
+  pv_log(PV_LOG_WARN, "job.rejected", PV_S("job_id", t->salvaged_id),
+         PV_S("tenant_id", t->salvaged_tenant), PV_S("topic", rec->topic),
+         PV_I("partition", rec->partition), PV_I("offset", rec->offset),
+         PV_S("error_class", pv_errclass_name(t->err.cls)),
+         PV_S("error", t->err.message));
+  char *hj = headers_json(rec);
+  pv_store_job_t sj = {
+    .job_id = t->salvaged_id,
+    .tenant = t->salvaged_tenant,
+    .service = t->salvaged_service,
+    .op = t->salvaged_op,
+    .ordering_key = rec->key && !memchr(rec->key, '\0', rec->key_len)
+                        ? rec->key : NULL,
+    .source_topic = rec->topic,
+    .source_partition = rec->partition,
+    .source_offset = rec->offset,
+    .reply_topic = t->reply_topic,
+    .correlation_id = header_str(rec, "correlation-id"),
+    .content_type = pv_format_content_type(t->format),
+    .payload = rec->value,
+    .payload_len = rec->value_len,
+    .headers_json = hj,
+    .received_at_ms = t->received_ms,
+  };
+  t->state = T_FINISHING;
+  pv_store_record_invalid(eng->store, &sj, &t->err, t->dlq_topic,
+                          on_invalid_recorded, t);
+  free(hj);
+}
+
+/* Decodes and checks a record; sets t->err when it cannot run. */
+static void classify(task_t *t)
+{
+  pv_engine_t *eng = t->eng;
+  const pv_record_t *rec = t->rec;
+  const char *ct = header_str(rec, "content-type");
+  int fmt = pv_format_from_content_type(ct);
+  t->format = fmt < 0 ? PV_FMT_MSGPACK : (pv_format_t)fmt;
+  const char *hdr_reply = header_str(rec, "reply-to");
+  t->reply_topic = eng->conf->kafka_results_topic;
+  if (hdr_reply && valid_topic(hdr_reply))
+    t->reply_topic = hdr_reply; /* replies to rejected records go there too */
+  if (fmt < 0) {
+    pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
+                 "header \"content-type\": \"%.64s\" is neither "
+                 "application/msgpack nor application/json", ct);
+    return;
+  }
+  if (!rec->value || rec->value_len == 0) {
+    pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0, "record has no value");
+    return;
+  }
+  if (pv_job_decode(rec->value, rec->value_len, t->format, &t->job,
+                    &t->err) < 0) {
+    t->job = NULL;
+    return;
+  }
+  pv_job_t *j = t->job;
+  if (hdr_reply || j->reply_to) {
+    const char *rt = hdr_reply ? hdr_reply : j->reply_to;
+    if (!valid_topic(rt)) {
+      pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
+                   "%s \"%.64s\" is not a valid Kafka topic name",
+                   hdr_reply ? "header \"reply-to\"" : "field \"reply_to\"",
+                   rt);
+      return;
+    }
+    t->reply_topic = rt;
+  }
+  if (pv_job_validate(j, &t->err) < 0)
+    return;
+  t->tq = tenant_find(eng, j->tenant);
+  if (!t->tq) {
+    pv_error_set(&t->err, PV_ERR_UNKNOWN_TENANT, 0,
+                 "tenant \"%s\" is not configured", j->tenant);
+    return;
+  }
+  if (j->max_attempts > eng->conf->max_attempts_cap)
+    j->max_attempts = eng->conf->max_attempts_cap;
+  t->deadline_ms = j->deadline_ms ? j->deadline_ms
+                                  : t->received_ms +
+                                        eng->conf->default_deadline_ms;
+  const char *tp = header_str(rec, "traceparent");
+  t->traceparent = tp && strlen(tp) == 55 ? pv_strdup(tp)
+                                          : new_traceparent(eng);
+}
+
+/* Jobs of one tenant with one Kafka key share a lane (no key: the job id). */
+static void lane_enqueue(task_t *t)
+{
+  pv_engine_t *eng = t->eng;
+  const pv_record_t *rec = t->rec;
+  const char *key = rec->key && rec->key_len &&
+                            !memchr(rec->key, '\0', rec->key_len)
+                        ? rec->key
+                        : t->job->id;
+  char *lk = pv_asprintf("%s\x1f%s", t->job->tenant, key);
+  lane_t *l = pv_map_get(eng->lanes, lk);
+  if (!l) {
+    size_t n = strlen(lk);
+    l = pv_calloc(1, sizeof(*l) + n + 1);
+    memcpy(l->key, lk, n + 1);
+    pv_map_put(eng->lanes, l->key, l);
+  }
+  free(lk);
+  t->lane = l;
+  t->lane_next = NULL;
+  if (l->tail) {
+    l->tail->lane_next = t;
+    l->tail = t;
+    t->state = T_WAITING;
+  } else {
+    l->head = l->tail = t;
+    ready(t);
+  }
+}
+
+static void on_record(pv_record_t *rec, void *arg)
+{
+  pv_engine_t *eng = arg;
+  task_t *t = pv_calloc(1, sizeof(*t));
+  t->eng = eng;
+  t->rec = rec;
+  t->received_ms = pv_clock_wall_ms();
+  uv_timer_init(eng->loop, &t->timer);
+  t->timer.data = t;
+  t->next = eng->tasks;
+  if (eng->tasks)
+    eng->tasks->prev = t;
+  eng->tasks = t;
+  eng->buffered++;
+  eng->stats.received++;
+  if (eng->buffered >= eng->conf->max_buffered)
+    pv_kafka_pause(eng->kafka, true);
+  if (eng->draining || eng->closing) {
+    /* Not ours to start any more: its offset stays uncommitted. */
+    t->abandoned = true;
+    release(t, false);
+    return;
+  }
+  classify(t);
+  if (t->err.cls != PV_ERR_NONE) {
+    reject(t);
+    return;
+  }
+  lane_enqueue(t);
+  dispatch(eng);
+}
+
+static void on_revoke(const char *topic, int32_t partition, void *arg)
+{
+  pv_engine_t *eng = arg;
+  /* Jobs of the partition that have not started are dropped when they
+   * reach the front; the partition's new owner runs them. Running ones
+   * finish here; their offsets can no longer be stored. */
+  for (task_t *t = eng->tasks; t; t = t->next)
+    if ((t->state == T_WAITING || t->state == T_READY) &&
+        t->rec->partition == partition && !strcmp(t->rec->topic, topic))
+      t->abandoned = true;
+}
+
+static void on_fatal(const char *reason, void *arg)
+{
+  pv_engine_t *eng = arg;
+  eng->fatal = true;
+  eng->stats.fatal = true;
+}
+
+/* ---- engine ------------------------------------------------------------- */
+
+static void on_lease_timer(uv_timer_t *timer)
+{
+  pv_engine_t *eng = timer->data;
+  if (eng->in_flight > 0)
+    pv_store_renew_leases(eng->store, eng->conf->lease_ms);
+}
+
+pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
+                           pv_store_t *store, pv_clients_t *clients,
+                           char *errstr, size_t errstr_size)
+{
+  pv_engine_t *eng = pv_calloc(1, sizeof(*eng));
+  eng->loop = loop;
+  eng->conf = conf;
+  eng->store = store;
+  eng->clients = clients;
+  eng->lanes = pv_map_new();
+  eng->running = pv_map_new();
+  eng->trace_state = (uint64_t)pv_clock_mono_us() ^ ((uint64_t)getpid() << 32) ^
+                     0x9e3779b97f4a7c15ull;
+  eng->n_tenants = conf->n_tenants;
+  eng->tenants = pv_calloc(conf->n_tenants ? conf->n_tenants : 1,
+                           sizeof(tenant_q_t));
+  for (size_t i = 0; i < conf->n_tenants; i++) {
+    const pv_tenant_entry_t *te = &conf->tenants[i];
+    tenant_q_t *q = &eng->tenants[i];
+    q->name = te->name;
+    q->weight = te->weight > 0 ? te->weight : 1;
+    q->cap = te->max_in_flight > 0                 ? te->max_in_flight
+             : conf->max_in_flight_per_tenant > 0 ? conf->max_in_flight_per_tenant
+                                                  : conf->max_in_flight;
+  }
+  pv_kafka_handlers_t h = {.on_record = on_record,
+                           .on_revoke = on_revoke,
+                           .on_fatal = on_fatal};
+  eng->kafka = pv_kafka_new(loop, conf, &h, eng, errstr, errstr_size);
+  if (!eng->kafka)
+    goto fail;
+  if (pv_kafka_subscribe(eng->kafka, errstr, errstr_size) < 0)
+    goto fail;
+  uv_timer_init(loop, &eng->lease_timer);
+  eng->lease_timer.data = eng;
+  uint64_t every = (uint64_t)conf->lease_ms / 3;
+  uv_timer_start(&eng->lease_timer, on_lease_timer, every, every);
+  uv_timer_init(loop, &eng->drain_timer);
+  eng->drain_timer.data = eng;
+  return eng;
+fail:
+  if (eng->kafka)
+    pv_kafka_close(eng->kafka, 0);
+  pv_map_destroy(eng->lanes);
+  pv_map_destroy(eng->running);
+  free(eng->tenants);
+  free(eng);
+  return NULL;
+}
+
+static void on_drain_timeout(uv_timer_t *timer)
+{
+  pv_engine_t *eng = timer->data;
+  if (!eng->drained_cb)
+    return;
+  pv_log(PV_LOG_WARN, "worker.drain_timeout", PV_I("still_running", eng->active));
+  pv_engine_drained_cb cb = eng->drained_cb;
+  eng->drained_cb = NULL;
+  cb(false, eng->drained_arg);
+}
+
+void pv_engine_drain(pv_engine_t *eng, pv_engine_drained_cb cb, void *arg)
+{
+  eng->draining = true;
+  eng->stats.draining = true;
+  pv_kafka_pause(eng->kafka, true);
+  pv_log(PV_LOG_INFO, "worker.draining", PV_I("running", eng->active),
+         PV_I("waiting", eng->buffered - eng->active));
+  if (eng->active == 0) {
+    cb(true, arg);
+    return;
+  }
+  eng->drained_cb = cb;
+  eng->drained_arg = arg;
+  uv_timer_start(&eng->drain_timer, on_drain_timeout,
+                 (uint64_t)eng->conf->drain_timeout_ms, 0);
+}
+
+void pv_engine_shutdown(pv_engine_t *eng)
+{
+  eng->closing = true;
+  uv_timer_stop(&eng->lease_timer);
+  uv_timer_stop(&eng->drain_timer);
+}
+
+static void free_lane(const char *key, void *lane, void *arg)
+{
+  free(lane);
+}
+
+static void on_engine_timer_closed(uv_handle_t *h)
+{
+  pv_engine_t *eng = h->data;
+  if (--eng->open_handles == 0)
+    free(eng);
+}
+
+void pv_engine_destroy(pv_engine_t *eng)
+{
+  if (!eng)
+    return;
+  pv_engine_shutdown(eng);
+  /* Commit what is stored and leave the group before the records go. */
+  pv_kafka_close(eng->kafka, 5000);
+  eng->kafka = NULL;
+  while (eng->tasks) {
+    task_t *t = eng->tasks;
+    eng->tasks = t->next;
+    uv_close((uv_handle_t *)&t->timer, on_task_closed);
+  }
+  pv_map_each(eng->lanes, free_lane, NULL);
+  pv_map_destroy(eng->lanes);
+  eng->lanes = NULL;
+  pv_map_destroy(eng->running);
+  eng->running = NULL;
+  free(eng->tenants);
+  eng->tenants = NULL;
+  eng->open_handles = 2;
+  uv_close((uv_handle_t *)&eng->lease_timer, on_engine_timer_closed);
+  uv_close((uv_handle_t *)&eng->drain_timer, on_engine_timer_closed);
+}
+
+void pv_engine_stats(const pv_engine_t *eng, pv_engine_stats_t *out)
+{
+  *out = eng->stats;
+  out->in_flight = eng->in_flight;
+  out->buffered = eng->buffered;
+  out->fatal = eng->fatal;
+}
+
+pv_kafka_t *pv_engine_kafka(pv_engine_t *eng)
+{
+  return eng->kafka;
+}

@@ -1,0 +1,73 @@
+/**
+ * @file engine.h
+ * @brief The worker engine: drives every consumed record to exactly one
+ * durable outcome, a reply and (when it cannot succeed) a dead letter,
+ * and only then lets its offset be committed.
+ *
+ * Per record: decode and validate (jobs/) -> wait in its key's lane (jobs
+ * with the same Kafka key run one at a time, in offset order) -> wait for a
+ * fair share of the in-flight capacity (weighted round robin across
+ * tenants, per-tenant caps) -> claim the job row in PostgreSQL (a job that
+ * already finished is not run again: its stored reply is published again)
+ * -> execute through the clients -> record the outcome -> publish the reply
+ * and, for dead jobs, the dead letter -> report the offset done.
+ *
+ * @locality the loop thread.
+ */
+#ifndef PV_WORKER_ENGINE_H
+#define PV_WORKER_ENGINE_H
+
+#include "transports/clients.h"
+#include "worker/config.h"
+#include "worker/kafka.h"
+#include "worker/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct pv_engine_s pv_engine_t;
+
+/**
+ * @brief Creates the engine and its Kafka clients and joins the group.
+ * conf, store and clients are borrowed and must outlive the engine.
+ */
+pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
+                           pv_store_t *store, pv_clients_t *clients,
+                           char *errstr, size_t errstr_size);
+
+typedef void (*pv_engine_drained_cb)(bool complete, void *arg);
+
+/**
+ * @brief Stops taking new jobs and lets running ones finish, up to
+ * conf->drain_timeout_ms. cb(complete) runs once: complete is false when
+ * the timeout cut running jobs short (their offsets stay uncommitted, so
+ * they run again elsewhere).
+ */
+void pv_engine_drain(pv_engine_t *eng, pv_engine_drained_cb cb, void *arg);
+
+/**
+ * @brief From now on, callbacks that still arrive (from the transport or
+ * the store being destroyed) only release their jobs, without recording
+ * or publishing anything: those jobs' offsets stay uncommitted. Call it
+ * after draining and before destroying the clients and the store.
+ */
+void pv_engine_shutdown(pv_engine_t *eng);
+
+/** @brief Commits, leaves the group, frees. Run the loop afterwards. */
+void pv_engine_destroy(pv_engine_t *eng);
+
+typedef struct pv_engine_stats {
+  uint64_t received;
+  uint64_t succeeded, failed, dead, republished;
+  uint64_t invalid;
+  int in_flight;       /**< claimed and not yet done */
+  int buffered;        /**< every record held, running or waiting */
+  bool draining;
+  bool fatal;          /**< Kafka reported a fatal error */
+} pv_engine_stats_t;
+
+void pv_engine_stats(const pv_engine_t *eng, pv_engine_stats_t *out);
+pv_kafka_t *pv_engine_kafka(pv_engine_t *eng);
+
+#endif

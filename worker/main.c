@@ -1,0 +1,255 @@
+/**
+ * @file main.c
+ * @brief provisiond: the worker daemon. Thin: reads the configuration,
+ * builds the modules, runs the loop, and shuts down in the right order.
+ */
+#include "common/log.h"
+#include "transports/clients.h"
+#include "transports/http.h"
+#include "worker/config.h"
+#include "worker/engine.h"
+#include "worker/migrate.h"
+#include "worker/pg.h"
+#include "worker/store.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+typedef struct daemon {
+  uv_loop_t *loop;
+  pv_config_t *conf;
+  pv_pg_t *pg;
+  pv_store_t *store;
+  pv_http_t *http;
+  pv_clients_t *clients;
+  pv_engine_t *engine;
+  uv_signal_t sigterm, sigint;
+  uv_timer_t watch;
+  bool stopping;
+  int exit_code;
+} daemon_t;
+
+static void usage(FILE *out)
+{
+  fprintf(out,
+          "usage: provisiond -c FILE [--migrate] [--check-config]\n"
+          "       provisiond --config-docs | --version | --help\n"
+          "\n"
+          "  -c, --config FILE   configuration file (INI; see "
+          "docs/configuration.md)\n"
+          "      --migrate       apply pending schema migrations and exit\n"
+          "      --check-config  load and check the configuration, then exit\n"
+          "      --config-docs   print the configuration keys as Markdown\n"
+          "\n"
+          "Environment: PROVISIOND_<SECTION>_<KEY> overrides a key, e.g.\n"
+          "PROVISIOND_KAFKA_BROKERS; PROVISIOND_PG is postgres.conninfo.\n");
+}
+
+static void on_breaker_change(const pv_breaker_change_t *chg, void *arg)
+{
+  daemon_t *d = arg;
+  /* Changes applied from outside are already in PostgreSQL. */
+  if (!chg->local || !d->store)
+    return;
+  pv_store_breaker_change(d->store, chg->service, chg->tenant, chg->base_url,
+                          pv_breaker_state_name(chg->from),
+                          pv_breaker_state_name(chg->to), chg->reason,
+                          chg->open_until_ms);
+}
+
+static void on_pg_state(bool connected, const char *why, void *arg)
+{
+  (void)arg;
+  pv_log(connected ? PV_LOG_INFO : PV_LOG_WARN,
+         connected ? "worker.postgres_up" : "worker.postgres_down",
+         PV_S("reason", why));
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+  (void)h;
+}
+
+static void finish(daemon_t *d)
+{
+  /* Order: no more work starts -> late callbacks only release -> the
+   * transport cancels what it still has -> Kafka commits what is stored
+   * and leaves the group -> PostgreSQL goes last, after its writes. */
+  pv_engine_shutdown(d->engine);
+  pv_clients_destroy(d->clients);
+  d->clients = NULL;
+  pv_http_destroy(d->http);
+  d->http = NULL;
+  pv_engine_destroy(d->engine);
+  d->engine = NULL;
+  pv_store_destroy(d->store);
+  d->store = NULL;
+  pv_pg_destroy(d->pg);
+  d->pg = NULL;
+  uv_close((uv_handle_t *)&d->sigterm, on_handle_closed);
+  uv_close((uv_handle_t *)&d->sigint, on_handle_closed);
+  uv_close((uv_handle_t *)&d->watch, on_handle_closed);
+}
+
+static void on_drained(bool complete, void *arg)
+{
+  daemon_t *d = arg;
+  pv_log(PV_LOG_INFO, "worker.drained", PV_B("complete", complete));
+  finish(d);
+}
+
+static void stop(daemon_t *d, const char *why)
+{
+  if (d->stopping)
+    return;
+  d->stopping = true;
+  pv_log(PV_LOG_INFO, "worker.stopping", PV_S("reason", why));
+  pv_engine_drain(d->engine, on_drained, d);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+  daemon_t *d = s->data;
+  if (d->stopping) {
+    pv_log(PV_LOG_WARN, "worker.second_signal",
+           PV_S("msg", "stopping now without waiting for running jobs"));
+    uv_timer_stop(&d->watch);
+    finish(d);
+    return;
+  }
+  stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_watch(uv_timer_t *t)
+{
+  daemon_t *d = t->data;
+  pv_engine_stats_t st;
+  pv_engine_stats(d->engine, &st);
+  if (st.fatal && !d->stopping) {
+    d->exit_code = 1;
+    stop(d, "fatal Kafka error");
+  }
+}
+
+static int run(daemon_t *d)
+{
+  char err[1024];
+  const pv_config_t *conf = d->conf;
+  size_t nt = conf->n_tenants;
+  pv_tenant_conf_t *tenants = calloc(nt ? nt : 1, sizeof(*tenants));
+  pv_http_conf_t hconf;
+  if (!tenants)
+    return 1;
+  pv_config_http(conf, &hconf, tenants);
+
+  d->loop = uv_default_loop();
+  d->pg = pv_pg_new(d->loop, conf->pg_conninfo, err, sizeof(err));
+  if (!d->pg) {
+    pv_log(PV_LOG_ERROR, "worker.start_failed", PV_S("error", err));
+    free(tenants);
+    return 1;
+  }
+  pv_pg_set_state_cb(d->pg, on_pg_state, d);
+  d->store = pv_store_new(d->loop, d->pg, conf->worker_id);
+  d->http = pv_http_new(d->loop, &hconf, err, sizeof(err));
+  if (d->http) {
+    pv_http_set_breaker_cb(d->http, on_breaker_change, d);
+    d->clients = pv_clients_new(d->http, tenants, nt, err, sizeof(err));
+  }
+  free(tenants);
+  if (d->clients)
+    d->engine = pv_engine_new(d->loop, conf, d->store, d->clients, err,
+                              sizeof(err));
+  if (!d->engine) {
+    pv_log(PV_LOG_ERROR, "worker.start_failed", PV_S("error", err));
+    pv_clients_destroy(d->clients);
+    pv_http_destroy(d->http);
+    pv_store_destroy(d->store);
+    pv_pg_destroy(d->pg);
+    uv_run(d->loop, UV_RUN_NOWAIT);
+    return 1;
+  }
+  uv_signal_init(d->loop, &d->sigterm);
+  uv_signal_init(d->loop, &d->sigint);
+  d->sigterm.data = d->sigint.data = d;
+  uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+  uv_signal_start(&d->sigint, on_signal, SIGINT);
+  uv_timer_init(d->loop, &d->watch);
+  d->watch.data = d;
+  uv_timer_start(&d->watch, on_watch, 1000, 1000);
+  pv_log(PV_LOG_INFO, "worker.started", PV_S("version", PV_VERSION),
+         PV_S("topics", conf->kafka_topics), PV_S("group", conf->kafka_group_id),
+         PV_I("tenants", (int64_t)nt), PV_I("max_in_flight", conf->max_in_flight));
+  uv_run(d->loop, UV_RUN_DEFAULT);
+  uv_loop_close(d->loop);
+  pv_log(PV_LOG_INFO, "worker.stopped", PV_I("exit_code", d->exit_code));
+  return d->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"migrate", no_argument, NULL, 'm'},
+    {"check-config", no_argument, NULL, 'k'},
+    {"config-docs", no_argument, NULL, 'd'},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+  };
+  const char *path = NULL;
+  bool migrate = false, check = false;
+  int c;
+  while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c': path = optarg; break;
+    case 'm': migrate = true; break;
+    case 'k': check = true; break;
+    case 'd': pv_config_dump_markdown(stdout); return 0;
+    case 'V': printf("provisiond %s\n", PV_VERSION); return 0;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "provisiond: unexpected argument \"%s\"\n", argv[optind]);
+    usage(stderr);
+    return 2;
+  }
+  if (!path && !getenv("PROVISIOND_CONFIG")) {
+    fprintf(stderr, "provisiond: no configuration: give -c FILE (or set "
+                    "PROVISIOND_CONFIG)\n");
+    return 2;
+  }
+  if (!path)
+    path = getenv("PROVISIOND_CONFIG");
+  char err[1024];
+  pv_config_t *conf = pv_config_load(path, err, sizeof(err));
+  if (!conf) {
+    fprintf(stderr, "provisiond: %s\n", err);
+    return 2;
+  }
+  pv_log_set_level((pv_log_level_t)pv_log_level_parse(conf->log_level));
+  pv_log_set_static_field("worker", conf->worker_id);
+  if (check) {
+    printf("%s: ok (%zu tenants)\n", path, conf->n_tenants);
+    pv_config_destroy(conf);
+    return 0;
+  }
+  if (migrate) {
+    int rc = pv_migrate_run(conf->pg_conninfo, false, stdout, err, sizeof(err));
+    if (rc < 0)
+      fprintf(stderr, "provisiond: migrate: %s\n", err);
+    pv_config_destroy(conf);
+    return rc < 0 ? 1 : 0;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  daemon_t d = {.conf = conf};
+  int rc = run(&d);
+  pv_config_destroy(conf);
+  return rc;
+}
