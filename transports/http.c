@@ -304,17 +304,10 @@ static void finish(req_t *r)
   r->resp.body = r->body_buf.data ? r->body_buf.data : (char *)"";
   r->resp.body_len = r->body_buf.data ? r->body_buf.len : 0;
   unlink_req(r);
-  if (r->resp.err.cls == PV_ERR_NONE) {
+  if (r->resp.err.cls == PV_ERR_NONE)
     pv_log(PV_LOG_DEBUG, "http_request.succeeded", REQ_FIELDS(r),
            PV_I("status", r->resp.status),
            PV_I("duration_ms", r->resp.duration_ms));
-  } else {
-    pv_log(PV_LOG_WARN, "http_request.failed", REQ_FIELDS(r),
-           PV_I("status", r->resp.status),
-           PV_I("duration_ms", r->resp.duration_ms),
-           PV_S("error", pv_errclass_name(r->resp.err.cls)),
-           PV_S("message", r->resp.err.message));
-  }
   enter(http);
   r->cb(&r->resp, r->arg);
   if (r->timer_init)
@@ -739,6 +732,28 @@ static void set_final_error(req_t *r, pv_errclass_t cls, CURLcode code,
   }
 }
 
+/* One line per failed attempt; final_msg is set when no retry follows
+ * (failures are rare next to successes, so warn is affordable). */
+static void log_attempt_error(const req_t *r, const pv_attempt_result_t *ar,
+                              CURLcode code, const pv_verdict_t *v, long dur,
+                              const char *final_msg)
+{
+  if (ar->kind == PV_ATT_HTTP || ar->kind == PV_ATT_TOO_LARGE)
+    pv_log(PV_LOG_WARN, "http_request.http_error", REQ_FIELDS(r),
+           PV_I("status", ar->status), PV_I("duration_ms", dur),
+           PV_S("reason", r->resp.reason),
+           PV_S("error", pv_errclass_name(v->cls)),
+           PV_B("will_retry", final_msg == NULL),
+           PV_S("message", final_msg));
+  else
+    pv_log(PV_LOG_WARN, "http_request.network_error", REQ_FIELDS(r),
+           PV_I("status", ar->status), PV_I("duration_ms", dur),
+           PV_S("curl_error", curl_easy_strerror(code)), PV_B("sent", ar->sent),
+           PV_S("error", pv_errclass_name(v->cls)),
+           PV_B("will_retry", final_msg == NULL),
+           PV_S("message", final_msg));
+}
+
 static void attempt_done(req_t *r, CURLcode code)
 {
   pv_http_t *http = r->http;
@@ -789,17 +804,6 @@ static void attempt_done(req_t *r, CURLcode code)
   }
   r->last_cls = v.cls;
   long dur = attempt_ms(r);
-  if (ar.kind == PV_ATT_HTTP || ar.kind == PV_ATT_TOO_LARGE)
-    pv_log(PV_LOG_WARN, "http_request.http_error", REQ_FIELDS(r),
-           PV_I("status", status), PV_I("duration_ms", dur),
-           PV_S("reason", r->resp.reason),
-           PV_S("error", pv_errclass_name(v.cls)));
-  else
-    pv_log(PV_LOG_WARN, "http_request.network_error", REQ_FIELDS(r),
-           PV_I("status", status), PV_I("duration_ms", dur),
-           PV_S("curl_error", curl_easy_strerror(code)), PV_B("sent", ar.sent),
-           PV_S("error", pv_errclass_name(v.cls)));
-
   int64_t now_wall = pv_clock_wall_ms();
   int64_t ra_ms = -1;
   if (v.honour_retry_after && r->retry_after[0] &&
@@ -841,6 +845,7 @@ static void attempt_done(req_t *r, CURLcode code)
   }
 
   ep->stats.retries++;
+  log_attempt_error(r, &ar, code, &v, dur, NULL);
   pv_log(PV_LOG_INFO, "http_request.retry", REQ_FIELDS(r),
          PV_I("status", status), PV_I("duration_ms", dur),
          PV_I("wait_ms", wait), PV_B("retry_after", ra_ms >= 0),
@@ -854,6 +859,9 @@ static void attempt_done(req_t *r, CURLcode code)
     r->timer_init = true;
   }
   r->state = RQ_BACKOFF;
+  /* The loop's cached time may be stale after a long callback; refresh it
+   * so the wait is never shorter than asked (Retry-After is a minimum). */
+  uv_update_time(http->loop);
   /* uv_timer_start fails only for a closing handle or NULL callback. */
   if (uv_timer_start(&r->timer, on_retry_timer, (uint64_t)wait, 0) != 0) {
     snprintf(why, sizeof(why), "cannot start a retry timer");
@@ -863,6 +871,7 @@ static void attempt_done(req_t *r, CURLcode code)
 
 fail:
   set_final_error(r, v.cls, code, ar.kind, why);
+  log_attempt_error(r, &ar, code, &v, dur, r->resp.err.message);
   finish(r);
 }
 
