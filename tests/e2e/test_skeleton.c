@@ -1,0 +1,188 @@
+/*
+ * The walking skeleton, end to end: a job produced to Kafka by a real
+ * client becomes an HTTP call on the simulator, a job_status row in
+ * PostgreSQL and a reply on Kafka; an undecodable record is dead-lettered
+ * byte for byte; and the offsets are committed only past finished jobs.
+ */
+#include "tests/e2e/worker_harness.h"
+#include "tests/support/proc.h"
+#include "tests/support/testenv.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static pv_e2e_t E;
+
+static void teardown(void)
+{
+  pv_e2e_teardown(&E);
+}
+
+TestSuite(skeleton, .fini = teardown, .timeout = 120);
+
+static char *first_voltha_device(void)
+{
+  char url[512];
+  snprintf(url, sizeof(url), "%s/api/v1/devices",
+           pv_test_require_env("SIM_VOLTHA_URL"));
+  json_t *doc = pv_e2e_http_get_json(url);
+  cr_assert_not_null(doc, "GET %s failed", url);
+  json_t *items = json_object_get(doc, "items");
+  cr_assert(json_array_size(items) > 0, "the simulator has no VOLTHA device");
+  char *id = strdup(json_string_value(json_object_get(json_array_get(items, 0),
+                                                      "id")));
+  json_decref(doc);
+  return id;
+}
+
+Test(skeleton, job_round_trip_row_reply_and_dead_letter)
+{
+  pv_e2e_setup(&E, 4);
+  pv_e2e_start_worker(&E, "e2e-skeleton", NULL);
+  char *dev = first_voltha_device();
+  char id1[96], id2[96], id3[96];
+  snprintf(id1, sizeof(id1), "job-%s-1", E.suffix);
+  snprintf(id2, sizeof(id2), "job-%s-2", E.suffix);
+  snprintf(id3, sizeof(id3), "job-%s-3", E.suffix);
+
+  /* msgpack job with a correlation id */
+  json_t *j1 = json_pack("{s:i,s:s,s:s,s:s,s:s,s:{s:s}}", "v", 1, "id", id1,
+                         "tenant", "isp-east", "service", "voltha", "op",
+                         "get_device", "args", "device_id", dev);
+  const char *corr[] = {"correlation-id", "corr-42", NULL};
+  pv_e2e_produce_job(&E, dev, j1, false, corr);
+  /* JSON job */
+  json_t *j2 = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id2,
+                         "tenant", "isp-west", "service", "voltha", "op",
+                         "health_check");
+  pv_e2e_produce_job(&E, NULL, j2, true, NULL);
+  /* a job for a tenant nobody configured: dead-lettered with a reply */
+  json_t *j3 = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id3,
+                         "tenant", "isp-nowhere", "service", "voltha", "op",
+                         "health_check");
+  pv_e2e_produce_job(&E, NULL, j3, false, NULL);
+  /* undecodable bytes: dead-lettered, nothing dropped */
+  static const char garbage[] = "\xc1\xc1 not msgpack";
+  cr_assert_eq(pv_ksync_produce(E.producer, E.jobs_topic, "junk", garbage,
+                             sizeof(garbage) - 1, NULL), 0);
+
+  json_t *replies = pv_e2e_collect_replies(&E, 3, 60000);
+  cr_assert_eq(json_object_size(replies), 3, "expected 3 replies, got %zu; "
+               "see %s", json_object_size(replies), E.worker_log);
+
+  json_t *r1 = json_object_get(replies, id1);
+  cr_assert_str_eq(json_string_value(json_object_get(r1, "status")),
+                   "succeeded", "reply: %s", json_dumps(r1, 0));
+  cr_assert_str_eq(json_string_value(json_object_get(r1, "tenant")),
+                   "isp-east");
+  cr_assert_str_eq(json_string_value(json_object_get(r1, "_correlation_id")),
+                   "corr-42");
+  json_t *result = json_object_get(r1, "result");
+  cr_assert_str_eq(json_string_value(json_object_get(result, "id")), dev,
+                   "the result is the device the simulator returned");
+  cr_assert_geq(json_integer_value(json_object_get(r1, "attempts")), 1);
+
+  json_t *r2 = json_object_get(replies, id2);
+  cr_assert_str_eq(json_string_value(json_object_get(r2, "status")),
+                   "succeeded");
+
+  json_t *r3 = json_object_get(replies, id3);
+  cr_assert_str_eq(json_string_value(json_object_get(r3, "status")),
+                   "dead_lettered");
+  cr_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(r3, "error"), "class")),
+                   "unknown_tenant");
+
+  /* the dead-letter topic holds both rejected records, byte for byte */
+  pv_ksync_consumer_t *dlq = pv_ksync_consumer_new(E.brokers, E.dlq_topic);
+  int seen_garbage = 0, seen_tenant = 0;
+  for (int i = 0; i < 2; i++) {
+    pv_ksync_msg_t *m = pv_ksync_consume(dlq, 30000);
+    cr_assert_not_null(m, "dead letter %d missing", i + 1);
+    const char *cls = pv_ksync_msg_header(m, "x-dlq-error-class");
+    cr_assert_not_null(cls);
+    cr_assert_str_eq(pv_ksync_msg_header(m, "x-dlq-source-topic"), E.jobs_topic);
+    cr_assert_not_null(pv_ksync_msg_header(m, "x-dlq-source-offset"));
+    cr_assert_str_eq(pv_ksync_msg_header(m, "x-dlq-worker"), "e2e-skeleton");
+    if (m->key && !strcmp(m->key, "junk")) {
+      seen_garbage++;
+      cr_assert_str_eq(cls, "invalid_job");
+      cr_assert_eq(m->len, sizeof(garbage) - 1);
+      cr_assert_eq(memcmp(m->value, garbage, m->len), 0,
+                   "a dead letter keeps the original bytes");
+    } else {
+      seen_tenant++;
+      cr_assert_str_eq(cls, "unknown_tenant");
+    }
+    pv_ksync_msg_destroy(m);
+  }
+  pv_ksync_consumer_destroy(dlq);
+  cr_assert_eq(seen_garbage, 1);
+  cr_assert_eq(seen_tenant, 1);
+
+  /* job_status rows */
+  char *st = pv_e2e_sql_value(&E, "SELECT state FROM job_status WHERE "
+                                  "job_id = $1", id1);
+  cr_assert_str_eq(st, "succeeded");
+  free(st);
+  char *res = pv_e2e_sql_value(&E, "SELECT result->>'id' FROM job_status "
+                                   "WHERE job_id = $1", id1);
+  cr_assert_str_eq(res, dev);
+  free(res);
+  st = pv_e2e_sql_value(&E, "SELECT state || ' ' || error_class FROM "
+                            "job_status WHERE job_id = $1", id3);
+  cr_assert_str_eq(st, "dead unknown_tenant");
+  free(st);
+  st = pv_e2e_sql_value(&E, "SELECT count(*) FROM job_status WHERE job_id "
+                            "LIKE 'invalid:' || $1 || ':%' AND state = 'dead'"
+                            " AND error_class = 'invalid_job'", E.jobs_topic);
+  cr_assert_str_eq(st, "1", "the undecodable record has a dead row");
+  free(st);
+
+  /* SIGTERM: clean exit, and every offset committed (4 records, nothing
+   * in flight) */
+  int status = pv_proc_stop(E.worker, SIGTERM, 30000);
+  E.worker = 0;
+  cr_assert(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+            "provisiond did not exit cleanly on SIGTERM; see %s", E.worker_log);
+  int64_t off[4];
+  cr_assert_eq(pv_ksync_committed(E.brokers, E.group, E.jobs_topic, 4, off), 0);
+  int64_t total = 0;
+  for (int i = 0; i < 4; i++)
+    total += off[i] > 0 ? off[i] : 0;
+  cr_assert_eq(total, 4, "committed offsets cover the 4 records (got %lld)",
+               (long long)total);
+  json_decref(replies);
+  json_decref(j1);
+  json_decref(j2);
+  json_decref(j3);
+  free(dev);
+}
+
+Test(skeleton, redelivered_finished_job_is_answered_not_run_again)
+{
+  pv_e2e_setup(&E, 1);
+  pv_e2e_start_worker(&E, "e2e-redelivery", NULL);
+  char id[96];
+  snprintf(id, sizeof(id), "job-%s-dup", E.suffix);
+  json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
+                        "isp-east", "service", "voltha", "op", "health_check");
+  pv_e2e_produce_job(&E, "k", j, false, NULL);
+  json_t *replies = pv_e2e_collect_replies(&E, 1, 30000);
+  cr_assert_eq(json_object_size(replies), 1);
+  json_decref(replies);
+  /* the same job again (a BSS retry, or a redelivery) */
+  pv_e2e_produce_job(&E, "k", j, false, NULL);
+  cr_assert(pv_proc_wait_for_text(E.worker_log, "\"event\":\"job.republished\"",
+                                  30000),
+            "the second delivery must be answered from the job table");
+  char *runs = pv_e2e_sql_value(&E, "SELECT runs FROM job_status WHERE "
+                                    "job_id = $1", id);
+  cr_assert_str_eq(runs, "1", "a finished job is never run twice");
+  free(runs);
+  json_decref(j);
+}

@@ -1,0 +1,51 @@
+/**
+ * @file worker_harness.h
+ * @brief End-to-end harness: a provisiond worker on the dev stack with its
+ * own topics and consumer group, so suites never see each other's jobs.
+ */
+#ifndef PV_TESTS_E2E_HARNESS_H
+#define PV_TESTS_E2E_HARNESS_H
+
+#include "worker/kafka_sync.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct pv_e2e {
+  char suffix[64];
+  char jobs_topic[128];
+  char dlq_topic[160];
+  char results_topic[128];
+  char group[128];
+  char worker_log[512];
+  const char *brokers;
+  const char *pg;
+  const char *config;
+  pid_t worker;
+  pv_ksync_producer_t *producer;
+} pv_e2e_t;
+
+/** @brief Names topics and group after a fresh suffix and creates them. */
+void pv_e2e_setup(pv_e2e_t *e, int partitions);
+/** @brief Starts a worker (extra_env: "NAME=value", NULL-terminated) and
+ *  waits until it owns partitions. @returns its pid. */
+pid_t pv_e2e_start_worker(pv_e2e_t *e, const char *worker_id,
+                          const char *const *extra_env);
+void pv_e2e_teardown(pv_e2e_t *e);
+
+/** @brief Produces a job document as msgpack (json = false) or JSON. */
+void pv_e2e_produce_job(pv_e2e_t *e, const char *key, json_t *job, bool json,
+                        const char *const *extra_headers);
+
+/** @brief Collects n replies (decoded, keyed by job id) within timeout_ms.
+ *  @returns an object {job_id: reply}, possibly with fewer entries. */
+json_t *pv_e2e_collect_replies(pv_e2e_t *e, size_t n, int timeout_ms);
+
+/** @returns SELECT's first column of row 0 as a new string, or NULL. */
+char *pv_e2e_sql_value(pv_e2e_t *e, const char *sql, const char *param);
+
+/** @returns GET url's body parsed as JSON (json_decref it), or NULL. */
+json_t *pv_e2e_http_get_json(const char *url);
+
+#endif

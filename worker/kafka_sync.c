@@ -1,0 +1,313 @@
+#include "worker/kafka_sync.h"
+
+#include "common/alloc.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pv_ksync_producer {
+  rd_kafka_t *rk;
+  int delivered;
+  int failed;
+};
+
+struct pv_ksync_consumer {
+  rd_kafka_t *rk;
+};
+
+static rd_kafka_conf_t *conf_new(const char *brokers)
+{
+  rd_kafka_conf_t *c = rd_kafka_conf_new();
+  char err[256];
+  rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof(err));
+  rd_kafka_conf_set(c, "log_level", "3", err, sizeof(err));
+  return c;
+}
+
+int pv_ksync_create_topics(const char *brokers, const char *const *topics,
+                        size_t n, int partitions)
+{
+  char err[512];
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf_new(brokers), err,
+                                sizeof(err));
+  if (!rk) {
+    fprintf(stderr, "create_topics: %s\n", err);
+    return -1;
+  }
+  rd_kafka_NewTopic_t **nt = pv_calloc(n, sizeof(*nt));
+  for (size_t i = 0; i < n; i++)
+    nt[i] = rd_kafka_NewTopic_new(topics[i], partitions, 1, err, sizeof(err));
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t *opt =
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(opt, 10000, err, sizeof(err));
+  rd_kafka_CreateTopics(rk, nt, n, opt, q);
+  int rc = 0;
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20000);
+  if (!ev) {
+    fprintf(stderr, "create_topics: no answer\n");
+    rc = -1;
+  } else {
+    const rd_kafka_CreateTopics_result_t *res =
+        rd_kafka_event_CreateTopics_result(ev);
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t **tr =
+        res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+    if (!res) {
+      fprintf(stderr, "create_topics: %s\n", rd_kafka_event_error_string(ev));
+      rc = -1;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+      rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+      if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        fprintf(stderr, "create_topics %s: %s\n",
+                rd_kafka_topic_result_name(tr[i]),
+                rd_kafka_topic_result_error_string(tr[i]));
+        rc = -1;
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_AdminOptions_destroy(opt);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_NewTopic_destroy_array(nt, n);
+  free(nt);
+  rd_kafka_destroy(rk);
+  return rc;
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+  pv_ksync_producer_t *p = opaque;
+  if (m->err)
+    p->failed++;
+  else
+    p->delivered++;
+}
+
+pv_ksync_producer_t *pv_ksync_producer_new(const char *brokers)
+{
+  pv_ksync_producer_t *p = pv_calloc(1, sizeof(*p));
+  rd_kafka_conf_t *c = conf_new(brokers);
+  char err[256];
+  rd_kafka_conf_set(c, "linger.ms", "0", err, sizeof(err));
+  rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
+  rd_kafka_conf_set_opaque(c, p);
+  p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+  if (!p->rk) {
+    fprintf(stderr, "producer: %s\n", err);
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+int pv_ksync_produce(pv_ksync_producer_t *p, const char *topic, const char *key,
+                  const void *value, size_t len, const char *const *headers)
+{
+  rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+  for (size_t i = 0; headers && headers[i]; i += 2)
+    rd_kafka_header_add(h, headers[i], -1, headers[i + 1], -1);
+  int before = p->delivered + p->failed;
+  rd_kafka_resp_err_t e = rd_kafka_producev(
+      p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+      RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len), RD_KAFKA_V_HEADERS(h),
+      RD_KAFKA_V_END);
+  if (e) {
+    rd_kafka_headers_destroy(h);
+    fprintf(stderr, "produce: %s\n", rd_kafka_err2str(e));
+    return -1;
+  }
+  for (int i = 0; i < 300 && p->delivered + p->failed == before; i++)
+    rd_kafka_poll(p->rk, 100);
+  return p->failed ? -1 : (p->delivered + p->failed > before ? 0 : -1);
+}
+
+void pv_ksync_producer_destroy(pv_ksync_producer_t *p)
+{
+  if (!p)
+    return;
+  rd_kafka_flush(p->rk, 10000);
+  rd_kafka_destroy(p->rk);
+  free(p);
+}
+
+pv_ksync_consumer_t *pv_ksync_consumer_new(const char *brokers, const char *topic)
+{
+  pv_ksync_consumer_t *c = pv_calloc(1, sizeof(*c));
+  rd_kafka_conf_t *conf = conf_new(brokers);
+  char err[256], group[96];
+  snprintf(group, sizeof(group), "test-%ld-%ld-%p", (long)getpid(),
+           (long)time(NULL), (void *)c);
+  rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+  rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err));
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+  c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (!c->rk) {
+    fprintf(stderr, "consumer: %s\n", err);
+    free(c);
+    return NULL;
+  }
+  rd_kafka_poll_set_consumer(c->rk);
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(c->rk, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  return c;
+}
+
+pv_ksync_msg_t *pv_ksync_consume(pv_ksync_consumer_t *c, int timeout_ms)
+{
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsed = (now.tv_sec - start.tv_sec) * 1000 +
+                   (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (elapsed >= timeout_ms)
+      return NULL;
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+    if (!m)
+      continue;
+    if (m->err) {
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    pv_ksync_msg_t *out = pv_calloc(1, sizeof(*out));
+    if (m->key)
+      out->key = pv_strndup(m->key, m->key_len);
+    if (m->payload) {
+      out->value = pv_malloc(m->len + 1);
+      memcpy(out->value, m->payload, m->len);
+      out->value[m->len] = '\0';
+      out->len = m->len;
+    }
+    out->partition = m->partition;
+    out->offset = m->offset;
+    rd_kafka_headers_t *h = NULL;
+    if (!rd_kafka_message_headers(m, &h)) {
+      size_t n = rd_kafka_header_cnt(h);
+      out->hnames = pv_calloc(n + 1, sizeof(char *));
+      out->hvalues = pv_calloc(n + 1, sizeof(char *));
+      for (size_t i = 0; i < n; i++) {
+        const char *name;
+        const void *val;
+        size_t len;
+        if (rd_kafka_header_get_all(h, i, &name, &val, &len))
+          break;
+        out->hnames[i] = pv_strdup(name);
+        out->hvalues[i] = val ? pv_strndup(val, len) : NULL;
+        out->n_headers++;
+      }
+    }
+    rd_kafka_message_destroy(m);
+    return out;
+  }
+}
+
+const char *pv_ksync_msg_header(const pv_ksync_msg_t *m, const char *name)
+{
+  for (size_t i = 0; i < m->n_headers; i++)
+    if (!strcmp(m->hnames[i], name))
+      return m->hvalues[i];
+  return NULL;
+}
+
+void pv_ksync_msg_destroy(pv_ksync_msg_t *m)
+{
+  if (!m)
+    return;
+  for (size_t i = 0; i < m->n_headers; i++) {
+    free(m->hnames[i]);
+    free(m->hvalues[i]);
+  }
+  free(m->hnames);
+  free(m->hvalues);
+  free(m->key);
+  free(m->value);
+  free(m);
+}
+
+pv_ksync_consumer_t *pv_ksync_consumer_at_end(const char *brokers,
+                                              const char *topic)
+{
+  char err[256];
+  rd_kafka_conf_t *conf = conf_new(brokers);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+  rd_kafka_conf_set(conf, "group.id", "provctl-wait", err, sizeof(err));
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (!rk) {
+    fprintf(stderr, "consumer: %s\n", err);
+    return NULL;
+  }
+  rd_kafka_poll_set_consumer(rk);
+  const rd_kafka_metadata_t *md = NULL;
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+  int nparts = 0;
+  if (!e && md && md->topic_cnt == 1 && !md->topics[0].err)
+    nparts = md->topics[0].partition_cnt;
+  if (md)
+    rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  if (nparts <= 0) {
+    fprintf(stderr, "topic %s: %s\n", topic,
+            e ? rd_kafka_err2str(e) : "unknown topic");
+    rd_kafka_destroy(rk);
+    return NULL;
+  }
+  /* Explicit end offsets, read now: RD_KAFKA_OFFSET_END would resolve
+   * later and could skip a reply produced in between. */
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
+  for (int p = 0; p < nparts; p++) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000))
+      hi = RD_KAFKA_OFFSET_END;
+    rd_kafka_topic_partition_list_add(l, topic, p)->offset = hi;
+  }
+  e = rd_kafka_assign(rk, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (e) {
+    fprintf(stderr, "assign %s: %s\n", topic, rd_kafka_err2str(e));
+    rd_kafka_destroy(rk);
+    return NULL;
+  }
+  pv_ksync_consumer_t *c = pv_calloc(1, sizeof(*c));
+  c->rk = rk;
+  return c;
+}
+
+void pv_ksync_consumer_destroy(pv_ksync_consumer_t *c)
+{
+  if (!c)
+    return;
+  rd_kafka_consumer_close(c->rk);
+  rd_kafka_destroy(c->rk);
+  free(c);
+}
+
+int pv_ksync_committed(const char *brokers, const char *group, const char *topic,
+                    int partitions, int64_t *offsets)
+{
+  rd_kafka_conf_t *conf = conf_new(brokers);
+  char err[256];
+  rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (!rk)
+    return -1;
+  rd_kafka_topic_partition_list_t *l =
+      rd_kafka_topic_partition_list_new(partitions);
+  for (int i = 0; i < partitions; i++)
+    rd_kafka_topic_partition_list_add(l, topic, i);
+  rd_kafka_resp_err_t e = rd_kafka_committed(rk, l, 10000);
+  for (int i = 0; i < partitions; i++)
+    offsets[i] = e ? -1 : (l->elems[i].offset < 0 ? -1 : l->elems[i].offset);
+  rd_kafka_topic_partition_list_destroy(l);
+  rd_kafka_destroy(rk);
+  return e ? -1 : 0;
+}
