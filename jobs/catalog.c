@@ -140,9 +140,10 @@ static const pv_op_t ops[] = {
          "adapter-specific arguments"}),
    "pre-provisions an OLT (admin_state PREPROVISIONED)"},
   {"voltha", "enable_device", "POST", "/api/v1/devices/{device_id}/enable",
-   PV_TMO_WRITE, true, PV_NORM_ACTION, NULL, NULL,
+   PV_TMO_WRITE, true, PV_NORM_CUSTOM, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH)),
-   "enables a device; an already enabled device is success"},
+   "enables a device; an already enabled device is success: "
+   "{\"changed\":b}"},
   {"voltha", "disable_device", "POST", "/api/v1/devices/{device_id}/disable",
    PV_TMO_WRITE, true, PV_NORM_ACTION, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "disables a device"},

@@ -373,9 +373,11 @@ int pv_doc_decode(const void *data, size_t len, pv_format_t fmt, json_t **out,
 
   json_error_t jerr;
   /* Duplicate keys are refused: {"tenant":"a","tenant":"b"} would mean
-   * different things to different readers. */
-  json_t *doc = json_loadb(data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-                           &jerr);
+   * different things to different readers. \u0000 is let through as
+   * msgpack lets NUL through: validation refuses it where it matters. */
+  json_t *doc = json_loadb(
+      data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+      &jerr);
   if (!doc) {
     snprintf(errstr, errstr_size, "record is not valid JSON at byte %d: %s",
              jerr.position, jerr.text);
