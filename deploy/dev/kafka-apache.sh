@@ -50,10 +50,10 @@ TOPICS=(
   "provisioning.queries.dlq 2592000000"
 )
 
+# classpath: the jars to run. Called in $(...), so it cannot stop the
+# script: cmd_fetch validates KAFKA_HOME first.
 classpath() {
   if [ -n "${KAFKA_HOME:-}" ]; then
-    ls "$KAFKA_HOME"/libs/kafka_2.13-*.jar >/dev/null 2>&1 ||
-      die "KAFKA_HOME=$KAFKA_HOME does not look like a Kafka distribution (no libs/kafka_2.13-*.jar)"
     printf '%s\n' "$KAFKA_HOME/libs/*"
   else
     printf '%s\n' "$CACHE/libs/*"
@@ -61,7 +61,11 @@ classpath() {
 }
 
 cmd_fetch() {
-  [ -n "${KAFKA_HOME:-}" ] && return 0
+  if [ -n "${KAFKA_HOME:-}" ]; then
+    ls "$KAFKA_HOME"/libs/kafka_2.13-*.jar >/dev/null 2>&1 ||
+      die "KAFKA_HOME=$KAFKA_HOME does not look like a Kafka distribution (no libs/kafka_2.13-*.jar)"
+    return 0
+  fi
   [ -f "$CACHE/.complete" ] && return 0
   command -v mvn >/dev/null ||
     die "Maven is not installed: run 'KAFKA=apache deploy/dev/deps.sh' (or set KAFKA_HOME=/path/to/kafka_2.13-3.9.x)"
@@ -72,10 +76,14 @@ cmd_fetch() {
     -DincludeScope=runtime -DoutputDirectory="$CACHE/libs.tmp" \
     >"$LOGS/kafka-fetch.log" 2>&1; then
     rm -rf "$CACHE/libs.tmp"
-    if grep -qiE "could not (transfer|resolve)|unknownhost|connect|network is unreachable|timed out" "$LOGS/kafka-fetch.log"; then
-      die "cannot reach Maven Central to fetch Apache Kafka $KAFKA_VERSION (details: $LOGS/kafka-fetch.log); point at a local distribution instead: KAFKA_HOME=/path/to/kafka_2.13-3.9.x KAFKA=apache make up"
+    # Maven words an unreachable repository many ways ("No plugin found for
+    # prefix", "Could not transfer", "Unknown host"...): match the usual
+    # ones for a precise line, and say the same fix either way. Never fall
+    # back to kafka-mock: KAFKA=apache was asked for.
+    if grep -qiE "could not (transfer|resolve)|no plugin found|unknownhost|unknown host|connection refused|network is unreachable|timed out" "$LOGS/kafka-fetch.log"; then
+      die "cannot reach Maven Central to fetch Apache Kafka $KAFKA_VERSION (details: $LOGS/kafka-fetch.log); use a local distribution instead: KAFKA_HOME=/path/to/kafka_2.13-3.9.x KAFKA=apache make up"
     fi
-    die "fetching Apache Kafka $KAFKA_VERSION failed: read $LOGS/kafka-fetch.log (or use KAFKA_HOME=/path/to/kafka_2.13-3.9.x)"
+    die "fetching Apache Kafka $KAFKA_VERSION through Maven failed: read $LOGS/kafka-fetch.log; or use a local distribution: KAFKA_HOME=/path/to/kafka_2.13-3.9.x KAFKA=apache make up"
   fi
   rm -rf "$CACHE/libs"
   mv "$CACHE/libs.tmp" "$CACHE/libs"

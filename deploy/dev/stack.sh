@@ -121,7 +121,7 @@ pg_clear_stale() {
   [ -f "$PGDATA/postmaster.pid" ] || return 0
   pid=$(head -n1 "$PGDATA/postmaster.pid" 2>/dev/null || true)
   if ! pid_alive "$pid" postgres; then
-    say "postgres: removing stale postmaster.pid (pid ${pid:-?} is not running)"
+    say "postgres: removing stale postmaster.pid (pid ${pid:-?} is not a running postmaster)"
     rm -f "$PGDATA/postmaster.pid" "$RUN"/.s.PGSQL.*.lock
   fi
 }
