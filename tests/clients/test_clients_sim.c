@@ -453,7 +453,6 @@ Test(genieacs, encoded_ids_and_injection)
   snprintf(args, sizeof(args), "{\"device_id\":%s}", dev);
   json_t *res = ok("genieacs", "get_device", args);
   bool tagged = false;
-  size_t i;
   json_t *t;
   json_array_foreach(json_object_get(res, "_tags"), i, t)
     tagged = tagged || strcmp(json_string_value(t), "t 1") == 0;
