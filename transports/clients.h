@@ -39,7 +39,9 @@ void pv_clients_destroy(pv_clients_t *clients);
 
 typedef struct pv_exec_result {
   json_t *result;       /**< normalised answer (borrowed; incref to keep),
-                             NULL on error */
+                             NULL on error -- except for the `order` op,
+                             whose result ({steps, completed, count}) is
+                             set on error too: it records the steps run */
   pv_error_t err;       /**< PV_ERR_NONE on success */
   int attempts;         /**< HTTP attempts sent, all requests of the op */
   int64_t retry_at_ms;  /**< for circuit_open / rate_limited: wall ms when a
