@@ -914,6 +914,8 @@ static int flush(pv_pg_t *pg)
     on_lost(pg, PQerrorMessage(pg->conn));
     return -1;
   }
+  if (rc == 1 && !pg->want_write)
+    pg->stats.write_stalls++;
   pg->want_write = rc == 1;
   if (watch(pg, PQsocket(pg->conn),
             UV_READABLE | (pg->want_write ? UV_WRITABLE : 0)) != 0) {

@@ -226,6 +226,7 @@ typedef struct pv_pg_stats {
   uint64_t batches;           /**< Syncs sent */
   uint64_t batch_statements;  /**< statements sent (sum of batch sizes) */
   uint64_t batch_max;         /**< largest batch sent */
+  uint64_t write_stalls;      /**< times the socket was full (PQflush 1) */
   uint64_t latency_us_sum;    /**< pv_pg_query -> callback, microseconds */
   uint64_t latency_count;
   size_t queue_depth;         /**< as pv_pg_queue_depth() */

@@ -397,6 +397,49 @@ Test(pg, reconnects_after_backend_is_killed)
   cr_assert_eq(st.queries_lost, 2);
 }
 
+Test(pg, idle_connection_killed_is_noticed_and_remade)
+{
+  int pid;
+  ups = downs = 0;
+  connect_pg();
+  pv_pg_set_state_cb(pg, on_state, NULL);
+  pid = backend_pid();
+  terminate_backend(pid);
+  cr_assert(pv_test_run_until_count(&loop, &downs, 1, 5000),
+            "loss of an idle connection not noticed");
+  cr_assert(pv_test_run_until_count(&loop, &ups, 1, 5000), "no reconnect");
+  cr_assert_neq(backend_pid(), pid);
+  cr_assert_eq(pv_pg_query(pg, "SELECT 1", 0, NULL, record, (void *)0), 0);
+  cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, 1, 5000));
+  cr_assert(seen->ok[0]);
+}
+
+Test(pg, large_statements_are_flushed_under_backpressure)
+{
+  /* 32 MiB of parameters: far more than a socket buffer, so PQflush
+   * must report "not yet" and the writable path must finish the job. */
+  const int n = 512;
+  const size_t len = 64 * 1024;
+  pv_pg_stats_t st;
+  char *big = malloc(len + 1);
+  cr_assert_not_null(big);
+  memset(big, 'z', len);
+  big[len] = '\0';
+  connect_pg();
+  for (int i = 0; i < n; i++)
+    cr_assert_eq(upsert(i, big, 0, i), 0);
+  free(big); /* the module holds its own copies */
+  cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, n, 30000),
+            "%d of %d", seen->ncalls, n);
+  for (int i = 0; i < n; i++)
+    cr_assert(seen->ok[i] && seen->order[i] == i, "query %d", i);
+  cr_assert_eq(pv_test_sql_long(db.conninfo,
+                                "SELECT sum(length(v)) FROM kv"),
+               (long)n * (long)len);
+  pv_pg_stats(pg, &st);
+  cr_assert_gt(st.write_stalls, 0, "the writable path was not exercised");
+}
+
 /* A stream of PV_PG_RETRY upserts with the backend killed midway: no write
  * is lost and none is reported lost. */
 static int kill_at;
