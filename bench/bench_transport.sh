@@ -9,7 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 if [ ! -x "$BUILD_DIR/transport_bench" ] || [ ! -x "$BUILD_DIR/southbound-sim" ]; then
-  cmake --build "$BUILD_DIR" --target transport_bench southbound-sim >/dev/null
+  cmake --build "$BUILD_DIR" --target transport_bench southbound-sim >/dev/null || true
+fi
+if [ ! -x "$BUILD_DIR/transport_bench" ] || [ ! -x "$BUILD_DIR/southbound-sim" ]; then
+  echo "transport_bench or southbound-sim not built in $BUILD_DIR" \
+    "(needs tests/support/simproc.c and deploy/dev/sim)" >&2
+  exit 1
 fi
 PV_BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 export PV_BUILD_DIR

@@ -1450,6 +1450,7 @@ int pv_http_send(pv_endpoint_t *ep, const pv_http_request_t *req,
     return -1;
   }
   size_t n_hdr = 0, hdr_bytes = 0;
+  bool caller_ctype = false;
   for (; req->headers && req->headers[n_hdr]; n_hdr++) {
     if (n_hdr >= HEADERS_MAX || !valid_header_line(req->headers[n_hdr])) {
       pv_error_set(err, PV_ERR_BAD_ARGS, 0,
@@ -1459,6 +1460,8 @@ int pv_http_send(pv_endpoint_t *ep, const pv_http_request_t *req,
       return -1;
     }
     hdr_bytes += strlen(req->headers[n_hdr]) + 1;
+    if (strncasecmp(req->headers[n_hdr], "content-type:", 13) == 0)
+      caller_ctype = true;
   }
   if (req->body_len > REQUEST_BODY_MAX || (!req->body && req->body_len)) {
     pv_error_set(err, PV_ERR_BAD_ARGS, 0,
@@ -1521,8 +1524,9 @@ int pv_http_send(pv_endpoint_t *ep, const pv_http_request_t *req,
 
   /* Per-request header nodes, in one block, chained onto the endpoint's
    * shared list (curl only reads the list). */
-  bool has_ctype = req->body != NULL || strcmp(method, "POST") == 0 ||
-                   strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+  bool has_ctype = !caller_ctype &&
+                   (req->body != NULL || strcmp(method, "POST") == 0 ||
+                    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0);
   size_t n_nodes = n_hdr + (has_ctype ? 1 : 0) + (req->traceparent ? 1 : 0);
   r->hdrs = ep->base_hdrs;
   if (n_nodes) {
