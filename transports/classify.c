@@ -106,3 +106,19 @@ pv_verdict_t pv_classify(const pv_attempt_result_t *r, bool idempotent)
   }
   return v;
 }
+
+long pv_attempt_timeout(long timeout_ms, int64_t deadline_ms,
+                        int64_t now_wall_ms, bool *capped)
+{
+  *capped = false;
+  if (!deadline_ms)
+    return timeout_ms;
+  int64_t left = deadline_ms - now_wall_ms;
+  if (left <= 0)
+    return 0;
+  if (left < timeout_ms) {
+    *capped = true;
+    return (long)left;
+  }
+  return timeout_ms;
+}

@@ -34,6 +34,7 @@
 
 #include <curl/curl.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef enum pv_attempt_kind {
   PV_ATT_HTTP,        /**< a complete HTTP response (status set) */
@@ -66,5 +67,16 @@ typedef struct pv_verdict {
 pv_attempt_kind_t pv_classify_curl(CURLcode code, bool sent);
 
 pv_verdict_t pv_classify(const pv_attempt_result_t *r, bool idempotent);
+
+/**
+ * @brief The timeout of an attempt starting at now_wall_ms:
+ * min(timeout_ms, deadline_ms - now) so no attempt outlives the deadline.
+ * @param deadline_ms wall ms, 0 = none.
+ * @param capped out: true when the deadline, not timeout_ms, set it.
+ * @returns the timeout in ms, or 0 if the deadline has already passed
+ * (then no attempt may start).
+ */
+long pv_attempt_timeout(long timeout_ms, int64_t deadline_ms,
+                        int64_t now_wall_ms, bool *capped);
 
 #endif

@@ -398,8 +398,8 @@ static void begin_attempt(req_t *r)
   r->state = RQ_NEW;
   if (r->deadline_ms && pv_clock_wall_ms() >= r->deadline_ms) {
     fail_fast(r, PV_ERR_DEADLINE_EXCEEDED, 0,
-              "%s: deadline passed before attempt %ld", r->path,
-              r->resp.attempts + 1L);
+              "%s: deadline passed before attempt %d", r->path,
+              r->resp.attempts + 1);
     return;
   }
   if (pv_breaker_would_reject(&ep->breaker, now)) {
@@ -593,20 +593,13 @@ static void start_attempt(req_t *r)
   bool changed;
 
   /* Queued time may have used up the deadline. */
-  long timeout = r->timeout_ms;
-  r->capped = false;
-  if (r->deadline_ms) {
-    int64_t left = r->deadline_ms - pv_clock_wall_ms();
-    if (left <= 0) {
-      fail_fast(r, PV_ERR_DEADLINE_EXCEEDED, 0,
-                "%s: deadline passed before attempt %ld", r->path,
-                r->resp.attempts + 1L);
-      return;
-    }
-    if (left < timeout) {
-      timeout = (long)left;
-      r->capped = true;
-    }
+  long timeout = pv_attempt_timeout(r->timeout_ms, r->deadline_ms,
+                                    pv_clock_wall_ms(), &r->capped);
+  if (timeout == 0) {
+    fail_fast(r, PV_ERR_DEADLINE_EXCEEDED, 0,
+              "%s: deadline passed before attempt %d", r->path,
+              r->resp.attempts + 1);
+    return;
   }
 
   r->admitted = pv_breaker_admit(&ep->breaker, now, &r->gen, &tr, &changed);

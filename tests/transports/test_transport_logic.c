@@ -383,3 +383,17 @@ Test(classify, curl_codes)
   cr_assert_eq(pv_classify_curl(CURLE_URL_MALFORMAT, false), PV_ATT_LOCAL);
   cr_assert_eq(pv_classify_curl(CURLE_OK, true), PV_ATT_HTTP);
 }
+
+Test(classify, attempt_timeout_is_capped_by_the_deadline)
+{
+  bool capped;
+  cr_assert_eq(pv_attempt_timeout(10000, 0, 5000, &capped), 10000);
+  cr_assert_not(capped);
+  cr_assert_eq(pv_attempt_timeout(10000, 5400, 5000, &capped), 400);
+  cr_assert(capped);
+  cr_assert_eq(pv_attempt_timeout(300, 60000, 5000, &capped), 300);
+  cr_assert_not(capped);
+  /* passed or reached: no attempt at all */
+  cr_assert_eq(pv_attempt_timeout(300, 5000, 5000, &capped), 0);
+  cr_assert_eq(pv_attempt_timeout(300, 4000, 5000, &capped), 0);
+}
