@@ -64,6 +64,14 @@ typedef struct km_opts {
   size_t extra_cnt;
 } km_opts_t;
 
+/* Set by the signal handler only; read by main between sigsuspend() calls. */
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig)
+{
+  g_stop_signal = sig;
+}
+
 static void usage(FILE *out)
 {
   fprintf(out,
@@ -317,6 +325,8 @@ int main(int argc, char **argv)
   const char *bootstraps;
   char errstr[512];
   sigset_t sigs;
+  sigset_t waitmask;
+  struct sigaction sa;
   int sig = 0;
   int wrote_file = 0;
   int rc = 1;
@@ -330,18 +340,33 @@ int main(int argc, char **argv)
 
   /*
    * Block the stop signals before librdkafka starts its threads, so every
-   * thread inherits the mask and the signal is only ever taken by sigwait()
-   * below: no async handler, nothing racy. SIGPIPE is blocked too: a client
-   * that goes away mid-write must not kill the broker.
+   * thread inherits the mask and only the main thread, inside sigsuspend(),
+   * ever takes them. The handler only records the signal. SIGPIPE is
+   * ignored: a client that goes away mid-write must not kill the broker;
+   * SIGHUP too, so a closed terminal does not either.
    */
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGHUP);
-  sigaddset(&sigs, SIGPIPE);
-  if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0) {
+  if (pthread_sigmask(SIG_BLOCK, &sigs, &waitmask) != 0) {
     pv_log(PV_LOG_ERROR, "kafka_mock.start_failed",
            PV_S("error", "pthread_sigmask failed"));
+    goto out;
+  }
+  sigdelset(&waitmask, SIGTERM);
+  sigdelset(&waitmask, SIGINT);
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) {
+    pv_log(PV_LOG_ERROR, "kafka_mock.start_failed",
+           PV_S("error", strerror(errno)));
+    goto out;
+  }
+  sa.sa_handler = SIG_IGN;
+  if (sigaction(SIGPIPE, &sa, NULL) != 0 || sigaction(SIGHUP, &sa, NULL) != 0) {
+    pv_log(PV_LOG_ERROR, "kafka_mock.start_failed",
+           PV_S("error", strerror(errno)));
     goto out;
   }
 
@@ -408,17 +433,13 @@ int main(int argc, char **argv)
            PV_S("error", strerror(errno)));
   }
 
-  /* SIGHUP and SIGPIPE are in the set only to be swallowed here. */
-  for (;;) {
-    int werr = sigwait(&sigs, &sig);
-    if (werr != 0) {
-      pv_log(PV_LOG_ERROR, "kafka_mock.sigwait_failed",
-             PV_S("error", strerror(werr)));
-      goto out;
-    }
-    if (sig == SIGTERM || sig == SIGINT)
-      break;
-  }
+  /*
+   * sigsuspend() atomically unblocks the stop signals and sleeps, so a
+   * signal that arrived before this point is not lost.
+   */
+  while (!g_stop_signal)
+    sigsuspend(&waitmask);
+  sig = (int)g_stop_signal;
   pv_log(PV_LOG_INFO, "kafka_mock.stopping", PV_S("signal", strsignal(sig)));
   rc = 0;
 
