@@ -343,13 +343,17 @@ static int produce_one(produce_req_t *pr)
   int rc;
   if (!pr->dlq) {
     const char *id = t->job ? t->job->id : t->salvaged_id;
-    pv_header_t hdrs[2];
+    pv_out_header_t hdrs[2];
     size_t nh = 0;
     const pv_header_t *corr = pv_record_header(rec, "correlation-id");
-    if (corr)
-      hdrs[nh++] = *corr;
-    hdrs[nh].name = (char *)"content-type";
-    hdrs[nh].value = (char *)pv_format_content_type(t->format);
+    if (corr) {
+      hdrs[nh].name = corr->name;
+      hdrs[nh].value = corr->value;
+      hdrs[nh].value_len = corr->value_len;
+      nh++;
+    }
+    hdrs[nh].name = "content-type";
+    hdrs[nh].value = pv_format_content_type(t->format);
     hdrs[nh].value_len = strlen(hdrs[nh].value);
     nh++;
     const char *topic = t->reply_topic_owned ? t->reply_topic_owned
@@ -360,11 +364,16 @@ static int produce_one(produce_req_t *pr)
   } else {
     /* The original record byte for byte, its headers (less any earlier
      * x-dlq-* ones) and why it is here. */
-    pv_header_t hdrs[PV_KAFKA_MAX_HEADERS + 8];
+    pv_out_header_t hdrs[PV_KAFKA_MAX_HEADERS + 8];
     size_t nh = 0;
-    for (size_t i = 0; i < rec->n_headers; i++)
-      if (strncmp(rec->headers[i].name, "x-dlq-", 6))
-        hdrs[nh++] = rec->headers[i];
+    for (size_t i = 0; i < rec->n_headers; i++) {
+      if (!strncmp(rec->headers[i].name, "x-dlq-", 6))
+        continue;
+      hdrs[nh].name = rec->headers[i].name;
+      hdrs[nh].value = rec->headers[i].value;
+      hdrs[nh].value_len = rec->headers[i].value_len;
+      nh++;
+    }
     char attempts[16], part[16], off[24], at[32];
     snprintf(attempts, sizeof(attempts), "%d", t->attempts);
     snprintf(part, sizeof(part), "%d", (int)rec->partition);
@@ -382,8 +391,8 @@ static int produce_one(produce_req_t *pr)
       {"x-dlq-worker", eng->conf->worker_id},
     };
     for (size_t i = 0; i < sizeof(add) / sizeof(add[0]); i++) {
-      hdrs[nh].name = (char *)add[i][0];
-      hdrs[nh].value = (char *)add[i][1];
+      hdrs[nh].name = add[i][0];
+      hdrs[nh].value = add[i][1];
       hdrs[nh].value_len = strlen(add[i][1]);
       nh++;
     }

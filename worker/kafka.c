@@ -630,7 +630,7 @@ bool pv_kafka_paused(const pv_kafka_t *k)
 
 int pv_kafka_produce(pv_kafka_t *k, const char *topic, const void *key,
                      size_t key_len, const void *value, size_t value_len,
-                     const pv_header_t *headers, size_t n_headers,
+                     const pv_out_header_t *headers, size_t n_headers,
                      pv_produce_cb cb, void *arg, char *errstr, size_t n)
 {
   rd_kafka_headers_t *hdrs = rd_kafka_headers_new(n_headers ? n_headers : 1);

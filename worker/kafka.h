@@ -39,6 +39,13 @@ typedef struct pv_header {
   size_t value_len;
 } pv_header_t;
 
+/** A header to produce (borrowed strings). */
+typedef struct pv_out_header {
+  const char *name;
+  const char *value;  /**< NULL for a null header value */
+  size_t value_len;
+} pv_out_header_t;
+
 /** A consumed record, copied out of librdkafka (owned by whoever holds it). */
 typedef struct pv_record {
   char *topic;
@@ -92,7 +99,7 @@ typedef void (*pv_produce_cb)(int err, const char *errstr, void *arg);
  */
 int pv_kafka_produce(pv_kafka_t *kafka, const char *topic, const void *key,
                      size_t key_len, const void *value, size_t value_len,
-                     const pv_header_t *headers, size_t n_headers,
+                     const pv_out_header_t *headers, size_t n_headers,
                      pv_produce_cb cb, void *arg, char *errstr,
                      size_t errstr_size);
 

@@ -36,11 +36,12 @@ void pv_e2e_setup(pv_e2e_t *e, int partitions)
                "cannot create the test's topics on %s", e->brokers);
   e->producer = pv_ksync_producer_new(e->brokers);
   cr_assert_not_null(e->producer);
-  char dir[512];
-  snprintf(dir, sizeof(dir), "%s/tests/logs", pv_test_build_dir());
+  char *dir = pv_asprintf("%s/tests/logs", pv_test_build_dir());
   mkdir(dir, 0755);
-  snprintf(e->worker_log, sizeof(e->worker_log), "%s/e2e-%s.log", dir,
-           e->suffix);
+  int n = snprintf(e->worker_log, sizeof(e->worker_log), "%s/e2e-%s.log", dir,
+                   e->suffix);
+  cr_assert(n > 0 && (size_t)n < sizeof(e->worker_log), "log path too long");
+  free(dir);
 }
 
 pid_t pv_e2e_start_worker(pv_e2e_t *e, const char *worker_id,

@@ -39,9 +39,16 @@ pid_t pv_proc_start(const char *const *argv, const char *const *env,
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
     }
+    /* The child's own copies: putenv and execv take non-const strings. */
     for (size_t i = 0; env && env[i]; i++)
-      putenv((char *)env[i]);
-    execv(argv[0], (char *const *)argv);
+      putenv(pv_strdup(env[i]));
+    size_t argc = 0;
+    while (argv[argc])
+      argc++;
+    char **args = pv_calloc(argc + 1, sizeof(char *));
+    for (size_t i = 0; i < argc; i++)
+      args[i] = pv_strdup(argv[i]);
+    execv(args[0], args);
     fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);
   }
