@@ -20,7 +20,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR
 . "$HERE/lib.sh"
 say()  { printf '%s\n' "stack: kafka: $*" >&2; }
 

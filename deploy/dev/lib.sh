@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # deploy/dev/lib.sh: shell helpers shared by stack.sh and kafka-apache.sh.
 # Sourced, never run. Every function is small and says what it returns.
 

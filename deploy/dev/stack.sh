@@ -22,7 +22,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR
 . "$HERE/lib.sh"
 
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -36,11 +36,19 @@ BASE=${PV_PORT_BASE:-55400}
 PARTITIONS=${KAFKA_PARTITIONS:-4}
 MOCK_BROKERS=${KAFKA_MOCK_BROKERS:-1}
 
-[[ "$BASE" =~ ^[0-9]+$ ]] && [ "$BASE" -ge 1024 ] && [ "$BASE" -le 65400 ] ||
+# in_range VALUE MIN MAX: VALUE is a plain decimal number in MIN..MAX.
+in_range() {
+  [[ "$1" =~ ^[0-9]{1,6}$ ]] && [ "$((10#$1))" -ge "$2" ] && [ "$((10#$1))" -le "$3" ]
+}
+if ! in_range "$BASE" 1024 65400; then
   die "PV_PORT_BASE='$BASE' must be a number in 1024..65400 (ports go up to base+93)"
+fi
 case "$KAFKA" in mock|apache) ;; *) die "KAFKA='$KAFKA' must be mock or apache" ;; esac
-[[ "$PARTITIONS" =~ ^[0-9]+$ ]] && [ "$PARTITIONS" -ge 1 ] && [ "$PARTITIONS" -le 256 ] ||
+if ! in_range "$PARTITIONS" 1 256; then
   die "KAFKA_PARTITIONS='$PARTITIONS' must be a number in 1..256"
+fi
+BASE=$((10#$BASE))
+PARTITIONS=$((10#$PARTITIONS))
 [[ "$MOCK_BROKERS" =~ ^[1-3]$ ]] ||
   die "KAFKA_MOCK_BROKERS='$MOCK_BROKERS' must be 1, 2 or 3"
 
@@ -61,10 +69,8 @@ export PV_STACK_DIR=$S PV_PORT_BASE=$BASE KAFKA_PARTITIONS=$PARTITIONS
 # PostgreSQL refuses to run as root: as root, its commands run as the
 # postgres user, and everything it writes must belong to that user.
 if [ "$(id -u)" -eq 0 ]; then
-  PG_USER=postgres
   as_pg() { runuser -u postgres -- "$@"; }
 else
-  PG_USER=$(id -un)
   as_pg() { "$@"; }
 fi
 
@@ -177,6 +183,7 @@ pg_up() {
   local opts="-c listen_addresses=127.0.0.1 -c port=$PG_PORT"
   opts+=" -c unix_socket_directories=$RUN -c fsync=off -c synchronous_commit=off"
   opts+=" -c full_page_writes=off -c max_connections=200"
+  # shellcheck disable=SC2094 # pg_ctl appends to the log, as do we
   if ! as_pg "$PG_BIN/pg_ctl" start -D "$PGDATA" -l "$LOGS/postgres.log" \
     -w -t "$START_TIMEOUT" -o "$opts" >/dev/null 2>>"$LOGS/postgres.log" 9>&-; then
     die "postgres: did not start within ${START_TIMEOUT}s: read $LOGS/postgres.log"
@@ -496,8 +503,9 @@ main() {
       fi
       case "$cmd" in
         up) [ $# -eq 0 ] || die "up takes no arguments"; cmd_up ;;
-        down) [ $# -le 1 ] && { [ $# -eq 0 ] || [ "$1" = --purge ]; } ||
+        down) if [ $# -gt 1 ] || { [ $# -eq 1 ] && [ "$1" != --purge ]; }; then
                 die "usage: stack.sh down [--purge]"
+              fi
               cmd_down "${1:-}" ;;
         status) cmd_status ;;
       esac
