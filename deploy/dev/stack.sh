@@ -434,9 +434,34 @@ migrate() {
 
 # --------------------------------------------------------------- commands
 
+# preflight_ports: before starting anything, check the ports of every
+# component that is not running yet, and name all the busy ones at once.
+preflight_ports() {
+  local busy=() p
+  if ! pg_pid >/dev/null; then
+    port_busy "$PG_PORT" && busy+=("$PG_PORT (PostgreSQL)")
+  fi
+  if [ -x "$BUILD/southbound-sim" ] && ! pidfile_alive "$SIM_PID" southbound-sim >/dev/null; then
+    for p in "$VOLTHA_PORT:VOLTHA" "$GENIEACS_PORT:GenieACS" "$NETBOX_PORT:NetBox"; do
+      port_busy "${p%%:*}" && busy+=("${p%%:*} (southbound-sim ${p#*:})")
+    done
+  fi
+  if [ "$KAFKA" = apache ] && ! "$HERE/kafka-apache.sh" running; then
+    port_busy "$KAFKA_BROKER_PORT" && busy+=("$KAFKA_BROKER_PORT (Apache Kafka broker)")
+    port_busy "$KAFKA_CONTROLLER_PORT" && busy+=("$KAFKA_CONTROLLER_PORT (Apache Kafka controller)")
+  fi
+  [ "${#busy[@]}" -eq 0 ] && return 0
+  local next=$((BASE + 200))
+  [ "$next" -le 65400 ] || next=40000
+  local list
+  list=$(printf '%s, ' "${busy[@]}")
+  die "port(s) already in use by another program: ${list%, }; pick another range with PV_PORT_BASE=$next make up"
+}
+
 cmd_up() {
   local brokers voltha genieacs netbox
   init_dirs
+  preflight_ports
   secrets_init
   pg_up
   if [ "$KAFKA" = apache ]; then
