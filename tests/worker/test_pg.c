@@ -416,19 +416,41 @@ Test(pg, idle_connection_killed_is_noticed_and_remade)
 
 Test(pg, large_statements_are_flushed_under_backpressure)
 {
-  /* 32 MiB of parameters: far more than a socket buffer, so PQflush
-   * must report "not yet" and the writable path must finish the job. */
+  /* 32 MiB of parameters while the server reads nothing (the first upsert
+   * waits for a table lock held here), so the socket fills whatever the
+   * speed of this process: PQflush must say "not yet", and the writable
+   * path must finish the job once the lock is released. */
   const int n = 512;
   const size_t len = 64 * 1024;
   pv_pg_stats_t st;
+  char err[256];
+  pv_pg_result_t *r;
+  pv_pg_sync_t *locker;
   char *big = malloc(len + 1);
   cr_assert_not_null(big);
   memset(big, 'z', len);
   big[len] = '\0';
   connect_pg();
+  locker = pv_pg_sync_connect(db.conninfo, err, sizeof(err));
+  cr_assert_not_null(locker, "%s", err);
+  r = pv_pg_sync_exec(locker, "BEGIN; LOCK TABLE kv IN ACCESS EXCLUSIVE MODE");
+  cr_assert(pv_pg_result_ok(r), "%s", pv_pg_result_error(r));
+  pv_pg_result_free(r);
+
   for (int i = 0; i < n; i++)
     cr_assert_eq(upsert(i, big, 0, i), 0);
   free(big); /* the module holds its own copies */
+  pv_pg_stats(pg, &st);
+  for (int i = 0; i < 400 && st.write_stalls == 0; i++) {
+    pv_test_run_until(&loop, &(bool){false}, 25);
+    pv_pg_stats(pg, &st);
+  }
+  cr_assert_gt(st.write_stalls, 0, "the socket never filled");
+  cr_assert_eq(seen->ncalls, 0);
+  r = pv_pg_sync_exec(locker, "COMMIT");
+  pv_pg_result_free(r);
+  pv_pg_sync_close(locker);
+
   cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, n, 30000),
             "%d of %d", seen->ncalls, n);
   for (int i = 0; i < n; i++)
@@ -436,14 +458,16 @@ Test(pg, large_statements_are_flushed_under_backpressure)
   cr_assert_eq(pv_test_sql_long(db.conninfo,
                                 "SELECT sum(length(v)) FROM kv"),
                (long)n * (long)len);
-  pv_pg_stats(pg, &st);
-  cr_assert_gt(st.write_stalls, 0, "the writable path was not exercised");
 }
 
 /* A stream of PV_PG_RETRY upserts with the backend killed midway: no write
- * is lost and none is reported lost. */
+ * is lost and none is reported lost. The first 300 go to kv2 and complete;
+ * the rest wait for a lock on kv held by `locker`, so the kill surely lands
+ * with batches in flight; the lock goes once the loss is seen. */
 static int kill_at;
 static int victim_pid;
+static pv_pg_sync_t *locker;
+
 static void record_and_kill(const pv_pg_result_t *res, void *arg)
 {
   record(res, arg);
@@ -451,36 +475,64 @@ static void record_and_kill(const pv_pg_result_t *res, void *arg)
     terminate_backend(victim_pid);
 }
 
+static void release_on_loss(bool connected, const char *why, void *arg)
+{
+  on_state(connected, why, arg);
+  if (!connected && locker) {
+    pv_pg_result_free(pv_pg_sync_exec(locker, "COMMIT"));
+    pv_pg_sync_close(locker);
+    locker = NULL;
+  }
+}
+
 Test(pg, no_write_lost_when_killed_mid_stream)
 {
   const int n = 4000;
   char key[16];
+  char err[256];
   const char *params[1] = {key};
   pv_pg_stats_t st;
+  pv_pg_result_t *r;
 
   downs = ups = 0;
+  pv_test_sql(db.conninfo, "CREATE TABLE kv2 (LIKE kv INCLUDING ALL)");
   connect_pg();
-  pv_pg_set_state_cb(pg, on_state, NULL);
+  pv_pg_set_state_cb(pg, release_on_loss, NULL);
+  pv_pg_set_max_batch(pg, 100);
+  locker = pv_pg_sync_connect(db.conninfo, err, sizeof(err));
+  cr_assert_not_null(locker, "%s", err);
+  r = pv_pg_sync_exec(locker, "BEGIN; LOCK TABLE kv IN ACCESS EXCLUSIVE MODE");
+  cr_assert(pv_pg_result_ok(r), "%s", pv_pg_result_error(r));
+  pv_pg_result_free(r);
   victim_pid = backend_pid();
-  kill_at = 300;
+  kill_at = 100;
   for (int i = 0; i < n; i++) {
     snprintf(key, sizeof(key), "%d", i);
     cr_assert_eq(pv_pg_query_ex(pg,
-                                "INSERT INTO kv (k, v) VALUES ($1, 'x') "
-                                "ON CONFLICT (k) DO UPDATE SET v = 'x'",
+                                i < 300
+                                    ? "INSERT INTO kv2 (k, v) VALUES ($1, 'x') "
+                                      "ON CONFLICT (k) DO UPDATE SET v = 'x'"
+                                    : "INSERT INTO kv (k, v) VALUES ($1, 'x') "
+                                      "ON CONFLICT (k) DO UPDATE SET v = 'x'",
                                 1, params, PV_PG_RETRY, record_and_kill,
                                 (void *)(intptr_t)i),
                  0);
   }
   cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, n, 30000),
             "%d of %d callbacks", seen->ncalls, n);
-  cr_assert_eq(downs, 1, "the kill did not land mid-stream");
+  cr_assert_null(locker);
+  cr_assert_eq(downs, 1);
+  cr_assert_eq(ups, 1);
   for (int i = 0; i < n; i++)
     cr_assert(seen->ok[i] && seen->calls[i] == 1, "write %d: ok=%d calls=%d",
               i, seen->ok[i], seen->calls[i]);
-  cr_assert_eq(pv_test_sql_long(db.conninfo, "SELECT count(*) FROM kv"), n);
+  cr_assert_eq(pv_test_sql_long(db.conninfo, "SELECT count(*) FROM kv2"), 300);
+  cr_assert_eq(pv_test_sql_long(db.conninfo, "SELECT count(*) FROM kv"),
+               n - 300);
   pv_pg_stats(pg, &st);
   cr_assert_eq(st.queries_lost, 0);
+  cr_assert_geq(st.queries_resent, (uint64_t)(n - 300),
+                "the blocked writes were re-sent");
 }
 
 /* ---------------------------------------------------------------- */
