@@ -235,12 +235,14 @@ static long attempt_ms(const req_t *r)
       PV_S("method", (r)->method), PV_S("path", (r)->path),                 \
       PV_I("attempt", (r)->resp.attempts)
 
+/* until_wall: the wall time to report for OPEN when the caller gave one
+ * (a peer's value is echoed exactly, not re-derived from our clocks). */
 static void notify_breaker(pv_endpoint_t *ep, const pv_breaker_transition_t *tr,
-                           bool local)
+                           bool local, int64_t until_wall)
 {
   pv_http_t *http = ep->http;
-  int64_t until = 0;
-  if (tr->open_until_ms) {
+  int64_t until = until_wall;
+  if (!until && tr->open_until_ms) {
     uint64_t now = mono_ms();
     int64_t left = tr->open_until_ms > now ? (int64_t)(tr->open_until_ms - now)
                                            : 0;
@@ -604,7 +606,7 @@ static void start_attempt(req_t *r)
 
   r->admitted = pv_breaker_admit(&ep->breaker, now, &r->gen, &tr, &changed);
   if (changed)
-    notify_breaker(ep, &tr, true);
+    notify_breaker(ep, &tr, true, 0);
   if (r->admitted == PV_BRK_REJECT) {
     ep->stats.breaker_rejected++;
     fail_fast(r, PV_ERR_CIRCUIT_OPEN, breaker_retry_at_wall(ep, now),
@@ -786,7 +788,7 @@ static void attempt_done(req_t *r, CURLcode code)
   uint64_t now = mono_ms();
   if (pv_breaker_record(&ep->breaker, now, r->admitted, r->gen, v.breaker,
                         &tr))
-    notify_breaker(ep, &tr, true);
+    notify_breaker(ep, &tr, true, 0);
   pump(ep); /* a slot is free: admit the next one before callbacks run */
 
   if (v.cls == PV_ERR_NONE) {
@@ -1387,7 +1389,9 @@ void pv_endpoint_set_breaker(pv_endpoint_t *ep, pv_breaker_state_t state,
   }
   if (pv_breaker_set(&ep->breaker, now, state, until,
                      reason ? reason : "set externally", &tr))
-    notify_breaker(ep, &tr, false);
+    notify_breaker(ep, &tr, false,
+                   state == PV_BREAKER_OPEN && open_until_ms > 0 ? open_until_ms
+                                                                 : 0);
 }
 
 void pv_endpoint_stats(const pv_endpoint_t *ep, pv_endpoint_stats_t *out)
