@@ -178,12 +178,12 @@ static void print_status(FILE *out, const pv_migration_t *set, size_t count,
       state = strcmp(a->checksum, set[i].checksum) == 0 ? "applied"
                                                         : "CHANGED";
     }
-    fprintf(out, "%-8d %-32s %-8s %s\n", set[i].version, set[i].name, state,
+    fprintf(out, "%03d      %-32s %-8s %s\n", set[i].version, set[i].name, state,
             a ? a->applied_at : "");
   }
   for (int i = 0; i < n; i++)
     if (!rows[i].known)
-      fprintf(out, "%-8d %-32s %-8s %s\n", rows[i].version, rows[i].name,
+      fprintf(out, "%03d      %-32s %-8s %s\n", rows[i].version, rows[i].name,
               "unknown", rows[i].applied_at);
 }
 

@@ -63,6 +63,7 @@ typedef struct query {
   bool internal;        /* our LISTEN: not counted against max_queue */
   bool isolate;         /* re-send alone in its own batch */
   bool replanned;       /* already re-sent after "cached plan" error */
+  int transient;        /* re-sends after deadlock/serialization errors */
   int resends;          /* PV_PG_RETRY re-sends after connection loss */
   /* state of the current send */
   unsigned stmt_id;     /* named statement used, 0 = unnamed */
@@ -1052,6 +1053,13 @@ static void complete_batch(pv_pg_t *pg, batch_t *b)
           !q->replanned) {
         stmt_forget(pg, q->sql, q->stmt_id);
         q->replanned = true;
+        requeue(pg, q, true);
+      } else if (state && strncmp(state, "40", 2) == 0 &&
+                 q->transient < PV_PG_MAX_TRANSIENT_RETRIES) {
+        /* Deadlock (40P01) or serialization failure (40001): batches make
+         * transactions bigger, so they make these likelier; they are
+         * transient by definition, so run the statement again, alone. */
+        q->transient++;
         requeue(pg, q, true);
       } else {
         finish(pg, q, OUT_RESULT, false, NULL);

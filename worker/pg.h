@@ -25,6 +25,10 @@
  *    runs with that outcome. A failure therefore never fails a neighbour;
  *    the only visible effect is that the retried neighbours' callbacks run
  *    after later batches' callbacks.
+ *  - A statement that fails with SQLSTATE class 40 (deadlock detected,
+ *    serialization failure: transient, and likelier with bigger
+ *    transactions) is re-sent alone up to PV_PG_MAX_TRANSIENT_RETRIES times
+ *    before its error is reported.
  *  - Do not send transaction control (BEGIN/COMMIT), COPY, or statements
  *    that cannot run in a transaction block (CREATE DATABASE, VACUUM)
  *    through pv_pg_query. One logical operation = one statement (use a CTE
@@ -142,6 +146,9 @@ typedef void (*pv_pg_cb)(const pv_pg_result_t *res, void *arg);
 #define PV_PG_MAX_PARAMS 1024
 /** Re-sends of one PV_PG_RETRY query across connection losses. */
 #define PV_PG_MAX_RESENDS 3
+/** Re-sends of a statement that failed with SQLSTATE class 40 (deadlock,
+ *  serialization failure) before its error is reported. */
+#define PV_PG_MAX_TRANSIENT_RETRIES 3
 
 /** pv_pg_query return codes (the callback is never called on these). */
 enum {

@@ -275,6 +275,40 @@ Test(pg, prepared_statement_survives_a_table_change)
   cr_assert(seen->ok[1], "after ALTER: %s", seen->sqlstate[1]);
 }
 
+Test(pg, deadlock_and_serialization_failures_are_retried)
+{
+  pv_pg_stats_t st;
+  /* flaky() fails with 40P01 on its first call only (sequences are not
+   * rolled back); doomed() always fails with 40001. */
+  pv_test_sql(db.conninfo,
+              "CREATE SEQUENCE s;"
+              "CREATE FUNCTION flaky() RETURNS int LANGUAGE plpgsql AS $$ "
+              "BEGIN IF nextval('s') = 1 THEN RAISE EXCEPTION 'simulated' "
+              "USING ERRCODE = '40P01'; END IF; RETURN 7; END $$;"
+              "CREATE FUNCTION doomed() RETURNS int LANGUAGE plpgsql AS $$ "
+              "BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = '40001'; "
+              "END $$;");
+  connect_pg();
+  cr_assert_eq(pv_pg_query(pg, "SELECT flaky()", 0, NULL, record, (void *)0),
+               0);
+  cr_assert_eq(pv_pg_query(pg, "SELECT doomed()", 0, NULL, record, (void *)1),
+               0);
+  cr_assert_eq(upsert(1, "a", 0, 2), 0);
+  cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, 3, 10000));
+  pv_test_run_until(&loop, &(bool){false}, 50);
+  cr_assert_eq(seen->ncalls, 3);
+  cr_assert(seen->ok[0], "transient failure retried: %s", seen->sqlstate[0]);
+  cr_assert_str_eq(seen->first_value, "7");
+  cr_assert(!seen->ok[1]);
+  cr_assert_str_eq(seen->sqlstate[1], "40001");
+  cr_assert(seen->ok[2]);
+  pv_pg_stats(pg, &st);
+  /* flaky once; doomed once as an aborted neighbour, then 3 times for
+   * itself; the upsert once (aborted neighbour). */
+  cr_assert_eq(st.queries_resent, 6);
+  cr_assert_eq(pv_test_sql_long(db.conninfo, "SELECT count(*) FROM kv"), 1);
+}
+
 /* ---------------------------------------------------------------- */
 /* NOTIFY and connection loss                                        */
 /* ---------------------------------------------------------------- */
