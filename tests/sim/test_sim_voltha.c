@@ -282,7 +282,7 @@ Test(sim_voltha, unknown_ids_paths_and_verbs)
   json_t *d = get_device("ffffffffffff", &st);
   cr_assert_eq(st, 404);
   json_decref(d);
-  th_resp_t *r = post("/api/v1/devices/%s/enable", "ffffffffffff", NULL);
+  th_resp_t *r = post("ffffffffffff", "enable");
   cr_assert_eq(r->status, 404);
   cr_assert(strstr(r->body, "ffffffffffff"));
   th_free(r);

@@ -65,14 +65,14 @@ static void escape_part(const char *in, char *out, size_t size)
 }
 
 /* A route segment: GenieACS's regexes accept only [A-Za-z0-9-_%] (plus ':'
- * for faults); it is then decoded exactly once. */
-static char *segment(const char *raw, bool allow_colon)
+ * for faults, '.' for file names); it is then decoded exactly once. */
+static char *segment(const char *raw, char extra)
 {
   if (!*raw || strlen(raw) > 1024)
     return NULL;
   for (const char *p = raw; *p; p++)
     if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '%' &&
-        !(allow_colon && *p == ':'))
+        !(extra && *p == extra))
       return NULL;
   return sim_pct_decode(raw, strlen(raw));
 }
@@ -866,7 +866,7 @@ static void devices_route(genie_t *g, const sim_req_t *req, char **seg, int n,
                           sim_resp_t *resp)
 {
   const char *m = req->method;
-  char *id = segment(seg[1], false);
+  char *id = segment(seg[1], 0);
   char *tag = NULL;
   if (!id)
     goto not_found;
@@ -900,7 +900,7 @@ static void devices_route(genie_t *g, const sim_req_t *req, char **seg, int n,
     goto out;
   }
   if (n == 4 && strcmp(seg[2], "tags") == 0) {
-    tag = segment(seg[3], false);
+    tag = segment(seg[3], 0);
     if (!tag || strlen(tag) > MAX_NAME_LEN)
       goto not_found;
     bool post = strcmp(m, "POST") == 0;
@@ -947,7 +947,7 @@ static void named_route(genie_t *g, const sim_req_t *req, const char *cname,
 {
   const char *m = req->method;
   json_error_t jerr;
-  char *name = segment(raw, false);
+  char *name = segment(raw, strcmp(cname, "files") == 0 ? '.' : 0);
   if (!name || strlen(name) > MAX_NAME_LEN) {
     sim_resp_text(resp, 404, "404 Not Found");
     goto out;
@@ -1019,7 +1019,7 @@ static void tasks_route(genie_t *g, const sim_req_t *req, char **seg, int n,
                         sim_resp_t *resp)
 {
   const char *m = req->method;
-  char *id = segment(seg[1], false);
+  char *id = segment(seg[1], 0);
   if (!id || (n == 3 && strcmp(seg[2], "retry") != 0)) {
     sim_resp_text(resp, 404, "404 Not Found");
     goto out;
@@ -1048,7 +1048,7 @@ out:
 static void faults_route(genie_t *g, const sim_req_t *req, const char *raw,
                          sim_resp_t *resp)
 {
-  char *id = segment(raw, true);
+  char *id = segment(raw, ':');
   if (!id || !strchr(id, ':')) {
     sim_resp_text(resp, 404, "404 Not Found");
     goto out;

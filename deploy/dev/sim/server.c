@@ -529,6 +529,24 @@ static void suspend_for(sim_server_t *srv, req_ctx_t *ctx,
   pthread_mutex_unlock(&srv->tmu);
 }
 
+/* Aborts the TCP connection with a RST. SO_LINGER 0 alone is not enough:
+ * MHD shuts the write side down before closing, which sends a FIN first.
+ * connect(AF_UNSPEC) disconnects a Linux TCP socket at once and resets an
+ * established connection; MHD's later shutdown/close then do nothing on
+ * the wire. */
+static void reset_connection(struct MHD_Connection *conn)
+{
+  int fd = conn_fd(conn);
+  if (fd < 0)
+    return;
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  struct sockaddr sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_family = AF_UNSPEC;
+  (void)connect(fd, &sa, sizeof(sa));
+}
+
 /* ---- sending ---- */
 
 /* libmicrohttpd 0.9.75 always writes the standard reason phrase for a
@@ -543,7 +561,13 @@ static enum MHD_Result send_raw(struct MHD_Connection *conn,
   int fd = conn_fd(conn);
   pv_buf_t b;
   pv_buf_init(&b, SIM_BODY_MAX + 16384);
-  (void)pv_buf_appendf(&b, "HTTP/1.1 %u %s\r\n", resp->status, resp->reason);
+  char date[64];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  (void)pv_buf_appendf(&b, "HTTP/1.1 %u %s\r\nDate: %s\r\n", resp->status,
+                       resp->reason, date);
   (void)pv_buf_appendf(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n"
                            "Connection: close\r\n",
                        resp->content_type ? resp->content_type : "text/plain",
@@ -879,15 +903,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     unsigned delay = srv->latency_ms;
     if (pick_fault(srv, url, method, &f)) {
       switch (f.mode) {
-      case FM_RESET: {
-        /* SO_LINGER 0 turns the close into a RST. */
-        struct linger lg = {.l_onoff = 1, .l_linger = 0};
-        int fd = conn_fd(conn);
-        if (fd >= 0)
-          (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      case FM_RESET:
+        reset_connection(conn);
         count_response(srv, 0);
         return MHD_NO;
-      }
       case FM_HANG:
         ctx->hung = true;
         suspend_for(srv, ctx, conn, 0, true);
