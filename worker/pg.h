@@ -184,6 +184,8 @@ void pv_pg_destroy(pv_pg_t *pg);
  * @brief Queues one statement. Copies sql and params (text format; a NULL
  * param is SQL NULL; at most PV_PG_MAX_PARAMS). Parameter sizes are the
  * caller's to cap.
+ * @param cb may be NULL for fire-and-forget writes: a failure is then
+ *        logged as postgres.query_failed (SQLSTATE and message only).
  * @returns PV_PG_OK, and cb will run exactly once, later, on the loop; or a
  *          negative PV_PG_E* code and cb will never run.
  */
