@@ -13,9 +13,14 @@
 #include <stdint.h>
 
 /** @brief Creates topics with partitions each; existing ones are fine.
+ *  A broker without the admin API (librdkafka's mock cluster) creates them
+ *  with its own default partition count instead: ask pv_ksync_partitions().
  *  @returns 0, or -1 (message on stderr). */
 int pv_ksync_create_topics(const char *brokers, const char *const *topics,
                         size_t n, int partitions);
+
+/** @returns the topic's partition count, or -1. */
+int pv_ksync_partitions(const char *brokers, const char *topic);
 
 typedef struct pv_ksync_producer pv_ksync_producer_t;
 

@@ -308,19 +308,19 @@ void pv_store_claim(pv_store_t *s, const pv_store_job_t *j, pv_claim_cb cb,
 /* ---- finish ------------------------------------------------------------- */
 
 static const char FINISH_SQL[] =
-  "UPDATE job_status SET state = $2, attempts = attempts + $3::int,"
-  " result = $4::jsonb, error_class = $5, error_message = $6,"
+  "UPDATE job_status SET state = $2::text, attempts = attempts + $3::int,"
+  " result = $4::jsonb, error_class = $5::text, error_message = $6::text,"
   " http_status = $7::int,"
-  " errors = CASE WHEN $5 IS NULL THEN errors ELSE errors ||"
+  " errors = CASE WHEN $5::text IS NULL THEN errors ELSE errors ||"
   "  jsonb_build_array(jsonb_build_object('at', now(), 'class', $5::text,"
   "  'message', $6::text, 'http_status', $7::int, 'attempts', $3::int)) END,"
-  " reply = $8::bytea, reply_topic = $9, dlq_topic = $10,"
-  " finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'dead')"
+  " reply = $8::bytea, reply_topic = $9::text, dlq_topic = $10::text,"
+  " finished_at = CASE WHEN $2::text IN ('succeeded', 'failed', 'dead')"
   "  THEN now() END,"
   " next_attempt_at = to_timestamp($11::bigint / 1000.0),"
-  " retry_reason = $12, breaker_state = $13, lease_until = NULL,"
+  " retry_reason = $12::text, breaker_state = $13::text, lease_until = NULL,"
   " updated_at = now()"
-  " WHERE job_id = $1 AND state NOT IN ('succeeded', 'failed', 'dead')";
+  " WHERE job_id = $1::text AND state NOT IN ('succeeded', 'failed', 'dead')";
 
 static void done_cb_adapter(write_op_t *w, const pv_pg_result_t *res, bool ok)
 {
@@ -358,11 +358,12 @@ static const char INVALID_SQL[] =
   " source_topic, source_partition, source_offset, reply_topic,"
   " correlation_id, content_type, payload, headers, received_at,"
   " finished_at, error_class, error_message, errors, dlq_topic, worker_id)"
-  " VALUES ($1, coalesce($2, ''), coalesce($3, ''), coalesce($4, ''), $5,"
-  "  'dead', $6, $7, $8, $9, $10, $11, $12::bytea, $13::jsonb,"
-  "  to_timestamp($14::bigint / 1000.0), now(), $15, $16,"
+  " VALUES ($1::text, coalesce($2::text, ''), coalesce($3::text, ''),"
+  "  coalesce($4::text, ''), $5::text, 'dead', $6::text, $7::int,"
+  "  $8::bigint, $9::text, $10::text, $11::text, $12::bytea, $13::jsonb,"
+  "  to_timestamp($14::bigint / 1000.0), now(), $15::text, $16::text,"
   "  jsonb_build_array(jsonb_build_object('at', now(), 'class', $15::text,"
-  "  'message', $16::text)), $17, $18)"
+  "  'message', $16::text)), $17::text, $18::text)"
   " ON CONFLICT (job_id) DO NOTHING";
 
 void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
@@ -414,7 +415,8 @@ static const char BREAKER_SQL[] =
   "WITH s AS ("
   " INSERT INTO breaker_state (service, tenant, endpoint, state, open_until,"
   "  reason, changed_by, changed_at)"
-  " VALUES ($1, $2, $3, $5, to_timestamp($7::bigint / 1000.0), $6, $8, now())"
+  " VALUES ($1::text, $2::text, $3::text, $5::text,"
+  "  to_timestamp($7::bigint / 1000.0), $6::text, $8::text, now())"
   " ON CONFLICT (service, tenant, endpoint) DO UPDATE SET"
   "  state = EXCLUDED.state, open_until = EXCLUDED.open_until,"
   "  reason = EXCLUDED.reason, changed_by = EXCLUDED.changed_by,"
@@ -422,7 +424,8 @@ static const char BREAKER_SQL[] =
   " RETURNING 1)"
   " INSERT INTO breaker_events (service, tenant, endpoint, from_state,"
   "  to_state, reason, changed_by)"
-  " SELECT $1, $2, $3, $4, $5, $6, $8 FROM s";
+  " SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text,"
+  "  $8::text FROM s";
 
 void pv_store_breaker_change(pv_store_t *s, const char *service,
                              const char *tenant, const char *endpoint,

@@ -34,6 +34,8 @@ void pv_e2e_setup(pv_e2e_t *e, int partitions)
   const char *topics[] = {e->jobs_topic, e->dlq_topic, e->results_topic};
   cr_assert_eq(pv_ksync_create_topics(e->brokers, topics, 3, partitions), 0,
                "cannot create the test's topics on %s", e->brokers);
+  e->partitions = pv_ksync_partitions(e->brokers, e->jobs_topic);
+  cr_assert_gt(e->partitions, 0);
   e->producer = pv_ksync_producer_new(e->brokers);
   cr_assert_not_null(e->producer);
   char *dir = pv_asprintf("%s/tests/logs", pv_test_build_dir());

@@ -22,6 +22,7 @@ typedef struct pv_e2e {
   const char *brokers;
   const char *pg;
   const char *config;
+  int partitions;      /**< of the jobs topic, as the broker made it */
   pid_t worker;
   pv_ksync_producer_t *producer;
 } pv_e2e_t;
