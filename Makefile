@@ -44,6 +44,7 @@ up: build
 	@deploy/dev/stack.sh up
 
 down:
+	@deploy/dev/demo.sh stop
 	@deploy/dev/stack.sh down
 
 demo: up

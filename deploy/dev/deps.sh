@@ -31,6 +31,7 @@ pkgs=(
   kcat
   wrk
   valgrind
+  jq                    # make demo reads the simulator's inventory
 )
 if [ "${KAFKA:-mock}" = apache ]; then
   pkgs+=("default-jre-headless|openjdk-17-jre-headless" maven)
