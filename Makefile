@@ -11,6 +11,7 @@
 # SANITIZE=1 builds with ASan+UBSan (into build-asan/).
 
 SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
 KAFKA ?= mock
 BUILD_TYPE ?= RelWithDebInfo
 ifeq ($(SANITIZE),1)

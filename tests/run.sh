@@ -17,7 +17,7 @@ run_suite() { # $1 = mock|apache, $2 = ctest label filter args
   local kind=$1; shift
   export KAFKA=$kind
   export PV_STACK_DIR=$ROOT/.dev-test-$kind
-  export PV_PORT_BASE=${PV_TEST_PORT_BASE:-56400}
+  export PV_PORT_BASE=${PV_TEST_PORT_BASE:-26400}
   [ "$kind" = apache ] && PV_PORT_BASE=$((PV_PORT_BASE + 200))
   echo "== tests on the $kind broker (stack in $PV_STACK_DIR)"
   if ! deploy/dev/stack.sh up; then

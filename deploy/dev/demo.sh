@@ -14,7 +14,13 @@ BUILD=$ROOT/${BUILD_DIR:-build}
 PIDFILE=$S/run/provisiond.pid
 LOG=$S/logs/provisiond.log
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+  JQ_COLOR=-C
+  say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  JQ_COLOR=-M
+  say() { printf '\n== %s\n' "$*"; }
+fi
 die() { echo "demo: $*" >&2; exit 1; }
 
 worker_alive() {
@@ -74,7 +80,7 @@ run_job() { # title, then provctl enqueue arguments
   local out rc=0
   out=$("${PROVCTL[@]}" enqueue "$@" --wait=30 2>&1) || rc=$?
   printf '%s\n' "$out" | sed -n '1p'
-  printf '%s\n' "$out" | sed '1d' | jq -C '{id, tenant, service, op, status,
+  printf '%s\n' "$out" | sed '1d' | jq "$JQ_COLOR" '{id, tenant, service, op, status,
     attempts, duration_ms, error, result: (.result | if type == "object" and
     (tostring | length) > 600 then (keys | join(", ") | "{" + . + " ...}")
     else . end)}' 2>/dev/null || printf '%s\n' "$out" | sed '1d'

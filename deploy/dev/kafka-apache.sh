@@ -11,7 +11,7 @@
 #   kafka-apache.sh running   exit status only
 #
 # stack.sh calls it; it can be run by hand with the same environment:
-#   PV_STACK_DIR (default <repo>/.dev), PV_PORT_BASE (default 55400; broker
+#   PV_STACK_DIR (default <repo>/.dev), PV_PORT_BASE (default 25400; broker
 #   base+92, controller base+93), KAFKA_PARTITIONS (default 4),
 #   KAFKA_HOME (optional: use a local kafka_2.13-3.9.x distribution's libs/
 #   instead of fetching), PV_KAFKA_CACHE (default <repo>/.cache/kafka/<ver>),
@@ -25,7 +25,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 say()  { printf '%s\n' "stack: kafka: $*" >&2; }
 
 KAFKA_VERSION=3.9.1
-BASE=${PV_PORT_BASE:-55400}
+BASE=${PV_PORT_BASE:-25400}
 S=$(cd "$ROOT" && abspath "${PV_STACK_DIR:-$ROOT/.dev}")
 BPORT=${KAFKA_BROKER_PORT:-$((BASE + 92))}
 CPORT=${KAFKA_CONTROLLER_PORT:-$((BASE + 93))}

@@ -9,7 +9,7 @@
 #
 # Environment:
 #   PV_STACK_DIR   state dir (default: <repo>/.dev)
-#   PV_PORT_BASE   ports are derived from it (default 55400): PostgreSQL +32,
+#   PV_PORT_BASE   ports are derived from it (default 25400): PostgreSQL +32,
 #                  VOLTHA sim +81, GenieACS sim +57, NetBox sim +80,
 #                  metrics +64, Apache Kafka broker +92 / controller +93
 #   KAFKA          mock (default) or apache
@@ -32,7 +32,7 @@ cd "$ROOT"
 S=$(abspath "${PV_STACK_DIR:-$ROOT/.dev}")
 BUILD=$(abspath "${BUILD_DIR:-build}")
 KAFKA=${KAFKA:-mock}
-BASE=${PV_PORT_BASE:-55400}
+BASE=${PV_PORT_BASE:-25400}
 PARTITIONS=${KAFKA_PARTITIONS:-4}
 MOCK_BROKERS=${KAFKA_MOCK_BROKERS:-1}
 
