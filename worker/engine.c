@@ -107,6 +107,8 @@ struct pv_engine_s {
   void *drained_arg;
   uint64_t trace_state;
   int open_handles;          /* freed when the last timer has closed */
+  pv_job_observer_cb observer;
+  void *observer_arg;
   pv_engine_stats_t stats;
 };
 
@@ -187,6 +189,26 @@ static char *headers_json(const pv_record_t *rec)
   char *s = json_dumps(arr, JSON_COMPACT);
   json_decref(arr);
   return s ? s : pv_strdup("[]");
+}
+
+static void emit(task_t *t, pv_job_event_kind_t kind)
+{
+  pv_engine_t *eng = t->eng;
+  if (!eng->observer)
+    return;
+  const pv_job_t *j = t->job;
+  pv_job_event_t ev = {
+    .kind = kind,
+    .tenant = j ? j->tenant : t->salvaged_tenant,
+    .service = j ? j->service : t->salvaged_service,
+    .op = j ? j->op : t->salvaged_op,
+    .state = t->final_state,
+    .error_class = t->err.cls ? pv_errclass_name(t->err.cls) : NULL,
+    .attempts = t->attempts,
+    .duration_ms = t->finished_ms ? t->finished_ms - t->received_ms : 0,
+    .queued_ms = t->started_ms ? t->started_ms - t->received_ms : 0,
+  };
+  eng->observer(&ev, eng->observer_arg);
 }
 
 /* ---- task lifecycle ----------------------------------------------------- */
@@ -278,6 +300,10 @@ static void release(task_t *t, bool done)
 static void task_done(task_t *t)
 {
   pv_engine_t *eng = t->eng;
+  if (t->final_state)
+    emit(t, t->job ? PV_JOB_EV_FINISHED : PV_JOB_EV_REJECTED);
+  else
+    emit(t, PV_JOB_EV_REPUBLISHED);
   if (t->final_state) {
     if (!strcmp(t->final_state, "succeeded"))
       eng->stats.succeeded++;
@@ -567,6 +593,7 @@ static void execute(task_t *t)
     complete(t, NULL, &e, 0);
     return;
   }
+  emit(t, PV_JOB_EV_STARTED);
   pv_exec_ctx_t ctx = {.traceparent = t->traceparent,
                        .deadline_ms = t->deadline_ms};
   pv_error_t e;
@@ -937,6 +964,7 @@ static void on_record(pv_record_t *rec, void *arg)
     return;
   }
   classify(t);
+  emit(t, PV_JOB_EV_RECEIVED);
   if (t->err.cls != PV_ERR_NONE) {
     reject(t);
     return;
@@ -1101,6 +1129,13 @@ void pv_engine_stats(const pv_engine_t *eng, pv_engine_stats_t *out)
   out->in_flight = eng->in_flight;
   out->buffered = eng->buffered;
   out->fatal = eng->fatal;
+}
+
+void pv_engine_set_observer(pv_engine_t *eng, pv_job_observer_cb cb,
+                            void *arg)
+{
+  eng->observer = cb;
+  eng->observer_arg = arg;
 }
 
 pv_kafka_t *pv_engine_kafka(pv_engine_t *eng)

@@ -68,6 +68,35 @@ typedef struct pv_engine_stats {
 } pv_engine_stats_t;
 
 void pv_engine_stats(const pv_engine_t *eng, pv_engine_stats_t *out);
+
+/** What happened to a job, for metrics (one event per transition). */
+typedef enum pv_job_event_kind {
+  PV_JOB_EV_RECEIVED = 0,  /**< a record was taken from Kafka */
+  PV_JOB_EV_STARTED,       /**< a run began (the claim succeeded) */
+  PV_JOB_EV_FINISHED,      /**< a final outcome was recorded and published */
+  PV_JOB_EV_REJECTED,      /**< the record never became a runnable job */
+  PV_JOB_EV_REPUBLISHED,   /**< a finished job's reply was sent again */
+  PV_JOB_EV_PARKED         /**< parked in retry_wait for a later attempt */
+} pv_job_event_kind_t;
+
+typedef struct pv_job_event {
+  pv_job_event_kind_t kind;
+  const char *tenant;      /**< NULL when the record did not say */
+  const char *service;
+  const char *op;
+  const char *state;       /**< FINISHED: succeeded, failed or dead */
+  const char *error_class; /**< NULL when none */
+  int attempts;            /**< FINISHED: HTTP attempts of the run */
+  int64_t duration_ms;     /**< FINISHED: received -> finished */
+  int64_t queued_ms;       /**< STARTED: received -> started */
+} pv_job_event_t;
+
+typedef void (*pv_job_observer_cb)(const pv_job_event_t *ev, void *arg);
+
+/** @brief Sets the one observer of job events (metrics); NULL removes it.
+ *  Called on the loop thread; it must not call back into the engine. */
+void pv_engine_set_observer(pv_engine_t *eng, pv_job_observer_cb cb,
+                            void *arg);
 pv_kafka_t *pv_engine_kafka(pv_engine_t *eng);
 
 #endif

@@ -325,8 +325,12 @@ static int run_cli(const char *const *args, char *err, size_t errlen,
   }
   err[len] = '\0';
   close(pfd[0]);
+  /* stderr closes a little before the process is reaped. */
   int status = 0;
-  if (waitpid(pid, &status, WNOHANG) == 0) {
+  pid_t w = 0;
+  while ((w = waitpid(pid, &status, WNOHANG)) == 0 && mono_ms() < deadline)
+    usleep(5000);
+  if (w != pid) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     return -1;
