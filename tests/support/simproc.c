@@ -162,18 +162,24 @@ fail:
   return -1;
 }
 
-void pv_sim_stop(pv_sim_t *sim)
+int pv_sim_stop_status(pv_sim_t *sim)
 {
   if (!sim || sim->pid <= 0)
-    return;
-  int status;
+    return 0;
+  int status = 0, rc = -1;
   (void)kill(sim->pid, SIGTERM);
   long long deadline = now_ms() + 5000;
   for (;;) {
     pid_t r = waitpid(sim->pid, &status, WNOHANG);
-    if (r == sim->pid || (r < 0 && errno != EINTR))
+    if (r == sim->pid) {
+      rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      break;
+    }
+    if (r < 0 && errno != EINTR)
       break;
     if (now_ms() >= deadline) {
+      fprintf(stderr, "simproc: southbound-sim (pid %d) ignored SIGTERM for "
+                      "5 s: killing it\n", (int)sim->pid);
       (void)kill(sim->pid, SIGKILL);
       (void)waitpid(sim->pid, &status, 0);
       break;
@@ -181,6 +187,18 @@ void pv_sim_stop(pv_sim_t *sim)
     usleep(10000);
   }
   sim->pid = 0;
+  return rc;
+}
+
+void pv_sim_stop(pv_sim_t *sim)
+{
+  if (!sim || sim->pid <= 0)
+    return;
+  pid_t pid = sim->pid;
+  int rc = pv_sim_stop_status(sim);
+  if (rc != 0)
+    fprintf(stderr, "simproc: southbound-sim (pid %d) exited with %d\n",
+            (int)pid, rc);
 }
 
 static size_t collect(char *data, size_t size, size_t n, void *arg)

@@ -25,8 +25,16 @@ typedef struct pv_sim {
  * fills the URLs. @returns 0, or -1 (the test should fail).
  */
 int pv_sim_start(pv_sim_t *sim, const char *const *extra_args);
-/** @brief SIGTERM, then waits; SIGKILL after 5 s. Safe on a zeroed sim. */
+/** @brief SIGTERM, then waits; SIGKILL after 5 s. Safe on a zeroed sim.
+ *  Writes a line to stderr when the simulator did not exit with status 0
+ *  (e.g. a sanitizer report in an ASan build). */
 void pv_sim_stop(pv_sim_t *sim);
+/**
+ * @brief Like pv_sim_stop, but @returns the simulator's exit status: 0 for
+ * a clean exit, the status it exited with, or -1 when it had to be killed
+ * or died from a signal. Tests that want a clean shutdown assert 0.
+ */
+int pv_sim_stop_status(pv_sim_t *sim);
 
 /** @brief PUT {base_url}/_sim/faults with the JSON body. @returns HTTP status. */
 long pv_sim_set_fault(const char *base_url, const char *json);
