@@ -111,6 +111,7 @@ typedef struct load_ctx {
   bool seen[NKEYS];
   FILE *file;
   int line;       /* the line inih is handling (it does not say itself) */
+  int section_line; /* where the current [section] started */
 } load_ctx_t;
 
 static void fail(load_ctx_t *ctx, int line, const char *fmt, ...)
@@ -310,11 +311,12 @@ static int on_ini(void *user, const char *section, const char *name,
   if (!strncmp(section, "tenant.", 7)) {
     const char *tname = section + 7;
     if (!valid_tenant_name(tname)) {
-      fail(ctx, line, "[%s]: tenant name \"%s\" must be 1-64 characters of "
-           "letters, digits, '-', '_' or '.'", section, tname);
+      fail(ctx, ctx->section_line, "[%s]: tenant name \"%s\" must be "
+           "1-64 characters of letters, digits, '-', '_' or '.'", section,
+           tname);
       return 0;
     }
-    pv_tenant_entry_t *t = tenant_get(ctx, tname, line);
+    pv_tenant_entry_t *t = tenant_get(ctx, tname, ctx->section_line);
     if (!t || tenant_key(ctx, t, name, value, line) < 0)
       return 0;
     return 1;
@@ -495,6 +497,11 @@ static char *read_line(char *str, int num, void *stream)
     return str;
   }
   memcpy(str, buf, len + 1);
+  /* A tenant's whole-section errors (no endpoint, token file) point at
+   * its [tenant.NAME] line, as pv_tenant_entry_t.line promises. */
+  size_t lead = strspn(buf, " \t");
+  if (buf[lead] == '[')
+    ctx->section_line = ctx->line;
   return str;
 }
 
