@@ -76,6 +76,7 @@ struct req {
   const char *path;   /* points into url, after the base */
   const char *job_id; /* in strs */
   const char *op;     /* in strs */
+  const char *traceparent; /* in strs; logged with every line */
   char *body;
   size_t body_len;
   struct curl_slist *hdrs; /* ours, chained onto ep->base_hdrs */
@@ -140,6 +141,8 @@ struct pv_http_s {
   long conn_cap_set;  /* what CURLMOPT_MAXCONNECTS was last set to */
   pv_breaker_change_cb bcb;
   void *barg;
+  pv_http_attempt_cb acb;
+  void *aarg;
   uint64_t rng;
   int depth;          /* >0 while we run inside one of our callbacks */
   bool doomed;        /* pv_http_destroy was called */
@@ -233,7 +236,8 @@ static long attempt_ms(const req_t *r)
   PV_S("service", (r)->ep->service), PV_S("tenant_id", (r)->ep->tenant),    \
       PV_S("job_id", (r)->job_id), PV_S("op", (r)->op),                     \
       PV_S("method", (r)->method), PV_S("path", (r)->path),                 \
-      PV_I("attempt", (r)->resp.attempts)
+      PV_I("attempt", (r)->resp.attempts),                                \
+      PV_S("traceparent", (r)->traceparent)
 
 /* until_wall: the wall time to report for OPEN when the caller gave one
  * (a peer's value is echoed exactly, not re-derived from our clocks). */
@@ -749,6 +753,28 @@ static void log_attempt_error(const req_t *r, const pv_attempt_result_t *ar,
            PV_S("message", final_msg));
 }
 
+/* One observer call per attempt that went on the network (metrics). */
+static void observe_attempt(const req_t *r, long status, pv_errclass_t cls,
+                            long dur, bool will_retry, bool budget_refused)
+{
+  pv_http_t *http = r->http;
+  if (!http->acb)
+    return;
+  pv_http_attempt_t a = {
+    .service = r->ep->service,
+    .tenant = r->ep->tenant,
+    .op = r->op,
+    .method = r->method,
+    .status = status,
+    .cls = cls,
+    .duration_ms = dur,
+    .attempt = r->resp.attempts,
+    .will_retry = will_retry,
+    .budget_refused = budget_refused,
+  };
+  http->acb(&a, http->aarg);
+}
+
 static void attempt_done(req_t *r, CURLcode code)
 {
   pv_http_t *http = r->http;
@@ -791,14 +817,16 @@ static void attempt_done(req_t *r, CURLcode code)
     notify_breaker(ep, &tr, true, 0);
   pump(ep); /* a slot is free: admit the next one before callbacks run */
 
+  long dur = attempt_ms(r);
+  bool refused = false;
   if (v.cls == PV_ERR_NONE) {
     pv_error_clear(&r->resp.err);
     r->resp.retry_at_ms = 0;
+    observe_attempt(r, status, PV_ERR_NONE, dur, false, false);
     finish(r);
     return;
   }
   r->last_cls = v.cls;
-  long dur = attempt_ms(r);
   int64_t now_wall = pv_clock_wall_ms();
   int64_t ra_ms = -1;
   if (v.honour_retry_after && r->retry_after[0] &&
@@ -834,12 +862,14 @@ static void attempt_done(req_t *r, CURLcode code)
   }
   if (!pv_budget_try_retry(&ep->budget, now)) {
     ep->stats.budget_refused++;
+    refused = true;
     snprintf(why, sizeof(why), "retry budget exhausted, attempt %d",
              r->resp.attempts);
     goto fail;
   }
 
   ep->stats.retries++;
+  observe_attempt(r, status, v.cls, dur, true, false);
   log_attempt_error(r, &ar, code, &v, dur, NULL);
   pv_log(PV_LOG_INFO, "http_request.retry", REQ_FIELDS(r),
          PV_I("status", status), PV_I("duration_ms", dur),
@@ -866,6 +896,7 @@ static void attempt_done(req_t *r, CURLcode code)
 
 fail:
   set_final_error(r, v.cls, code, ar.kind, why);
+  observe_attempt(r, status, v.cls, dur, false, refused);
   log_attempt_error(r, &ar, code, &v, dur, r->resp.err.message);
   finish(r);
 }
@@ -1401,6 +1432,27 @@ void pv_endpoint_stats(const pv_endpoint_t *ep, pv_endpoint_stats_t *out)
   out->queued = ep->queued;
 }
 
+void pv_http_set_attempt_cb(pv_http_t *http, pv_http_attempt_cb cb, void *arg)
+{
+  http->acb = cb;
+  http->aarg = arg;
+}
+
+void pv_http_each_endpoint(pv_http_t *http, pv_http_endpoint_fn fn, void *arg)
+{
+  for (pv_endpoint_t *ep = http->eps; ep; ep = ep->next) {
+    pv_endpoint_info_t info = {
+      .service = ep->service,
+      .tenant = ep->tenant,
+      .base_url = ep->base_url,
+      .max_connections = ep->conf.max_connections,
+      .breaker = ep->breaker.state,
+    };
+    pv_endpoint_stats(ep, &info.stats);
+    fn(&info, arg);
+  }
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 static const char *find_method(const char *m)
@@ -1499,7 +1551,9 @@ int pv_http_send(pv_endpoint_t *ep, const pv_http_request_t *req,
   size_t base_len = strlen(ep->base_url);
   size_t job_len = bounded_len(req->job_id, NAME_MAX_LEN);
   size_t op_len = bounded_len(req->op, NAME_MAX_LEN);
-  size_t strs = base_len + path_len + 1 + job_len + 1 + op_len + 1;
+  size_t tp_len = bounded_len(req->traceparent, 256);
+  size_t strs = base_len + path_len + 1 + job_len + 1 + op_len + 1 +
+                tp_len + 1;
   req_t *r = pv_calloc(1, sizeof(*r) + strs);
   char *p = r->strs;
   memcpy(p, ep->base_url, base_len);
@@ -1517,6 +1571,12 @@ int pv_http_send(pv_endpoint_t *ep, const pv_http_request_t *req,
     memcpy(p, req->op, op_len);
     p[op_len] = '\0';
     r->op = p;
+    p += op_len + 1;
+  }
+  if (req->traceparent) {
+    memcpy(p, req->traceparent, tp_len);
+    p[tp_len] = '\0';
+    r->traceparent = p;
   }
 
   /* Per-request header nodes, in one block, chained onto the endpoint's

@@ -167,6 +167,42 @@ typedef struct pv_endpoint_stats {
 
 void pv_endpoint_stats(const pv_endpoint_t *ep, pv_endpoint_stats_t *out);
 
+/** One endpoint as seen by pv_http_each_endpoint (borrowed strings). */
+typedef struct pv_endpoint_info {
+  const char *service, *tenant, *base_url;
+  int max_connections;        /**< admission cap (pool size) */
+  pv_breaker_state_t breaker;
+  pv_endpoint_stats_t stats;
+} pv_endpoint_info_t;
+
+typedef void (*pv_http_endpoint_fn)(const pv_endpoint_info_t *info,
+                                    void *arg);
+
+/** @brief Calls fn for every endpoint of http (metrics scrapes). fn must
+ *  not create or destroy endpoints. */
+void pv_http_each_endpoint(pv_http_t *http, pv_http_endpoint_fn fn,
+                           void *arg);
+
+/** One attempt that went on the network, for metrics (borrowed strings). */
+typedef struct pv_http_attempt {
+  const char *service, *tenant;
+  const char *op;            /**< the request's op, may be NULL */
+  const char *method;
+  long status;               /**< HTTP status, 0 if none was received */
+  pv_errclass_t cls;         /**< PV_ERR_NONE for a success */
+  long duration_ms;          /**< of this attempt (admission to completion) */
+  int attempt;               /**< 1-based */
+  bool will_retry;           /**< a retry of the request follows */
+  bool budget_refused;       /**< a retry was wanted, the budget said no */
+} pv_http_attempt_t;
+
+typedef void (*pv_http_attempt_cb)(const pv_http_attempt_t *a, void *arg);
+
+/** @brief Called after every attempt on every endpoint of http, on the loop
+ *  thread, before the request's own callback. NULL removes it. */
+void pv_http_set_attempt_cb(pv_http_t *http, pv_http_attempt_cb cb,
+                            void *arg);
+
 /* ---- requests ----------------------------------------------------------- */
 
 typedef struct pv_http_request {

@@ -25,6 +25,7 @@ typedef struct ptrack {
   uint8_t *done;
   size_t cap, head, count;
   uint64_t head_seq; /* track_seq of the head entry */
+  int64_t next_offset; /* after the last record handed out, -1 before one */
 } ptrack_t;
 
 typedef struct qwatch {
@@ -156,6 +157,7 @@ static void track_add(pv_kafka_t *k, const char *topic, int32_t part)
   t->topic = pv_strdup(topic);
   t->partition = part;
   t->generation = ++k->next_generation;
+  t->next_offset = -1;
   k->stats.assigned_partitions = (int)k->n_tracks;
 }
 
@@ -196,6 +198,7 @@ static void track_push(pv_kafka_t *k, ptrack_t *t, pv_record_t *rec)
   rec->generation = t->generation;
   rec->track_seq = t->head_seq + t->count;
   t->count++;
+  t->next_offset = rec->offset + 1;
   k->stats.pending_offsets++;
 }
 
@@ -660,6 +663,51 @@ void pv_kafka_get_stats(const pv_kafka_t *k, pv_kafka_stats_t *out)
 {
   *out = k->stats;
   out->paused = k->paused;
+}
+
+void pv_kafka_each_partition(pv_kafka_t *k, pv_kafka_partition_fn fn,
+                             void *arg)
+{
+  for (size_t i = 0; i < k->n_tracks; i++) {
+    const ptrack_t *t = &k->tracks[i];
+    pv_kafka_partition_t p = {
+      .topic = t->topic,
+      .partition = t->partition,
+      .pending = (int64_t)t->count,
+      .paused = k->paused,
+      .high_watermark = -1,
+      .position = -1,
+      .lag = -1,
+    };
+    /* The oldest record not done is where a restart would resume; with
+     * none pending, the one after the last handed out. */
+    if (t->count)
+      p.position = t->offsets[t->head];
+    else if (t->next_offset >= 0)
+      p.position = t->next_offset;
+    else {
+      rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_add(l, t->topic, t->partition);
+      /* Local state only: no broker round trip. */
+      if (rd_kafka_position(k->consumer, l) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          l->elems[0].offset >= 0)
+        p.position = l->elems[0].offset;
+      rd_kafka_topic_partition_list_destroy(l);
+    }
+    int64_t lo = -1, hi = -1;
+    /* Cached from fetch responses: no broker round trip either. */
+    if (rd_kafka_get_watermark_offsets(k->consumer, t->topic, t->partition,
+                                       &lo, &hi) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hi >= 0)
+      p.high_watermark = hi;
+    if (p.high_watermark >= 0 && p.position >= 0)
+      p.lag = p.high_watermark > p.position ? p.high_watermark - p.position
+                                            : 0;
+    else if (p.high_watermark >= 0 && lo >= 0)
+      p.lag = p.high_watermark - lo; /* nothing read yet: all of it waits */
+    fn(&p, arg);
+  }
 }
 
 static void on_handle_closed(uv_handle_t *h)

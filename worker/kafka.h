@@ -117,6 +117,25 @@ typedef struct pv_kafka_stats {
 
 void pv_kafka_get_stats(const pv_kafka_t *kafka, pv_kafka_stats_t *out);
 
+/** One assigned partition, for metrics (borrowed strings). */
+typedef struct pv_kafka_partition {
+  const char *topic;
+  int32_t partition;
+  int64_t high_watermark; /**< last known (cached from fetches), -1 unknown */
+  int64_t position;       /**< where this worker would resume, -1 unknown */
+  int64_t lag;            /**< high_watermark - position, -1 unknown */
+  int64_t pending;        /**< records handed out and not yet done */
+  bool paused;
+} pv_kafka_partition_t;
+
+typedef void (*pv_kafka_partition_fn)(const pv_kafka_partition_t *p,
+                                      void *arg);
+
+/** @brief Calls fn for every assigned partition. Non-blocking: uses
+ *  librdkafka's cached watermarks and local positions only. */
+void pv_kafka_each_partition(pv_kafka_t *kafka, pv_kafka_partition_fn fn,
+                             void *arg);
+
 /**
  * @brief Stores what is done, commits, leaves the group and flushes the
  * producer (up to flush_ms), then frees everything. Handles must still be

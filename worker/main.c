@@ -8,6 +8,8 @@
 #include "transports/http.h"
 #include "worker/config.h"
 #include "worker/engine.h"
+#include "worker/fleet.h"
+#include "worker/metrics.h"
 #include "worker/migrate.h"
 #include "worker/pg.h"
 #include "worker/store.h"
@@ -27,6 +29,8 @@ typedef struct daemon {
   pv_http_t *http;
   pv_clients_t *clients;
   pv_engine_t *engine;
+  pv_fleet_t *fleet;
+  pv_metrics_t *metrics;
   uv_signal_t sigterm, sigint;
   uv_timer_t watch;
   bool stopping;
@@ -52,6 +56,7 @@ static void usage(FILE *out)
 static void on_breaker_change(const pv_breaker_change_t *chg, void *arg)
 {
   daemon_t *d = arg;
+  pv_metrics_on_breaker(d->metrics, chg);
   /* Changes applied from outside are already in PostgreSQL. */
   if (!chg->local || !d->store)
     return;
@@ -63,10 +68,13 @@ static void on_breaker_change(const pv_breaker_change_t *chg, void *arg)
 
 static void on_pg_state(bool connected, const char *why, void *arg)
 {
-  (void)arg;
+  daemon_t *d = arg;
   pv_log(connected ? PV_LOG_INFO : PV_LOG_WARN,
          connected ? "worker.postgres_up" : "worker.postgres_down",
          PV_S("reason", why));
+  /* Breaker changes announced while we were away are in the table only. */
+  if (connected)
+    pv_fleet_resync(d->fleet);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -78,8 +86,13 @@ static void finish(daemon_t *d)
 {
   /* Order: no more work starts -> late callbacks only release -> the
    * transport cancels what it still has -> Kafka commits what is stored
-   * and leaves the group -> PostgreSQL goes last, after its writes. */
+   * and leaves the group -> PostgreSQL goes last, after its writes.
+   * Metrics stop first: a scrape must not read modules being freed. */
+  pv_metrics_stop(d->metrics);
+  pv_metrics_set_sources(d->metrics, NULL, NULL, NULL);
   pv_engine_shutdown(d->engine);
+  pv_fleet_destroy(d->fleet);
+  d->fleet = NULL;
   pv_clients_destroy(d->clients);
   d->clients = NULL;
   pv_http_destroy(d->http);
@@ -147,10 +160,20 @@ static int run(daemon_t *d)
   pv_config_http(conf, &hconf, tenants);
 
   d->loop = uv_default_loop();
+  const char **tnames = calloc(nt ? nt : 1, sizeof(*tnames));
+  if (!tnames) {
+    free(tenants);
+    return 1;
+  }
+  for (size_t i = 0; i < nt; i++)
+    tnames[i] = conf->tenants[i].name;
+  d->metrics = pv_metrics_new(tnames, nt);
+  free(tnames);
   d->pg = pv_pg_new(d->loop, conf->pg_conninfo, err, sizeof(err));
   if (!d->pg) {
     pv_log(PV_LOG_ERROR, "worker.start_failed", PV_S("error", err));
     free(tenants);
+    pv_metrics_destroy(d->metrics);
     return 1;
   }
   pv_pg_set_state_cb(d->pg, on_pg_state, d);
@@ -158,6 +181,7 @@ static int run(daemon_t *d)
   d->http = pv_http_new(d->loop, &hconf, err, sizeof(err));
   if (d->http) {
     pv_http_set_breaker_cb(d->http, on_breaker_change, d);
+    pv_http_set_attempt_cb(d->http, pv_metrics_on_attempt, d->metrics);
     d->clients = pv_clients_new(d->http, tenants, nt, err, sizeof(err));
   }
   free(tenants);
@@ -171,8 +195,20 @@ static int run(daemon_t *d)
     pv_store_destroy(d->store);
     pv_pg_destroy(d->pg);
     uv_run(d->loop, UV_RUN_NOWAIT);
+    pv_metrics_destroy(d->metrics);
     return 1;
   }
+  pv_engine_set_observer(d->engine, pv_metrics_on_job, d->metrics);
+  pv_metrics_set_sources(d->metrics, d->engine, d->http, d->pg);
+  if (conf->metrics_listen && conf->metrics_listen[0] &&
+      pv_metrics_listen(d->metrics, d->loop, conf->metrics_listen, err,
+                        sizeof(err)) != 0) {
+    /* Not fatal: the worker still does its job; the orchestrator sees no
+     * health endpoint and says so. */
+    pv_log(PV_LOG_ERROR, "worker.metrics_failed", PV_S("error", err));
+  }
+  d->fleet = pv_fleet_new(d->pg, d->clients, conf->worker_id,
+                          conf->breaker_reset_timeout_ms);
   uv_signal_init(d->loop, &d->sigterm);
   uv_signal_init(d->loop, &d->sigint);
   d->sigterm.data = d->sigint.data = d;
@@ -186,6 +222,8 @@ static int run(daemon_t *d)
          PV_I("tenants", (int64_t)nt), PV_I("max_in_flight", conf->max_in_flight));
   uv_run(d->loop, UV_RUN_DEFAULT);
   uv_loop_close(d->loop);
+  pv_metrics_destroy(d->metrics);
+  d->metrics = NULL;
   pv_log(PV_LOG_INFO, "worker.stopped", PV_I("exit_code", d->exit_code));
   return d->exit_code;
 }
