@@ -55,8 +55,19 @@ static const key_t_ keys[] = {
   {"worker", "default_deadline_ms", T_LL, OFF(default_deadline_ms), 1000,
    31536000000.0, "86400000",
    "Deadline of a job that gives none, from when it is received."},
-  {"worker", "max_attempts_cap", T_INT, OFF(max_attempts_cap), 1, 100, "10",
+  {"worker", "max_attempts_cap", T_INT, OFF(max_attempts_cap), 1, 1000, "20",
    "Highest max_attempts a job may ask for."},
+  {"worker", "job_max_attempts", T_INT, OFF(job_max_attempts), 1, 1000, "5",
+   "Runs that reach the service before a job that keeps meeting an "
+   "unavailable service is dead-lettered (a job's max_attempts overrides "
+   "it). Runs refused by an open breaker or a Retry-After do not count."},
+  {"worker", "retry_poll_ms", T_INT, OFF(retry_poll_ms), 50, 600000, "1000",
+   "How often the worker looks for parked jobs that are due."},
+  {"worker", "park_backoff_base_ms", T_INT, OFF(park_backoff_base_ms), 10,
+   86400000, "5000", "First wait of a parked job (doubling per run, full "
+   "jitter); a Retry-After or breaker reset later than that wins."},
+  {"worker", "park_backoff_cap_ms", T_INT, OFF(park_backoff_cap_ms), 10,
+   86400000, "300000", "Longest wait of a parked job between two runs."},
   {"kafka", "brokers", T_STR, OFF(kafka_brokers), 1, 0, "127.0.0.1:9092",
    "Bootstrap servers (bootstrap.servers)."},
   {"kafka", "group_id", T_STR, OFF(kafka_group_id), 1, 0, "provisiond",
@@ -429,6 +440,12 @@ static void finalize(load_ctx_t *ctx)
   if (c->retry_backoff_cap_ms < c->retry_backoff_base_ms) {
     fail(ctx, 0, "[http] backoff_cap_ms (%d) is below backoff_base_ms (%d)",
          c->retry_backoff_cap_ms, c->retry_backoff_base_ms);
+    return;
+  }
+  if (c->park_backoff_cap_ms < c->park_backoff_base_ms) {
+    fail(ctx, 0, "[worker] park_backoff_cap_ms (%d) is below "
+         "park_backoff_base_ms (%d)", c->park_backoff_cap_ms,
+         c->park_backoff_base_ms);
     return;
   }
   if (c->max_buffered < c->max_in_flight) {

@@ -62,6 +62,10 @@ typedef struct pv_config {
   int lease_ms;
   long long default_deadline_ms;
   int max_attempts_cap;
+  int job_max_attempts;
+  int retry_poll_ms;
+  int park_backoff_base_ms;
+  int park_backoff_cap_ms;
   /* [kafka] */
   char *kafka_brokers;
   char *kafka_group_id;

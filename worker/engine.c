@@ -50,6 +50,12 @@ struct task {
   bool counted;               /* holds an in-flight slot */
   bool active;                /* has work outstanding (claim .. publish) */
   bool abandoned;             /* its partition was revoked before it ran */
+  bool from_store;            /* a parked job claimed from PostgreSQL: its
+                                 offset was committed when it parked */
+  int reached;                /* earlier runs that sent a request */
+  int64_t retry_at_ms;        /* when the service may be tried again */
+  int64_t next_attempt_ms;    /* parked: when it runs again */
+  const char *retry_reason;   /* parked: why (static text) */
   pv_record_t *rec;
   pv_job_t *job;              /* NULL when the record is invalid */
   pv_format_t format;
@@ -109,12 +115,18 @@ struct pv_engine_s {
   int open_handles;          /* freed when the last timer has closed */
   pv_job_observer_cb observer;
   void *observer_arg;
+  uv_timer_t due_timer;
+  bool due_pending;          /* a due-job claim is in flight */
+  pv_map_t *holds;           /* "tenant\x1fservice" -> int64_t* until (ms):
+                                a Retry-After every job of it honours */
   pv_engine_stats_t stats;
 };
 
 static void dispatch(pv_engine_t *eng);
 static void publish(task_t *t);
 static void start_claim(task_t *t);
+static void classify(task_t *t);
+static void reject(task_t *t);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -246,7 +258,7 @@ static void ready(task_t *t)
 static void release(task_t *t, bool done)
 {
   pv_engine_t *eng = t->eng;
-  if (done && !eng->closing)
+  if (done && !eng->closing && !t->from_store)
     pv_kafka_done(eng->kafka, t->rec);
   if (t->counted) {
     eng->in_flight--;
@@ -525,14 +537,166 @@ static void on_finished(bool ok, void *arg)
   publish(t);
 }
 
+/* Errors that mean "the service was not available", not "the request was
+ * wrong": the job may succeed later, so it waits instead of dying. */
+static bool parkable(pv_errclass_t cls)
+{
+  switch (cls) {
+  case PV_ERR_CIRCUIT_OPEN:
+  case PV_ERR_RATE_LIMITED:
+  case PV_ERR_CONNECT:
+  case PV_ERR_TIMEOUT:
+  case PV_ERR_HTTP_5XX:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static const char *park_reason(pv_errclass_t cls)
+{
+  return cls == PV_ERR_CIRCUIT_OPEN   ? "breaker_open"
+         : cls == PV_ERR_RATE_LIMITED ? "rate_limited"
+                                      : "retries_exhausted";
+}
+
+static char *hold_key(const pv_job_t *j)
+{
+  return pv_asprintf("%s\x1f%s", j->tenant, j->service);
+}
+
+/* The Retry-After a service gave this tenant: every job of that
+ * (tenant, service) waits for it, here, without sending a request. */
+static int64_t hold_until(pv_engine_t *eng, const pv_job_t *j)
+{
+  char *k = hold_key(j);
+  int64_t *until = pv_map_get(eng->holds, k);
+  int64_t v = until ? *until : 0;
+  if (until && v <= pv_clock_wall_ms()) {
+    free(pv_map_remove(eng->holds, k));
+    v = 0;
+  }
+  free(k);
+  return v;
+}
+
+static void hold_set(pv_engine_t *eng, const pv_job_t *j, int64_t until)
+{
+  char *k = hold_key(j);
+  int64_t *cur = pv_map_get(eng->holds, k);
+  if (!cur) {
+    cur = pv_malloc(sizeof(*cur));
+    *cur = 0;
+    pv_map_put(eng->holds, k, cur);
+  }
+  if (until > *cur)
+    *cur = until;
+  free(k);
+}
+
+static void on_parked_recorded(bool ok, void *arg)
+{
+  task_t *t = arg;
+  if (t->eng->closing) {
+    release(t, false);
+    return;
+  }
+  if (!ok) {
+    /* Not durable as parked: dead-letter it rather than lose it. */
+    size_t n = strlen(t->err.message);
+    snprintf(t->err.message + n, sizeof(t->err.message) - n, "%s",
+             " (could not be parked: see store.write_failed)");
+    t->final_state = "dead";
+    build_reply(t, "dead", NULL);
+    t->dlq_topic = pv_asprintf("%s%s", t->rec->topic,
+                               t->eng->conf->kafka_dlq_suffix);
+    publish(t);
+    return;
+  }
+  t->eng->stats.parked++;
+  emit(t, PV_JOB_EV_PARKED);
+  /* Durable in PostgreSQL: the record is done, any worker runs the job
+   * when it is due. */
+  release(t, true);
+}
+
+/* Full-jitter exponential wait for the n-th parked run. */
+static int64_t park_backoff(pv_engine_t *eng, int n)
+{
+  int64_t base = eng->conf->park_backoff_base_ms;
+  int64_t cap = eng->conf->park_backoff_cap_ms;
+  int64_t ceil_ms = base;
+  for (int i = 1; i < n && ceil_ms < cap; i++)
+    ceil_ms *= 2;
+  if (ceil_ms > cap)
+    ceil_ms = cap;
+  eng->trace_state ^= eng->trace_state << 13;
+  eng->trace_state ^= eng->trace_state >> 7;
+  eng->trace_state ^= eng->trace_state << 17;
+  /* at least a tenth of the step, so parked jobs never spin */
+  return ceil_ms / 10 + (int64_t)(eng->trace_state % (uint64_t)(ceil_ms - ceil_ms / 10 + 1));
+}
+
+/* Decides whether an unavailable service parks the job rather than
+ * killing it. @returns true if it was parked (the outcome is on its way). */
+static bool maybe_park(task_t *t, int attempts, int64_t retry_at_ms)
+{
+  pv_engine_t *eng = t->eng;
+  if (!parkable(t->err.cls))
+    return false;
+  int reached = t->reached + (attempts > 0 ? 1 : 0);
+  int limit = t->job->max_attempts ? t->job->max_attempts
+                                   : eng->conf->job_max_attempts;
+  int64_t now = pv_clock_wall_ms();
+  int64_t next = now + park_backoff(eng, reached > 0 ? reached : 1);
+  if (retry_at_ms > next)
+    next = retry_at_ms;
+  if (t->err.cls == PV_ERR_RATE_LIMITED && retry_at_ms > now)
+    hold_set(eng, t->job, retry_at_ms);
+  if (reached >= limit || next >= t->deadline_ms) {
+    size_t n = strlen(t->err.message);
+    snprintf(t->err.message + n, sizeof(t->err.message) - n, "%s",
+             reached >= limit ? " (attempts used up)"
+                              : " (next attempt would pass the deadline)");
+    return false;
+  }
+  t->next_attempt_ms = next;
+  t->retry_reason = park_reason(t->err.cls);
+  t->final_state = NULL;
+  pv_log(PV_LOG_INFO, "job.parked", PV_S("job_id", t->job->id),
+         PV_S("tenant_id", t->job->tenant), PV_S("service", t->job->service),
+         PV_S("op", t->job->op), PV_S("reason", t->retry_reason),
+         PV_S("error_class", pv_errclass_name(t->err.cls)),
+         PV_S("error", t->err.message), PV_I("reached", reached),
+         PV_I("limit", limit), PV_I("next_attempt_in_ms", next - now));
+  pv_endpoint_t *ep = pv_clients_endpoint(eng->clients, t->job->tenant,
+                                          t->job->service);
+  pv_store_outcome_t o = {
+    .job_id = t->job->id,
+    .state = "retry_wait",
+    .attempts = attempts,
+    .err = &t->err,
+    .reply_topic = t->reply_topic_owned ? t->reply_topic_owned : t->reply_topic,
+    .next_attempt_ms = next,
+    .retry_reason = t->retry_reason,
+    .breaker_state = ep ? pv_breaker_state_name(pv_endpoint_breaker_state(ep))
+                        : NULL,
+  };
+  t->state = T_FINISHING;
+  pv_store_finish(eng->store, &o, on_parked_recorded, t);
+  return true;
+}
+
 static void complete(task_t *t, const json_t *result, const pv_error_t *err,
-                     int attempts)
+                     int attempts, int64_t retry_at_ms)
 {
   pv_engine_t *eng = t->eng;
   t->finished_ms = pv_clock_wall_ms();
   t->attempts = attempts;
   if (err)
     t->err = *err;
+  if (maybe_park(t, attempts, retry_at_ms))
+    return;
   const char *state = t->err.cls == PV_ERR_NONE       ? "succeeded"
                       : !pv_errclass_is_dead(t->err.cls) ? "failed"
                                                         : "dead";
@@ -577,7 +741,7 @@ static void on_exec(const pv_exec_result_t *res, void *arg)
     release(t, false);
     return;
   }
-  complete(t, res->result, &res->err, res->attempts);
+  complete(t, res->result, &res->err, res->attempts, res->retry_at_ms);
 }
 
 static void execute(task_t *t)
@@ -590,7 +754,17 @@ static void execute(task_t *t)
     pv_error_t e;
     pv_error_set(&e, PV_ERR_DEADLINE_EXCEEDED, 0,
                  "deadline passed before the job could run");
-    complete(t, NULL, &e, 0);
+    complete(t, NULL, &e, 0, 0);
+    return;
+  }
+  int64_t hold = hold_until(eng, t->job);
+  if (hold) {
+    /* The service asked this tenant to wait (Retry-After): no request
+     * before then, from any job. */
+    pv_error_t e;
+    pv_error_set(&e, PV_ERR_RATE_LIMITED, 429,
+                 "%s asked to wait until its Retry-After", t->job->service);
+    complete(t, NULL, &e, 0, hold);
     return;
   }
   emit(t, PV_JOB_EV_STARTED);
@@ -602,7 +776,7 @@ static void execute(task_t *t)
          PV_S("tenant_id", t->job->tenant), PV_S("service", t->job->service),
          PV_S("op", t->job->op), PV_S("traceparent", t->traceparent));
   if (pv_clients_execute(eng->clients, t->job, &ctx, on_exec, t, &e) < 0)
-    complete(t, NULL, &e, 0);
+    complete(t, NULL, &e, 0, 0);
 }
 
 static void on_busy_recheck(uv_timer_t *timer)
@@ -620,7 +794,17 @@ static void on_claim(const pv_claim_t *c, void *arg)
   }
   switch (c->status) {
   case PV_CLAIM_OK:
+    t->reached = c->reached;
     execute(t);
+    return;
+  case PV_CLAIM_PARKED:
+    /* An earlier job of its key is parked (or it is parked itself): it
+     * waits in PostgreSQL; the record is done. */
+    pv_log(PV_LOG_INFO, "job.parked", PV_S("job_id", t->job->id),
+           PV_S("tenant_id", t->job->tenant), PV_S("reason", c->worker_id));
+    eng->stats.parked++;
+    emit(t, PV_JOB_EV_PARKED);
+    release(t, true);
     return;
   case PV_CLAIM_FINAL:
     /* Finished before (a redelivery): publish what was published then,
@@ -992,6 +1176,139 @@ static void on_fatal(const char *reason, void *arg)
   eng->stats.fatal = true;
 }
 
+/* ---- parked jobs coming due -------------------------------------------- */
+
+static int hex_nibble(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return 0;
+}
+
+/* Headers as the job row keeps them, back into a record's headers. */
+static void headers_from_json(pv_record_t *rec, const char *text)
+{
+  json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+  size_t n = json_array_size(arr);
+  if (n > PV_KAFKA_MAX_HEADERS)
+    n = PV_KAFKA_MAX_HEADERS;
+  rec->headers = pv_calloc(n ? n : 1, sizeof(pv_header_t));
+  for (size_t i = 0; i < n; i++) {
+    json_t *pair = json_array_get(arr, i);
+    const char *name = json_string_value(json_array_get(pair, 0));
+    json_t *v = json_array_get(pair, 1);
+    if (!name)
+      continue;
+    pv_header_t *h = &rec->headers[rec->n_headers++];
+    h->name = pv_strdup(name);
+    if (json_is_string(v)) {
+      h->value_len = json_string_length(v);
+      h->value = pv_malloc(h->value_len + 1);
+      memcpy(h->value, json_string_value(v), h->value_len + 1);
+    } else if (json_is_object(v)) {
+      const char *hex = json_string_value(json_object_get(v, "hex"));
+      size_t len = hex ? strlen(hex) / 2 : 0;
+      h->value = pv_malloc(len + 1);
+      for (size_t b = 0; b < len; b++)
+        h->value[b] = (char)(hex_nibble(hex[2 * b]) << 4 |
+                             hex_nibble(hex[2 * b + 1]));
+      h->value[len] = '\0';
+      h->value_len = len;
+    }
+  }
+  json_decref(arr);
+}
+
+static void on_due(const pv_due_job_t *d, void *arg)
+{
+  pv_engine_t *eng = arg;
+  if (!d) {
+    eng->due_pending = false;
+    return;
+  }
+  pv_record_t *rec = pv_calloc(1, sizeof(*rec));
+  rec->topic = pv_strdup(d->source_topic);
+  rec->partition = d->source_partition;
+  rec->offset = d->source_offset;
+  if (d->ordering_key) {
+    rec->key = pv_strdup(d->ordering_key);
+    rec->key_len = strlen(d->ordering_key);
+  }
+  rec->value = pv_malloc(d->payload_len + 1);
+  memcpy(rec->value, d->payload, d->payload_len);
+  rec->value[d->payload_len] = '\0';
+  rec->value_len = d->payload_len;
+  headers_from_json(rec, d->headers_json);
+
+  task_t *t = pv_calloc(1, sizeof(*t));
+  t->eng = eng;
+  t->rec = rec;
+  t->from_store = true;
+  t->received_ms = d->received_at_ms;
+  t->reached = d->reached;
+  uv_timer_init(eng->loop, &t->timer);
+  t->timer.data = t;
+  t->next = eng->tasks;
+  if (eng->tasks)
+    eng->tasks->prev = t;
+  eng->tasks = t;
+  eng->buffered++;
+  eng->stats.due_claimed++;
+  if (eng->closing) {
+    release(t, false); /* its lease runs out; another worker takes it */
+    return;
+  }
+  if (d->reply_topic)
+    t->reply_topic_owned = pv_strdup(d->reply_topic);
+  classify(t);
+  if (d->deadline_ms)
+    t->deadline_ms = d->deadline_ms;
+  if (t->err.cls != PV_ERR_NONE || !t->tq) {
+    /* It was valid when it parked; a configuration change (tenant
+     * removed) can make it invalid now. */
+    if (t->err.cls == PV_ERR_NONE)
+      pv_error_set(&t->err, PV_ERR_UNKNOWN_TENANT, 0, "tenant not configured");
+    if (t->job) {
+      t->active = true;
+      eng->active++;
+      complete(t, NULL, NULL, 0, 0);
+    } else {
+      reject(t);
+    }
+    return;
+  }
+  pv_log(PV_LOG_INFO, "job.due", PV_S("job_id", t->job->id),
+         PV_S("tenant_id", t->job->tenant), PV_I("reached", d->reached),
+         PV_I("runs", d->runs));
+  /* Claimed already (the due query marked it running under our lease):
+   * it takes an in-flight slot and runs. */
+  t->counted = true;
+  t->active = true;
+  pv_map_put(eng->running, t->job->id, t);
+  eng->in_flight++;
+  eng->active++;
+  t->tq->in_flight++;
+  execute(t);
+}
+
+static void on_due_timer(uv_timer_t *timer)
+{
+  pv_engine_t *eng = timer->data;
+  if (eng->draining || eng->closing || eng->due_pending)
+    return;
+  int room = eng->conf->max_in_flight - eng->in_flight;
+  if (room <= 0)
+    return;
+  if (room > 200)
+    room = 200;
+  eng->due_pending = true;
+  pv_store_claim_due(eng->store, room, eng->conf->lease_ms, on_due, eng);
+}
+
 /* ---- engine ------------------------------------------------------------- */
 
 static void on_lease_timer(uv_timer_t *timer)
@@ -1012,6 +1329,7 @@ pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
   eng->clients = clients;
   eng->lanes = pv_map_new();
   eng->running = pv_map_new();
+  eng->holds = pv_map_new();
   eng->trace_state = (uint64_t)pv_clock_mono_us() ^ ((uint64_t)getpid() << 32) ^
                      0x9e3779b97f4a7c15ull;
   eng->n_tenants = conf->n_tenants;
@@ -1040,12 +1358,17 @@ pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
   uv_timer_start(&eng->lease_timer, on_lease_timer, every, every);
   uv_timer_init(loop, &eng->drain_timer);
   eng->drain_timer.data = eng;
+  uv_timer_init(loop, &eng->due_timer);
+  eng->due_timer.data = eng;
+  uv_timer_start(&eng->due_timer, on_due_timer, (uint64_t)conf->retry_poll_ms,
+                 (uint64_t)conf->retry_poll_ms);
   return eng;
 fail:
   if (eng->kafka)
     pv_kafka_close(eng->kafka, 0);
   pv_map_destroy(eng->lanes);
   pv_map_destroy(eng->running);
+  pv_map_destroy(eng->holds);
   free(eng->tenants);
   free(eng);
   return NULL;
@@ -1084,6 +1407,7 @@ void pv_engine_shutdown(pv_engine_t *eng)
   eng->closing = true;
   uv_timer_stop(&eng->lease_timer);
   uv_timer_stop(&eng->drain_timer);
+  uv_timer_stop(&eng->due_timer);
 }
 
 static void free_lane(const char *key, void *lane, void *arg)
@@ -1116,11 +1440,15 @@ void pv_engine_destroy(pv_engine_t *eng)
   eng->lanes = NULL;
   pv_map_destroy(eng->running);
   eng->running = NULL;
+  pv_map_each(eng->holds, free_lane, NULL);
+  pv_map_destroy(eng->holds);
+  eng->holds = NULL;
   free(eng->tenants);
   eng->tenants = NULL;
-  eng->open_handles = 2;
+  eng->open_handles = 3;
   uv_close((uv_handle_t *)&eng->lease_timer, on_engine_timer_closed);
   uv_close((uv_handle_t *)&eng->drain_timer, on_engine_timer_closed);
+  uv_close((uv_handle_t *)&eng->due_timer, on_engine_timer_closed);
 }
 
 void pv_engine_stats(const pv_engine_t *eng, pv_engine_stats_t *out)

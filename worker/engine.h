@@ -59,7 +59,8 @@ void pv_engine_destroy(pv_engine_t *eng);
 
 typedef struct pv_engine_stats {
   uint64_t received;
-  uint64_t succeeded, failed, dead, republished;
+  uint64_t succeeded, failed, dead, republished, parked;
+  uint64_t due_claimed;  /**< parked jobs taken from PostgreSQL to run */
   uint64_t invalid;
   int in_flight;       /**< claimed and not yet done */
   int buffered;        /**< every record held, running or waiting */

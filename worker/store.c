@@ -207,35 +207,58 @@ void pv_store_destroy(pv_store_t *s)
 /* ---- claim -------------------------------------------------------------- */
 
 /* Inserts the job as running, or takes it over when its last run's lease
- * has expired; otherwise reports the existing row. The second SELECT sees
- * the snapshot from before the INSERT, i.e. the row as it was. */
+ * has expired; otherwise reports the existing row. A new job whose key
+ * has an earlier job parked (or running on another worker) is inserted
+ * parked behind it, so a key's jobs keep their order across retries. The
+ * final SELECT sees the snapshot from before the INSERT: the row as it
+ * was. */
 static const char CLAIM_SQL[] =
-  "WITH c AS ("
+  "WITH b AS ("
+  " SELECT job_id, next_attempt_at FROM job_status"
+  "  WHERE $5::text IS NOT NULL AND tenant = $2::text"
+  "   AND ordering_key = $5::text AND job_id <> $1::text"
+  "   AND (state IN ('received', 'retry_wait')"
+  "        OR (state = 'running' AND lease_until > now()"
+  "            AND worker_id <> $17::text))"
+  "  ORDER BY received_at LIMIT 1),"
+  " c AS ("
   " INSERT INTO job_status AS j (job_id, tenant, service, op, ordering_key,"
   "  state, runs, source_topic, source_partition, source_offset, reply_topic,"
   "  correlation_id, content_type, payload, headers, received_at, started_at,"
-  "  deadline, lease_until, worker_id)"
-  " VALUES ($1, $2, $3, $4, $5, 'running', 1, $6, $7, $8, $9, $10, $11,"
-  "  $12::bytea, $13::jsonb, to_timestamp($14::bigint / 1000.0), now(),"
+  "  deadline, lease_until, worker_id, next_attempt_at, retry_reason)"
+  " SELECT $1::text, $2::text, $3::text, $4::text, $5::text,"
+  "  CASE WHEN b.job_id IS NULL THEN 'running' ELSE 'retry_wait' END,"
+  "  CASE WHEN b.job_id IS NULL THEN 1 ELSE 0 END, $6::text, $7::int,"
+  "  $8::bigint, $9::text, $10::text, $11::text, $12::bytea, $13::jsonb,"
+  "  to_timestamp($14::bigint / 1000.0),"
+  "  CASE WHEN b.job_id IS NULL THEN now() END,"
   "  to_timestamp($15::bigint / 1000.0),"
-  "  now() + $16::int * interval '1 millisecond', $17)"
+  "  CASE WHEN b.job_id IS NULL"
+  "   THEN now() + $16::int * interval '1 millisecond' END, $17::text,"
+  "  CASE WHEN b.job_id IS NOT NULL"
+  "   THEN greatest(coalesce(b.next_attempt_at, now()),"
+  "                 now() + interval '1 second') END,"
+  "  CASE WHEN b.job_id IS NOT NULL THEN 'behind ' || b.job_id END"
+  "  FROM (SELECT 1) one LEFT JOIN b ON true"
   " ON CONFLICT (job_id) DO UPDATE SET state = 'running', runs = j.runs + 1,"
   "  started_at = now(), lease_until = EXCLUDED.lease_until,"
   "  worker_id = EXCLUDED.worker_id, source_topic = EXCLUDED.source_topic,"
   "  source_partition = EXCLUDED.source_partition,"
   "  source_offset = EXCLUDED.source_offset, updated_at = now()"
-  " WHERE j.state IN ('received', 'running', 'retry_wait')"
+  " WHERE EXCLUDED.state = 'running'"
+  "  AND j.state IN ('received', 'running', 'retry_wait')"
+  "  AND NOT (j.state = 'retry_wait' AND j.next_attempt_at > now())"
   "  AND (j.lease_until IS NULL OR j.lease_until < now()"
   "       OR j.worker_id = EXCLUDED.worker_id)"
-  " RETURNING j.runs)"
-  " SELECT 'claimed'::text, runs, NULL::text, NULL::bytea, NULL::text,"
-  "  NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text,"
-  "  NULL::int FROM c"
+  " RETURNING j.runs, j.state, j.reached, j.retry_reason)"
+  " SELECT CASE WHEN state = 'running' THEN 'claimed' ELSE 'parked' END,"
+  "  runs, state, NULL::bytea, NULL::text, NULL::text, NULL::bigint,"
+  "  retry_reason, NULL::text, NULL::text, reached FROM c"
   " UNION ALL"
   " SELECT 'existing', runs, state, reply, reply_topic, dlq_topic,"
   "  (extract(epoch FROM lease_until - now()) * 1000)::bigint, worker_id,"
   "  error_class, error_message, attempts"
-  "  FROM job_status WHERE job_id = $1 AND NOT EXISTS (SELECT 1 FROM c)";
+  "  FROM job_status WHERE job_id = $1::text AND NOT EXISTS (SELECT 1 FROM c)";
 
 static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
 {
@@ -251,7 +274,16 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
   const char *runs = pv_pg_result_get(res, 0, 1);
   c.runs = runs ? (int)strtol(runs, NULL, 10) : 0;
   if (!strcmp(kind, "claimed")) {
+    const char *reached = pv_pg_result_get(res, 0, 10);
     c.status = PV_CLAIM_OK;
+    c.reached = reached ? (int)strtol(reached, NULL, 10) : 0;
+    cb(&c, w->arg);
+    return;
+  }
+  if (!strcmp(kind, "parked")) {
+    c.status = PV_CLAIM_PARKED;
+    c.state = "retry_wait";
+    c.worker_id = pv_pg_result_get(res, 0, 7); /* the reason: behind X */
     cb(&c, w->arg);
     return;
   }
@@ -271,6 +303,13 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
     c.attempts = att ? (int)strtol(att, NULL, 10) : 0;
     cb(&c, w->arg);
     free(reply);
+    return;
+  }
+  if (c.state && !strcmp(c.state, "retry_wait")) {
+    /* Parked already and not yet due (a duplicate record): the parked
+     * job runs when it is due. */
+    c.status = PV_CLAIM_PARKED;
+    cb(&c, w->arg);
     return;
   }
   const char *left = pv_pg_result_get(res, 0, 6);
@@ -309,6 +348,7 @@ void pv_store_claim(pv_store_t *s, const pv_store_job_t *j, pv_claim_cb cb,
 
 static const char FINISH_SQL[] =
   "UPDATE job_status SET state = $2::text, attempts = attempts + $3::int,"
+  " reached = reached + CASE WHEN $3::int > 0 THEN 1 ELSE 0 END,"
   " result = $4::jsonb, error_class = $5::text, error_message = $6::text,"
   " http_status = $7::int,"
   " errors = CASE WHEN $5::text IS NULL THEN errors ELSE errors ||"
@@ -396,6 +436,75 @@ void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
             (void *)cb, arg);
 }
 
+/* ---- due jobs ----------------------------------------------------------- */
+
+static const char DUE_SQL[] =
+  "WITH due AS ("
+  " SELECT j.job_id FROM job_status j"
+  "  WHERE ((j.state = 'retry_wait' AND j.next_attempt_at <= now())"
+  "         OR (j.state = 'running' AND j.lease_until < now()))"
+  "   AND NOT EXISTS (SELECT 1 FROM job_status e"
+  "    WHERE j.ordering_key IS NOT NULL AND e.tenant = j.tenant"
+  "     AND e.ordering_key = j.ordering_key AND e.job_id <> j.job_id"
+  "     AND e.state IN ('received', 'running', 'retry_wait')"
+  "     AND (e.received_at, e.source_offset)"
+  "         < (j.received_at, j.source_offset))"
+  "  ORDER BY j.next_attempt_at NULLS FIRST LIMIT $1::int"
+  "  FOR UPDATE OF j SKIP LOCKED)"
+  " UPDATE job_status j SET state = 'running', runs = j.runs + 1,"
+  "  started_at = now(), worker_id = $2::text,"
+  "  lease_until = now() + $3::int * interval '1 millisecond',"
+  "  updated_at = now()"
+  " FROM due WHERE j.job_id = due.job_id"
+  " RETURNING j.job_id, j.tenant, j.ordering_key, j.source_topic,"
+  "  j.source_partition, j.source_offset, j.reply_topic, j.content_type,"
+  "  j.payload, j.headers::text,"
+  "  (extract(epoch FROM j.received_at) * 1000)::bigint,"
+  "  (extract(epoch FROM j.deadline) * 1000)::bigint,"
+  "  j.runs, j.reached, j.attempts";
+
+static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
+{
+  pv_due_cb cb = (pv_due_cb)w->cb;
+  int n = ok ? pv_pg_result_ntuples(res) : 0;
+  for (int i = 0; i < n; i++) {
+    size_t plen = 0;
+    void *payload = bytea_unhex(pv_pg_result_get(res, i, 8), &plen);
+    const char *v;
+    pv_due_job_t d = {
+      .job_id = pv_pg_result_get(res, i, 0),
+      .tenant = pv_pg_result_get(res, i, 1),
+      .ordering_key = pv_pg_result_get(res, i, 2),
+      .source_topic = pv_pg_result_get(res, i, 3),
+      .source_partition = (int32_t)strtol(pv_pg_result_get(res, i, 4), NULL, 10),
+      .source_offset = strtoll(pv_pg_result_get(res, i, 5), NULL, 10),
+      .reply_topic = pv_pg_result_get(res, i, 6),
+      .content_type = pv_pg_result_get(res, i, 7),
+      .payload = payload,
+      .payload_len = plen,
+      .headers_json = pv_pg_result_get(res, i, 9),
+      .received_at_ms = (v = pv_pg_result_get(res, i, 10)) ? strtoll(v, NULL, 10) : 0,
+      .deadline_ms = (v = pv_pg_result_get(res, i, 11)) ? strtoll(v, NULL, 10) : 0,
+      .runs = (int)strtol(pv_pg_result_get(res, i, 12), NULL, 10),
+      .reached = (int)strtol(pv_pg_result_get(res, i, 13), NULL, 10),
+      .attempts = (int)strtol(pv_pg_result_get(res, i, 14), NULL, 10),
+    };
+    cb(&d, w->arg);
+    free(payload);
+  }
+  cb(NULL, w->arg);
+}
+
+void pv_store_claim_due(pv_store_t *s, int max, int lease_ms, pv_due_cb cb,
+                        void *arg)
+{
+  char **p = pv_calloc(3, sizeof(char *));
+  p[0] = fmt_ll(max);
+  p[1] = pv_strdup(s->worker_id);
+  p[2] = fmt_ll(lease_ms);
+  write_new(s, "claim_due", DUE_SQL, NULL, 3, p, due_done, (void *)cb, arg);
+}
+
 /* ---- leases and breakers ------------------------------------------------ */
 
 static const char RENEW_SQL[] =
@@ -411,6 +520,8 @@ void pv_store_renew_leases(pv_store_t *s, int lease_ms)
             NULL);
 }
 
+/* State row, history row, and a NOTIFY (delivered at commit) so every
+ * worker of the fleet re-reads the row. */
 static const char BREAKER_SQL[] =
   "WITH s AS ("
   " INSERT INTO breaker_state (service, tenant, endpoint, state, open_until,"
@@ -421,11 +532,14 @@ static const char BREAKER_SQL[] =
   "  state = EXCLUDED.state, open_until = EXCLUDED.open_until,"
   "  reason = EXCLUDED.reason, changed_by = EXCLUDED.changed_by,"
   "  changed_at = now()"
-  " RETURNING 1)"
+  " RETURNING 1),"
+  " n AS (SELECT pg_notify('" PV_STORE_BREAKER_CHANNEL "',"
+  "  json_build_object('service', $1::text, 'tenant', $2::text,"
+  "   'endpoint', $3::text)::text))"
   " INSERT INTO breaker_events (service, tenant, endpoint, from_state,"
   "  to_state, reason, changed_by)"
   " SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text,"
-  "  $8::text FROM s";
+  "  $8::text FROM s, n";
 
 void pv_store_breaker_change(pv_store_t *s, const char *service,
                              const char *tenant, const char *endpoint,

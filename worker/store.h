@@ -46,12 +46,15 @@ typedef enum pv_claim_status {
   PV_CLAIM_OK = 0,     /**< ours to run */
   PV_CLAIM_FINAL,      /**< already finished: republish its reply */
   PV_CLAIM_BUSY,       /**< running elsewhere under a live lease */
+  PV_CLAIM_PARKED,     /**< parked (behind an earlier job of its key, or
+                            already waiting for its next attempt) */
   PV_CLAIM_ERROR       /**< the store is shutting down */
 } pv_claim_status_t;
 
 typedef struct pv_claim {
   pv_claim_status_t status;
   int runs;             /**< executions started, this one included */
+  int reached;          /**< earlier runs that sent a request */
   /* For PV_CLAIM_FINAL: */
   const char *state;    /**< "succeeded", "failed" or "dead" */
   const void *reply;    /**< the encoded reply stored with the outcome */
@@ -63,7 +66,7 @@ typedef struct pv_claim {
   int attempts;
   /* For PV_CLAIM_BUSY: */
   int64_t lease_left_ms;
-  const char *worker_id;
+  const char *worker_id;    /**< BUSY: who runs it; PARKED: "behind <id>" */
 } pv_claim_t;
 
 typedef void (*pv_claim_cb)(const pv_claim_t *claim, void *arg);
@@ -104,10 +107,43 @@ void pv_store_record_invalid(pv_store_t *store, const pv_store_job_t *job,
                              const pv_error_t *err, const char *dlq_topic,
                              pv_store_done_cb cb, void *arg);
 
+/** A parked job (or one whose worker's lease ran out) claimed to run now,
+ * with everything needed to run it without its Kafka record. */
+typedef struct pv_due_job {
+  const char *job_id, *tenant, *ordering_key;
+  const char *source_topic;
+  int32_t source_partition;
+  int64_t source_offset;
+  const char *reply_topic, *content_type;
+  const void *payload;      /**< the original record value */
+  size_t payload_len;
+  const char *headers_json; /**< as stored: [[name, value|null|{hex}], ...] */
+  int64_t received_at_ms, deadline_ms;
+  int runs, reached, attempts;
+} pv_due_job_t;
+
+/** Called once per claimed job, then once with job NULL (end of batch). */
+typedef void (*pv_due_cb)(const pv_due_job_t *job, void *arg);
+
+/**
+ * @brief Claims up to max due jobs: parked ones whose next attempt has
+ * come, and running ones whose lease expired (their worker died), never
+ * one with an earlier unfinished job of the same key. Each is marked
+ * running under this worker's lease. The caller must run every job it is
+ * handed (or park it again).
+ */
+void pv_store_claim_due(pv_store_t *store, int max, int lease_ms,
+                        pv_due_cb cb, void *arg);
+
 /** @brief Extends the lease of every job this worker is running. */
 void pv_store_renew_leases(pv_store_t *store, int lease_ms);
 
-/** @brief Persists a breaker transition (state row + history row). */
+/** The NOTIFY channel breaker changes are announced on (payload: JSON
+ * {"service","tenant","endpoint"}; endpoint null or "*" = all of them). */
+#define PV_STORE_BREAKER_CHANNEL "provisiond_breaker"
+
+/** @brief Persists a breaker transition (state row + history row) and
+ *  announces it to the fleet. */
 void pv_store_breaker_change(pv_store_t *store, const char *service,
                              const char *tenant, const char *endpoint,
                              const char *from, const char *to,
