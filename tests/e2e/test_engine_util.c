@@ -1,0 +1,162 @@
+#include "tests/e2e/test_engine_util.h"
+
+#include "common/alloc.h"
+#include "tests/support/testenv.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void pv_te_sleep_ms(int ms)
+{
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+static long long mono_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long pv_te_sql_ll(pv_e2e_t *e, const char *sql, const char *param)
+{
+  char *v = pv_e2e_sql_value(e, sql, param);
+  if (!v)
+    return -1;
+  char *end = NULL;
+  long long n = strtoll(v, &end, 10);
+  cr_assert(end && !*end, "%s: \"%s\" is not an integer", sql, v);
+  free(v);
+  return n;
+}
+
+long long pv_te_final_rows(pv_e2e_t *e, const char *prefix)
+{
+  return pv_te_sql_ll(e, "SELECT count(*) FROM job_status WHERE job_id LIKE "
+                         "$1 || '%' AND state IN ('succeeded', 'failed', "
+                         "'dead')", prefix);
+}
+
+long long pv_te_wait_final(pv_e2e_t *e, const char *prefix, long long n,
+                           int timeout_ms)
+{
+  long long deadline = mono_ms() + timeout_ms, got = 0;
+  while ((got = pv_te_final_rows(e, prefix)) < n && mono_ms() < deadline)
+    pv_te_sleep_ms(200);
+  return got;
+}
+
+json_t *pv_te_count_by_key(pv_e2e_t *e, const char *topic, size_t n,
+                           int timeout_ms)
+{
+  json_t *out = json_object();
+  pv_ksync_consumer_t *c = pv_ksync_consumer_new(e->brokers, topic);
+  cr_assert_not_null(c);
+  long long deadline = mono_ms() + timeout_ms;
+  long long grace_end = -1;
+  for (;;) {
+    long long now = mono_ms();
+    if (grace_end < 0 && json_object_size(out) >= n)
+      grace_end = now + 1500; /* a duplicate would come right behind */
+    long long until = grace_end >= 0 ? grace_end : deadline;
+    if (now >= until)
+      break;
+    pv_ksync_msg_t *m = pv_ksync_consume(c, (int)(until - now));
+    if (!m)
+      continue;
+    const char *k = m->key ? m->key : "(null)";
+    json_t *v = json_object_get(out, k);
+    json_object_set_new(out, k, json_integer(v ? json_integer_value(v) + 1 : 1));
+    pv_ksync_msg_destroy(m);
+  }
+  pv_ksync_consumer_destroy(c);
+  return out;
+}
+
+long long pv_te_sim_last_seq(const char *base)
+{
+  char url[512];
+  snprintf(url, sizeof(url), "%s/_sim/stats", base);
+  json_t *st = pv_e2e_http_get_json(url);
+  cr_assert_not_null(st, "GET %s failed", url);
+  long long seq = json_integer_value(json_object_get(st, "last_seq"));
+  json_decref(st);
+  return seq;
+}
+
+json_t *pv_te_sim_requests(const char *base, long long since)
+{
+  json_t *all = json_array();
+  /* bounded: the log keeps at most 100000 entries, 10000 per page */
+  for (int page = 0; page < 20; page++) {
+    char url[512];
+    snprintf(url, sizeof(url), "%s/_sim/requests?since=%lld&limit=10000",
+             base, since);
+    json_t *list = pv_e2e_http_get_json(url);
+    cr_assert(json_is_array(list), "GET %s failed", url);
+    size_t n = json_array_size(list);
+    if (n)
+      since = json_integer_value(
+          json_object_get(json_array_get(list, n - 1), "seq"));
+    json_array_extend(all, list);
+    json_decref(list);
+    if (n < 10000)
+      break;
+  }
+  return all;
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+  (void)p;
+  (void)u;
+  return s * n;
+}
+
+void pv_te_sim_faults(const char *base, const char *body)
+{
+  char url[512];
+  snprintf(url, sizeof(url), "%s/_sim/faults", base);
+  CURL *h = curl_easy_init();
+  cr_assert_not_null(h);
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, body ? "PUT" : "DELETE");
+  if (body)
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+  CURLcode rc = curl_easy_perform(h);
+  long code = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(h);
+  cr_assert(rc == CURLE_OK && code == 200, "%s %s: curl %d, HTTP %ld",
+            body ? "PUT" : "DELETE", url, (int)rc, code);
+}
+
+void pv_te_config_with(pv_e2e_t *e, char *path_buf, size_t path_len,
+                       const char *extra)
+{
+  FILE *in = fopen(e->config, "r");
+  cr_assert_not_null(in, "cannot read %s", e->config);
+  int n = snprintf(path_buf, path_len, "%s/tests/logs/e2e-%s.conf",
+                   pv_test_build_dir(), e->suffix);
+  cr_assert(n > 0 && (size_t)n < path_len);
+  FILE *out = fopen(path_buf, "w");
+  cr_assert_not_null(out, "cannot write %s", path_buf);
+  char chunk[4096];
+  size_t r;
+  while ((r = fread(chunk, 1, sizeof(chunk), in)) > 0)
+    cr_assert_eq(fwrite(chunk, 1, r, out), r);
+  fclose(in);
+  /* inih lets a section appear again: these keys join [kafka] etc. */
+  fprintf(out, "\n; added by the engine tests\n%s\n", extra);
+  cr_assert_eq(fclose(out), 0);
+  e->config = path_buf;
+}

@@ -1,0 +1,51 @@
+/**
+ * @file test_engine_util.h
+ * @brief Helpers of the engine suites (tests/e2e/test_engine*.c): counting
+ * replies and dead letters per key, polling job_status, the simulator's
+ * request log and faults, and a worker config with extra lines.
+ */
+#ifndef PV_TESTS_E2E_ENGINE_UTIL_H
+#define PV_TESTS_E2E_ENGINE_UTIL_H
+
+#include "tests/e2e/worker_harness.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/** @returns the first column of row 0 as an integer (-1 for NULL). */
+long long pv_te_sql_ll(pv_e2e_t *e, const char *sql, const char *param);
+
+/** @brief Final rows (succeeded, failed, dead) whose job_id starts with
+ *  prefix. */
+long long pv_te_final_rows(pv_e2e_t *e, const char *prefix);
+
+/** @brief Waits until at least n rows with prefix are final.
+ *  @returns the count reached. */
+long long pv_te_wait_final(pv_e2e_t *e, const char *prefix, long long n,
+                           int timeout_ms);
+
+/**
+ * @brief Reads topic from the start and counts messages per key until n
+ * distinct keys were seen (then 1.5 s more, for duplicates) or timeout.
+ * @returns {key: count}.
+ */
+json_t *pv_te_count_by_key(pv_e2e_t *e, const char *topic, size_t n,
+                           int timeout_ms);
+
+/** @returns the simulator's last request sequence number (GET /_sim/stats). */
+long long pv_te_sim_last_seq(const char *base);
+/** @returns every logged request after since: [{seq, method, path, query}]. */
+json_t *pv_te_sim_requests(const char *base, long long since);
+/** @brief PUT /_sim/faults with body, or DELETE it when body is NULL. */
+void pv_te_sim_faults(const char *base, const char *body);
+
+/** @brief Writes the stack's config plus extra (INI text) to a file named
+ *  after the suite and makes it e->config. */
+void pv_te_config_with(pv_e2e_t *e, char *path_buf, size_t path_len,
+                       const char *extra);
+
+/** @brief Sleeps ms milliseconds. */
+void pv_te_sleep_ms(int ms);
+
+#endif
