@@ -9,6 +9,7 @@
 #ifndef PV_WORKER_KAFKA_SYNC_H
 #define PV_WORKER_KAFKA_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,8 @@ typedef struct pv_ksync_msg {
   char **hnames;       /**< headers */
   char **hvalues;
   size_t n_headers;
+  size_t key_len;      /**< exact key length (the key may hold NUL bytes) */
+  size_t *hlens;       /**< exact header value lengths (0 for NULL) */
 } pv_ksync_msg_t;
 
 /** @returns the header's value, or NULL. */
@@ -68,5 +71,43 @@ void pv_ksync_consumer_destroy(pv_ksync_consumer_t *c);
  */
 int pv_ksync_committed(const char *brokers, const char *group, const char *topic,
                     int partitions, int64_t *offsets);
+
+/* ---- exact records (provctl dlq replay) ---------------------------- */
+
+/** A header with an exact value (may be binary; value NULL = no value). */
+typedef struct pv_ksync_header {
+  const char *name;
+  const void *value;
+  size_t len;
+} pv_ksync_header_t;
+
+/**
+ * @brief Produces key and value byte for byte with headers, and waits up
+ * to timeout_ms for the broker's acknowledgement of this record.
+ * @returns 0 once acknowledged, or -1 with the reason in err.
+ */
+int pv_ksync_produce_raw(pv_ksync_producer_t *p, const char *topic,
+                         const void *key, size_t key_len, const void *value,
+                         size_t len, const pv_ksync_header_t *headers,
+                         size_t n_headers, int timeout_ms, char *err,
+                         size_t errsz);
+
+/** @brief Asks brokers for cluster metadata within timeout_ms.
+ *  @returns 0 if a broker answered, or -1 with the reason in err. */
+int pv_ksync_ping(const char *brokers, int timeout_ms, char *err,
+                  size_t errsz);
+
+/**
+ * @brief A consumer without a group over every partition of topic, from
+ * the first offset to the end offsets as of this call (records produced
+ * later are not waited for). NULL (reason in err) if the topic is unknown
+ * or the broker does not answer.
+ */
+pv_ksync_consumer_t *pv_ksync_consumer_snapshot(const char *brokers,
+                                                const char *topic, char *err,
+                                                size_t errsz);
+/** @returns true when a snapshot consumer has read up to its end offsets
+ *  (always false for other consumers). */
+bool pv_ksync_consumer_drained(pv_ksync_consumer_t *c);
 
 #endif
