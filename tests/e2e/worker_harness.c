@@ -1,6 +1,7 @@
 #include "tests/e2e/worker_harness.h"
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "jobs/job.h"
 #include "tests/support/proc.h"
 #include "tests/support/testenv.h"
@@ -172,4 +173,77 @@ json_t *pv_e2e_http_get_json(const char *url)
   json_t *doc = rc == CURLE_OK ? json_loadb(buf, len, 0, NULL) : NULL;
   free(buf);
   return doc;
+}
+
+void pv_e2e_config_append(pv_e2e_t *e, const char *extra_ini)
+{
+  FILE *in = fopen(e->config, "r");
+  cr_assert_not_null(in, "cannot read %s", e->config);
+  char *dir = pv_asprintf("%s/tests/logs", pv_test_build_dir());
+  int n = snprintf(e->config_copy, sizeof(e->config_copy), "%s/e2e-%s.conf",
+                   dir, e->suffix);
+  free(dir);
+  cr_assert(n > 0 && (size_t)n < sizeof(e->config_copy), "path too long");
+  FILE *out = fopen(e->config_copy, "w");
+  cr_assert_not_null(out, "cannot write %s", e->config_copy);
+  char chunk[4096];
+  size_t got;
+  while ((got = fread(chunk, 1, sizeof(chunk), in)) > 0)
+    cr_assert_eq(fwrite(chunk, 1, got, out), got);
+  cr_assert(!ferror(in), "reading %s failed", e->config);
+  fclose(in);
+  /* A newline first: the copied file may not end with one. */
+  cr_assert(fprintf(out, "\n; appended by the e2e harness\n%s\n", extra_ini) >
+            0);
+  cr_assert_eq(fclose(out), 0, "writing %s failed", e->config_copy);
+  e->config = e->config_copy;
+}
+
+pid_t pv_e2e_spawn_worker(pv_e2e_t *e, const char *worker_id,
+                          const char *const *extra_env, char *log_out,
+                          size_t log_len)
+{
+  char bin[512];
+  snprintf(bin, sizeof(bin), "%s/provisiond", pv_test_build_dir());
+  int w = snprintf(log_out, log_len, "%s/tests/logs/e2e-%s-%s.log",
+                   pv_test_build_dir(), e->suffix, worker_id);
+  cr_assert(w > 0 && (size_t)w < log_len, "log path too long");
+  char *env[16];
+  size_t n = 0;
+  env[n++] = pv_asprintf("PROVISIOND_KAFKA_TOPICS=%s", e->jobs_topic);
+  env[n++] = pv_asprintf("PROVISIOND_KAFKA_RESULTS_TOPIC=%s", e->results_topic);
+  env[n++] = pv_asprintf("PROVISIOND_KAFKA_GROUP_ID=%s", e->group);
+  env[n++] = pv_asprintf("PROVISIOND_WORKER_ID=%s", worker_id);
+  env[n++] = pv_strdup("PROVISIOND_WORKER_METRICS_LISTEN=");
+  for (size_t i = 0; extra_env && extra_env[i] && n < 15; i++)
+    env[n++] = pv_strdup(extra_env[i]);
+  env[n] = NULL;
+  const char *argv[] = {bin, "-c", e->config, NULL};
+  pid_t pid = pv_proc_start(argv, (const char *const *)env, log_out);
+  for (size_t i = 0; i < n; i++)
+    free(env[i]);
+  cr_assert_gt(pid, 0, "cannot start %s", bin);
+  return pid;
+}
+
+int pv_e2e_count_text(const char *path, const char *needle)
+{
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 0;
+  pv_buf_t b;
+  char chunk[4096];
+  size_t n;
+  pv_buf_init(&b, 64u << 20);
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    if (pv_buf_append(&b, chunk, n) < 0)
+      break;
+  fclose(f);
+  int count = 0;
+  size_t nlen = strlen(needle);
+  for (const char *p = b.data; p && nlen && (p = strstr(p, needle));
+       p += nlen)
+    count++;
+  pv_buf_free(&b);
+  return count;
 }

@@ -25,6 +25,7 @@ typedef struct pv_e2e {
   int partitions;      /**< of the jobs topic, as the broker made it */
   pid_t worker;
   pv_ksync_producer_t *producer;
+  char config_copy[512]; /**< set by pv_e2e_config_append */
 } pv_e2e_t;
 
 /** @brief Names topics and group after a fresh suffix and creates them. */
@@ -48,5 +49,26 @@ char *pv_e2e_sql_value(pv_e2e_t *e, const char *sql, const char *param);
 
 /** @returns GET url's body parsed as JSON (json_decref it), or NULL. */
 json_t *pv_e2e_http_get_json(const char *url);
+
+/**
+ * @brief Writes a copy of the stack's config with extra_ini appended (later
+ * keys override earlier ones: e.g. "[kafka]\nsession.timeout.ms = 6000\n"
+ * or a tenant's voltha_url pointing at a private simulator) and makes it
+ * the config of every worker started afterwards.
+ */
+void pv_e2e_config_append(pv_e2e_t *e, const char *extra_ini);
+
+/**
+ * @brief Starts a worker like pv_e2e_start_worker, but with its own log
+ * file (<tests/logs>/e2e-<suffix>-<worker_id>.log, written to log_out) and
+ * without waiting: for suites that run several workers in one group.
+ * @returns its pid (never 0; the test fails if it cannot start).
+ */
+pid_t pv_e2e_spawn_worker(pv_e2e_t *e, const char *worker_id,
+                          const char *const *extra_env, char *log_out,
+                          size_t log_len);
+
+/** @returns how many times needle occurs in the file at path (0 if absent). */
+int pv_e2e_count_text(const char *path, const char *needle);
 
 #endif
