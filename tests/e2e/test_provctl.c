@@ -1,0 +1,557 @@
+/*
+ * provctl end to end: every subcommand against the dev stack, with a
+ * worker on private topics and a private simulator for fault injection
+ * (so a 503 here never disturbs another suite).
+ */
+#include "tests/e2e/worker_harness.h"
+#include "tests/support/proc.h"
+#include "tests/support/simproc.h"
+#include "tests/support/testenv.h"
+
+#include "common/alloc.h"
+#include "common/clock.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pv_e2e_t E;
+static pv_sim_t S;
+static char conf_path[512];
+/* Tenants only this run's configuration has: breaker overrides on them
+ * cannot reach another suite's workers on the shared database. */
+static char brk_a[96], brk_b[96];
+
+static void teardown(void)
+{
+  pv_e2e_teardown(&E);
+  pv_sim_stop(&S);
+  if (conf_path[0])
+    unlink(conf_path);
+}
+
+TestSuite(provctl, .fini = teardown, .timeout = 150);
+
+/* A configuration like the stack's, with both tenants on the private
+ * simulator (VOLTHA and GenieACS only: no NetBox secret needed). */
+static void write_config(void)
+{
+  snprintf(conf_path, sizeof(conf_path), "%s/tests/logs/provctl-%s.conf",
+           pv_test_build_dir(), E.suffix);
+  FILE *f = fopen(conf_path, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "[worker]\nlog_level = info\n\n[kafka]\nbrokers = %s\n"
+             "topics = %s\nresults_topic = %s\nsession.timeout.ms = 6000\n\n"
+             "[postgres]\nconninfo = %s\n\n",
+          E.brokers, E.jobs_topic, E.results_topic, E.pg);
+  snprintf(brk_a, sizeof(brk_a), "brk-%s-a", E.suffix);
+  snprintf(brk_b, sizeof(brk_b), "brk-%s-b", E.suffix);
+  const char *tenants[] = {"isp-east", "isp-west", brk_a, brk_b};
+  for (int i = 0; i < 4; i++)
+    fprintf(f, "[tenant.%s]\nvoltha_url = %s\ngenieacs_url = %s\n\n",
+            tenants[i], S.voltha_url, S.genieacs_url);
+  cr_assert_eq(fclose(f), 0);
+  E.config = conf_path;
+}
+
+static void start(bool worker)
+{
+  pv_e2e_setup(&E, 2);
+  cr_assert_eq(pv_sim_start(&S, NULL), 0, "cannot start a simulator");
+  write_config();
+  if (!worker)
+    return;
+  /* one run per job, one HTTP attempt per run: a 503 dead-letters at
+   * once; a breaker that never opens by itself */
+  const char *env[] = {"PROVISIOND_WORKER_JOB_MAX_ATTEMPTS=1",
+                       "PROVISIOND_HTTP_RETRY_MAX_ATTEMPTS=1",
+                       "PROVISIOND_HTTP_BREAKER_FAIL_MAX=100000", NULL};
+  pv_e2e_start_worker(&E, "e2e-provctl", env);
+}
+
+/* Runs build/provctl with argv (NULL-terminated, without the program),
+ * extra environment (may be NULL). Output is collected into *out / *err
+ * (free them; may be NULL). @returns the exit status. */
+static int provctl_env(char **out, char **err, const char *const *env,
+                       const char *const *args)
+{
+  char bin[512], outp[600], errp[600];
+  snprintf(bin, sizeof(bin), "%s/provctl", pv_test_build_dir());
+  snprintf(outp, sizeof(outp), "%s/tests/logs/provctl-%s.out",
+           pv_test_build_dir(), E.suffix);
+  snprintf(errp, sizeof(errp), "%s/tests/logs/provctl-%s.err",
+           pv_test_build_dir(), E.suffix);
+  const char *argv[64];
+  size_t n = 0;
+  argv[n++] = bin;
+  for (size_t i = 0; args[i] && n < 63; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fi = open("/dev/null", O_RDONLY);
+    if (fo < 0 || fe < 0 || fi < 0)
+      _exit(120);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    dup2(fi, 0);
+    setenv("PROVISIOND_CONFIG", conf_path, 1);
+    for (size_t i = 0; env && env[i]; i++)
+      putenv((char *)(uintptr_t)env[i]);
+    execv(bin, (char *const *)(uintptr_t)argv);
+    _exit(127);
+  }
+  int st = 0;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  char *paths[] = {outp, errp};
+  char **dst[] = {out, err};
+  for (int i = 0; i < 2; i++) {
+    FILE *f = fopen(paths[i], "r");
+    cr_assert_not_null(f);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    char tmp[4096];
+    size_t got;
+    while ((got = fread(tmp, 1, sizeof(tmp), f)) > 0)
+      fwrite(tmp, 1, got, mem);
+    fclose(mem);
+    fclose(f);
+    if (dst[i])
+      *dst[i] = buf;
+    else
+      free(buf);
+  }
+  cr_assert(WIFEXITED(st), "provctl died");
+  return WEXITSTATUS(st);
+}
+
+#define PROVCTL(out, err, ...) \
+  provctl_env(out, err, NULL, (const char *const[]){__VA_ARGS__, NULL})
+
+static char *sql(const char *q, const char *param)
+{
+  return pv_e2e_sql_value(&E, q, param);
+}
+
+static void assert_sql(const char *q, const char *param, const char *want)
+{
+  char *v = sql(q, param);
+  cr_assert(v && !strcmp(v, want), "%s [%s]: got %s, want %s", q,
+            param ? param : "", v ? v : "NULL", want);
+  free(v);
+}
+
+/* Polls until the job's state is want (within timeout_ms). */
+static void wait_state(const char *id, const char *want, int timeout_ms)
+{
+  uint64_t until = pv_clock_mono_ms() + (uint64_t)timeout_ms;
+  char *v = NULL;
+  while (pv_clock_mono_ms() < until) {
+    free(v);
+    v = sql("SELECT state FROM job_status WHERE job_id = $1", id);
+    if (v && !strcmp(v, want))
+      break;
+    usleep(100 * 1000);
+  }
+  cr_assert(v && !strcmp(v, want), "job %s: state %s, want %s (see %s)", id,
+            v ? v : "(no row)", want, E.worker_log);
+  free(v);
+}
+
+/* Records on a topic right now (all partitions). */
+static long topic_count(const char *topic)
+{
+  char err[256];
+  pv_ksync_consumer_t *c =
+      pv_ksync_consumer_snapshot(E.brokers, topic, err, sizeof(err));
+  cr_assert_not_null(c, "%s", err);
+  long n = 0;
+  while (!pv_ksync_consumer_drained(c)) {
+    pv_ksync_msg_t *m = pv_ksync_consume(c, 5000);
+    if (!m)
+      break;
+    n++;
+    pv_ksync_msg_destroy(m);
+  }
+  pv_ksync_consumer_destroy(c);
+  return n;
+}
+
+static void enqueue_health(const char *id, const char *tenant)
+{
+  char *out = NULL, *err = NULL;
+  int rc = PROVCTL(&out, &err, "enqueue", "--tenant", tenant, "--service",
+                   "voltha", "--op", "health_check", "--id", id, "--key", id);
+  cr_assert_eq(rc, 0, "enqueue %s: %s%s", id, out, err);
+  free(out);
+  free(err);
+}
+
+static void fault_503(void)
+{
+  cr_assert_eq(pv_sim_set_fault(S.voltha_url,
+                                "{\"mode\":\"error\",\"status\":503}"), 200);
+}
+
+Test(provctl, replay_after_fix_skips_succeeded_dry_run_and_rate)
+{
+  start(true);
+  fault_503();
+  char a[96], b[96], c[96], d[96];
+  snprintf(a, sizeof(a), "rp-%s-a", E.suffix);
+  snprintf(b, sizeof(b), "rp-%s-b", E.suffix);
+  snprintf(c, sizeof(c), "rp-%s-c", E.suffix);
+  snprintf(d, sizeof(d), "rp-%s-d", E.suffix);
+  const char *ids[] = {a, b, c, d};
+  for (int i = 0; i < 4; i++)
+    enqueue_health(ids[i], "isp-east");
+  for (int i = 0; i < 4; i++)
+    wait_state(ids[i], "dead", 60000);
+
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "list", "--json", "--tenant",
+                       "isp-east"), 0, "%s", err);
+  for (int i = 0; i < 4; i++)
+    cr_assert(strstr(out, ids[i]), "dlq list lacks %s: %s", ids[i], out);
+  free(out);
+  free(err);
+
+  /* The fault is fixed. Job c succeeded meanwhile (e.g. another
+   * operator's replay): it must not run again. */
+  cr_assert_eq(pv_sim_clear_faults(S.voltha_url), 200);
+  free(sql("UPDATE job_status SET state = 'succeeded' WHERE job_id = $1 "
+           "RETURNING 1", c));
+  long before = topic_count(E.jobs_topic);
+
+  /* dry run: lists exactly what would happen, changes nothing */
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", a, b, c, d, "--dry-run"),
+               0, "%s", err);
+  for (int i = 0; i < 4; i++) {
+    char line[160];
+    snprintf(line, sizeof(line), "%s %s", i == 2 ? "skip        " :
+             "would-replay", ids[i]);
+    cr_assert(strstr(out, line), "dry run lacks \"%s\": %s", line, out);
+  }
+  cr_assert(strstr(out, "already succeeded"), "%s", out);
+  free(out);
+  free(err);
+  cr_assert_eq(topic_count(E.jobs_topic), before, "dry run produced");
+  assert_sql("SELECT count(*) FROM job_replays WHERE job_id LIKE $1 || '%'",
+             "rp-", "0");
+  assert_sql("SELECT state FROM job_status WHERE job_id = $1", a, "dead");
+
+  /* without --yes and without a terminal: refused */
+  cr_assert_eq(PROVCTL(NULL, &err, "dlq", "replay", a), 2);
+  cr_assert(strstr(err, "--yes"), "%s", err);
+  free(err);
+
+  /* the replay, at 2 records/s: 3 records take at least 1 s */
+  uint64_t t0 = pv_clock_mono_ms();
+  int rc = PROVCTL(&out, &err, "dlq", "replay", a, b, c, d, "--yes", "--by",
+                   "alice", "--rate", "2/s");
+  uint64_t elapsed = pv_clock_mono_ms() - t0;
+  cr_assert_eq(rc, 0, "replay: %s%s", out, err);
+  cr_assert_geq(elapsed, 1000, "--rate 2/s sent 3 records in %llu ms",
+                (unsigned long long)elapsed);
+  cr_assert(strstr(err, "replayed 3, skipped 1, failed 0"), "%s", err);
+  free(out);
+  free(err);
+  const char *replayed[] = {a, b, d};
+  for (int i = 0; i < 3; i++) {
+    wait_state(replayed[i], "succeeded", 60000);
+    assert_sql("SELECT replay_count || ' ' || last_replayed_by || ' ' ||"
+               " last_replay_status FROM job_status WHERE job_id = $1",
+               replayed[i], "1 alice produced");
+    assert_sql("SELECT count(*) FROM job_replays WHERE job_id = $1 AND"
+               " replayed_by = 'alice' AND status = 'produced' AND had_row"
+               " AND dlq_topic IS NOT NULL AND dlq_offset >= 0",
+               replayed[i], "1");
+    /* history kept: the dead run's error is still there */
+    assert_sql("SELECT jsonb_array_length(errors) >= 1 FROM job_status"
+               " WHERE job_id = $1", replayed[i], "t");
+  }
+  assert_sql("SELECT state || ' ' || replay_count FROM job_status WHERE"
+             " job_id = $1", c, "succeeded 0");
+  cr_assert_eq(topic_count(E.jobs_topic), before + 3);
+
+  /* the re-injected records: original bytes, lineage, no x-dlq-* */
+  pv_ksync_consumer_t *cons = pv_ksync_consumer_new(E.brokers, E.jobs_topic);
+  int lineage = 0;
+  for (long i = 0; i < before + 3; i++) {
+    pv_ksync_msg_t *m = pv_ksync_consume(cons, 20000);
+    cr_assert_not_null(m);
+    const char *of = pv_ksync_msg_header(m, "x-replay-of");
+    if (of) {
+      lineage++;
+      cr_assert(strstr(of, E.dlq_topic) == of, "x-replay-of %s", of);
+      cr_assert_str_eq(pv_ksync_msg_header(m, "x-replayed-by"), "alice");
+      cr_assert_null(pv_ksync_msg_header(m, "x-dlq-error-class"));
+      cr_assert_str_eq(pv_ksync_msg_header(m, "content-type"),
+                       "application/msgpack");
+    }
+    pv_ksync_msg_destroy(m);
+  }
+  pv_ksync_consumer_destroy(cons);
+  cr_assert_eq(lineage, 3);
+
+  /* list: the outcome of the last replay; status: the replay lineage */
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "list", "--json"), 0);
+  cr_assert(strstr(out, "\"last_replay_outcome\": \"succeeded\""), "%s", out);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "status", a), 0);
+  cr_assert(strstr(out, "\"by\": \"alice\""), "%s", out);
+  cr_assert(strstr(out, "\"status\": \"succeeded\""), "the reply: %s", out);
+  free(out);
+  free(err);
+  /* a second replay of a succeeded job is a no-op */
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", a, "--yes"), 0);
+  cr_assert(strstr(out, "already succeeded"), "%s", out);
+  free(out);
+  free(err);
+  cr_assert_eq(topic_count(E.jobs_topic), before + 3);
+}
+
+Test(provctl, dead_again_is_reported_and_from_topic_without_row)
+{
+  start(true);
+  fault_503();
+  char x[96], y[96];
+  snprintf(x, sizeof(x), "rp-%s-x", E.suffix);
+  snprintf(y, sizeof(y), "rp-%s-y", E.suffix);
+  enqueue_health(x, "isp-west");
+  wait_state(x, "dead", 60000);
+  /* replayed while the fault is still there: dead again, and said so */
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", x, "--yes"), 0, "%s",
+               err);
+  free(out);
+  free(err);
+  uint64_t until = pv_clock_mono_ms() + 60000;
+  char *v = NULL;
+  while (pv_clock_mono_ms() < until) {
+    free(v);
+    v = sql("SELECT state || ' ' || runs FROM job_status WHERE job_id = $1",
+            x);
+    if (v && !strcmp(v, "dead 2"))
+      break;
+    usleep(100 * 1000);
+  }
+  cr_assert_str_eq(v, "dead 2", "the replay ran once more and died");
+  free(v);
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "list", "--json", "--tenant",
+                       "isp-west"), 0);
+  cr_assert(strstr(out, "\"last_replay_outcome\": \"dead_again\""), "%s",
+            out);
+  cr_assert(strstr(out, "\"replay_count\": 1"), "%s", out);
+  free(out);
+  free(err);
+
+  /* a dead letter that never reached PostgreSQL */
+  cr_assert_eq(pv_sim_clear_faults(S.voltha_url), 200);
+  char doc[512];
+  int n = snprintf(doc, sizeof(doc), "{\"v\":1,\"id\":\"%s\",\"tenant\":"
+                   "\"isp-east\",\"service\":\"voltha\",\"op\":"
+                   "\"health_check\"}", y);
+  const char *hdrs[] = {"content-type", "application/json",
+                        "x-dlq-error-class", "internal",
+                        "x-dlq-source-topic", E.jobs_topic,
+                        "x-dlq-source-partition", "0",
+                        "x-dlq-source-offset", "999999", NULL};
+  cr_assert_eq(pv_ksync_produce(E.producer, E.dlq_topic, "kk", doc,
+                                (size_t)n, hdrs), 0);
+  cr_assert_null(sql("SELECT state FROM job_status WHERE job_id = $1", y));
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", "--from-topic",
+                       E.dlq_topic, y, "--dry-run"), 0, "%s", err);
+  cr_assert(strstr(out, "would-replay"), "%s", out);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", "--from-topic",
+                       E.dlq_topic, y, "--yes", "--by", "bob"), 0, "%s%s",
+               out, err);
+  free(out);
+  free(err);
+  wait_state(y, "succeeded", 60000);
+  assert_sql("SELECT count(*) FROM job_replays WHERE job_id = $1 AND NOT"
+             " had_row AND replayed_by = 'bob' AND status = 'produced'", y,
+             "1");
+  assert_sql("SELECT ordering_key FROM job_status WHERE job_id = $1", y,
+             "kk");
+}
+
+Test(provctl, enqueue_file_jobs_status_and_bad_input)
+{
+  start(false);
+  char path[600], id1[96];
+  snprintf(path, sizeof(path), "%s/tests/logs/provctl-%s.jsonl",
+           pv_test_build_dir(), E.suffix);
+  snprintf(id1, sizeof(id1), "f-%s-1", E.suffix);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "{\"id\":\"%s\",\"tenant\":\"isp-east\",\"service\":\"voltha\","
+             "\"op\":\"health_check\",\"key\":\"k1\"}\n"
+             "{\"tenant\":\"isp-east\",\"service\":\"voltha\",\"op\":"
+             "\"get_device\",\"args\":{\"devce_id\":\"x\"}}\n"
+             "\n{\"tenant\":\"isp-east\",\"service\":\"genieacs\",\"op\":"
+             "\"list_devices\"}\n", id1);
+  fclose(f);
+  long before = topic_count(E.jobs_topic);
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "enqueue", "--file", path), 2);
+  cr_assert(strstr(err, ":2: bad_args: unknown argument \"devce_id\""), "%s",
+            err);
+  cr_assert(strstr(err, "nothing was sent"), "%s", err);
+  free(out);
+  free(err);
+  cr_assert_eq(topic_count(E.jobs_topic), before, "a bad file sent jobs");
+
+  /* fixed: all sent, lines named (line 3 is blank) */
+  f = fopen(path, "w");
+  fprintf(f, "{\"id\":\"%s\",\"tenant\":\"isp-east\",\"service\":\"voltha\","
+             "\"op\":\"health_check\",\"key\":\"k1\"}\n"
+             "{\"tenant\":\"isp-west\",\"service\":\"voltha\",\"op\":"
+             "\"health_check\"}\n"
+             "\n{\"tenant\":\"isp-east\",\"service\":\"genieacs\",\"op\":"
+             "\"list_devices\"}\n", id1);
+  fclose(f);
+  cr_assert_eq(PROVCTL(&out, &err, "enqueue", "--file", path), 0, "%s", err);
+  cr_assert(strstr(out, "enqueued 3 job(s)") && strstr(out, "lines 1-2,4"),
+            "%s", out);
+  free(out);
+  free(err);
+  cr_assert_eq(topic_count(E.jobs_topic), before + 3);
+
+  /* bad input: one line naming what, exit 2 */
+  cr_assert_eq(PROVCTL(NULL, &err, "enqueue", "--tenant", "isp-nowhere",
+                       "--service", "voltha", "--op", "health_check"), 2);
+  cr_assert(strstr(err, "unknown tenant \"isp-nowhere\""), "%s", err);
+  free(err);
+  cr_assert_eq(PROVCTL(NULL, &err, "enqueue", "--tenant", "isp-east",
+                       "--service", "voltha", "--op", "get_device", "--arg",
+                       "device_id=1", "--arg", "limit=x"), 2);
+  cr_assert(strstr(err, "\"limit\""), "%s", err);
+  free(err);
+  cr_assert_eq(PROVCTL(NULL, &err, "jobs", "--state", "bogus"), 2);
+  free(err);
+  cr_assert_eq(PROVCTL(NULL, &err, "jobs", "--since", "1y"), 2);
+  cr_assert(strstr(err, "--since \"1y\""), "%s", err);
+  free(err);
+  /* unreachable broker / database: exit 3, one line naming where */
+  const char *nok[] = {"PROVISIOND_KAFKA_BROKERS=127.0.0.1:1", NULL};
+  cr_assert_eq(provctl_env(NULL, &err, nok, (const char *const[]){
+               "enqueue", "--tenant", "isp-east", "--service", "voltha",
+               "--op", "health_check", NULL}), 3);
+  cr_assert(strstr(err, "Kafka unreachable (127.0.0.1:1)"), "%s", err);
+  free(err);
+  const char *npg[] = {"PROVISIOND_PG=host=127.0.0.1 port=1 dbname=x "
+                       "user=x password=hunter2 connect_timeout=3", NULL};
+  cr_assert_eq(provctl_env(NULL, &err, npg,
+                           (const char *const[]){"jobs", NULL}), 3);
+  cr_assert(strstr(err, "PostgreSQL unreachable"), "%s", err);
+  cr_assert_null(strstr(err, "hunter2"), "a password in an error: %s", err);
+  free(err);
+  /* status of an unknown job: exit 1 */
+  cr_assert_eq(PROVCTL(NULL, &err, "status", "no-such-job-xyz"), 1);
+  free(err);
+  /* every subcommand has --help */
+  const char *cmds[] = {"migrate", "ops", "enqueue", "status", "jobs", "dlq",
+                        "breakers", "breaker"};
+  for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+    cr_assert_eq(PROVCTL(&out, NULL, cmds[i], "--help"), 0, "%s --help",
+                 cmds[i]);
+    cr_assert(strstr(out, "usage: provctl"), "%s --help: %s", cmds[i], out);
+    free(out);
+  }
+}
+
+Test(provctl, jobs_lists_rows_as_table_and_json)
+{
+  start(true);
+  char id[96];
+  snprintf(id, sizeof(id), "jl-%s", E.suffix);
+  enqueue_health(id, "isp-west");
+  wait_state(id, "succeeded", 60000);
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "jobs", "--tenant", "isp-west", "--since",
+                       "1h", "--json", "--limit", "1000"), 0, "%s", err);
+  cr_assert(strstr(out, id), "%s", out);
+  json_t *first = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+  cr_assert(json_is_object(first), "--json lines are JSON objects: %s", out);
+  json_decref(first);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "jobs", "--state", "succeeded", "--op",
+                       "health_check"), 0);
+  cr_assert(strncmp(out, "JOB_ID", 6) == 0, "a table with a header: %s", out);
+  cr_assert(strstr(out, id), "%s", out);
+  free(out);
+  free(err);
+}
+
+Test(provctl, breaker_force_open_fails_fast_for_that_tenant_only)
+{
+  start(true);
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(NULL, &err, "breaker", "open", "voltha", brk_a),
+               2, "--reason is required");
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "breaker", "open", "voltha", brk_a,
+                       "--reason", "OLT maintenance", "--by", "carol"), 0,
+               "%s", err);
+  free(out);
+  free(err);
+  assert_sql("SELECT state || ' ' || changed_by || ' ' || reason FROM"
+             " breaker_state WHERE service = 'voltha' AND tenant = $1"
+             " ORDER BY changed_at DESC LIMIT 1", brk_a,
+             "forced_open operator:carol OLT maintenance");
+  assert_sql("SELECT count(*) > 0 FROM breaker_events WHERE tenant = $1"
+             " AND to_state = 'forced_open' AND changed_by = "
+             "'operator:carol'", brk_a, "t");
+  cr_assert_eq(PROVCTL(&out, &err, "breakers", "--tenant", brk_a), 0);
+  cr_assert(strstr(out, "forced_open") && strstr(out, "OLT maintenance"),
+            "%s", out);
+  free(out);
+  free(err);
+  cr_assert(pv_proc_wait_for_text(E.worker_log,
+                                  "\"event\":\"fleet.breaker_applied\"",
+                                  30000),
+            "the worker did not apply the override; see %s", E.worker_log);
+
+  char east[96], west[96];
+  snprintf(east, sizeof(east), "br-%s-east", E.suffix);
+  snprintf(west, sizeof(west), "br-%s-west", E.suffix);
+  enqueue_health(east, brk_a);
+  enqueue_health(west, brk_b);
+  wait_state(west, "succeeded", 60000);
+  uint64_t until = pv_clock_mono_ms() + 30000;
+  char *cls = NULL;
+  while (pv_clock_mono_ms() < until) {
+    free(cls);
+    cls = sql("SELECT error_class FROM job_status WHERE job_id = $1", east);
+    if (cls)
+      break;
+    usleep(100 * 1000);
+  }
+  cr_assert_str_eq(cls, "circuit_open", "the forced-open tenant fails fast");
+  free(cls);
+  assert_sql("SELECT attempts FROM job_status WHERE job_id = $1", east, "0");
+  assert_sql("SELECT attempts > 0 FROM job_status WHERE job_id = $1", west,
+             "t");
+
+  /* back to automatic: recorded the same way */
+  cr_assert_eq(PROVCTL(&out, &err, "breaker", "auto", "voltha", brk_a,
+                       "--reason", "done", "--by", "carol"), 0);
+  free(out);
+  free(err);
+  assert_sql("SELECT string_agg(state, ',') FROM breaker_state WHERE"
+             " service = 'voltha' AND tenant = $1", brk_a, "closed");
+}
