@@ -15,7 +15,11 @@
 #   base+92, controller base+93), KAFKA_PARTITIONS (default 4),
 #   KAFKA_HOME (optional: use a local kafka_2.13-3.9.x distribution's libs/
 #   instead of fetching), PV_KAFKA_CACHE (default <repo>/.cache/kafka/<ver>),
-#   KAFKA_HEAP_OPTS (default -Xms256m -Xmx512m).
+#   KAFKA_HEAP_OPTS (default -Xms256m -Xmx512m), PV_MAVEN_REPO (optional:
+#   Maven's local repository instead of ~/.m2/repository, e.g. a CI cache).
+#
+# The fetch tries Maven offline first: a machine whose ~/.m2 already holds
+# the jars (an earlier clone, an earlier CI run) needs no network at all.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,11 +74,22 @@ cmd_fetch() {
   command -v mvn >/dev/null ||
     die "Maven is not installed: run 'KAFKA=apache deploy/dev/deps.sh' (or set KAFKA_HOME=/path/to/kafka_2.13-3.9.x)"
   mkdir -p "$CACHE" "$LOGS"
-  say "fetching Apache Kafka $KAFKA_VERSION through Maven into $CACHE (once)"
   rm -rf "$CACHE/libs.tmp"
-  if ! mvn -B -q -f "$HERE/kafka/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$CACHE/libs.tmp" \
-    >"$LOGS/kafka-fetch.log" 2>&1; then
+  local mvn_args=(-B -q -f "$HERE/kafka/pom.xml" dependency:copy-dependencies
+    -DincludeScope=runtime -DoutputDirectory="$CACHE/libs.tmp")
+  [ -n "${PV_MAVEN_REPO:-}" ] && mvn_args+=(-Dmaven.repo.local="$PV_MAVEN_REPO")
+  local t0=$SECONDS
+  # Offline first: Maven's local repository may hold every jar already.
+  if mvn -o "${mvn_args[@]}" >"$LOGS/kafka-fetch.log" 2>&1; then
+    rm -rf "$CACHE/libs"
+    mv "$CACHE/libs.tmp" "$CACHE/libs"
+    touch "$CACHE/.complete"
+    say "Apache Kafka $KAFKA_VERSION copied from Maven's local repository into $CACHE in $((SECONDS - t0)) s"
+    return 0
+  fi
+  rm -rf "$CACHE/libs.tmp"
+  say "fetching Apache Kafka $KAFKA_VERSION through Maven Central into $CACHE (once)"
+  if ! mvn "${mvn_args[@]}" >"$LOGS/kafka-fetch.log" 2>&1; then
     rm -rf "$CACHE/libs.tmp"
     # Maven words an unreachable repository many ways ("No plugin found for
     # prefix", "Could not transfer", "Unknown host"...): match the usual
@@ -88,6 +103,7 @@ cmd_fetch() {
   rm -rf "$CACHE/libs"
   mv "$CACHE/libs.tmp" "$CACHE/libs"
   touch "$CACHE/.complete"
+  say "fetched Apache Kafka $KAFKA_VERSION in $((SECONDS - t0)) s"
 }
 
 kafka_pid() {
