@@ -1404,6 +1404,11 @@ pv_breaker_state_t pv_endpoint_breaker_state(const pv_endpoint_t *ep)
   return ep->breaker.state;
 }
 
+const char *pv_endpoint_base_url(const pv_endpoint_t *ep)
+{
+  return ep->base_url;
+}
+
 void pv_endpoint_set_breaker(pv_endpoint_t *ep, pv_breaker_state_t state,
                              int64_t open_until_ms, const char *reason)
 {

@@ -147,6 +147,8 @@ pv_endpoint_t *pv_http_endpoint_find(pv_http_t *http, const char *service,
                                      const char *tenant, const char *base_url);
 
 pv_breaker_state_t pv_endpoint_breaker_state(const pv_endpoint_t *ep);
+/** @returns the endpoint's base URL (its key in breaker_state). */
+const char *pv_endpoint_base_url(const pv_endpoint_t *ep);
 /**
  * @brief Applies a state decided elsewhere (another worker, an operator).
  * The change callback runs with local = false. open_until_ms (wall) says

@@ -653,11 +653,21 @@ static bool maybe_park(task_t *t, int attempts, int64_t retry_at_ms)
     next = retry_at_ms;
   if (t->err.cls == PV_ERR_RATE_LIMITED && retry_at_ms > now)
     hold_set(eng, t->job, retry_at_ms);
-  if (reached >= limit || next >= t->deadline_ms) {
+  if (reached >= limit) {
     size_t n = strlen(t->err.message);
-    snprintf(t->err.message + n, sizeof(t->err.message) - n, "%s",
-             reached >= limit ? " (attempts used up)"
-                              : " (next attempt would pass the deadline)");
+    snprintf(t->err.message + n, sizeof(t->err.message) - n,
+             " (%d attempts used up)", reached);
+    return false;
+  }
+  if (next >= t->deadline_ms) {
+    /* The job cannot be tried again in time: that is what it dies of,
+     * and the last answer says why. */
+    char last[PV_ERROR_MSG_MAX];
+    snprintf(last, sizeof(last), "%s", t->err.message);
+    pv_error_set(&t->err, PV_ERR_DEADLINE_EXCEEDED, t->err.http_status,
+                 "deadline passes before %s is available again; last error "
+                 "(%s): %s", t->job->service, pv_errclass_name(t->err.cls),
+                 last);
     return false;
   }
   t->next_attempt_ms = next;

@@ -39,14 +39,18 @@ static void apply_row(pv_fleet_t *f, const char *service, const char *tenant,
   if (!ep)
     return; /* a tenant or service this worker does not serve */
   /* One endpoint per (tenant, service) here; a row for another base URL
-   * (the configuration changed) does not apply to it. */
-  (void)endpoint;
+   * (an old configuration, another site) does not apply to it. */
+  if (endpoint && strcmp(endpoint, "*") &&
+      strcmp(endpoint, pv_endpoint_base_url(ep)))
+    return;
   pv_breaker_state_t cur = pv_endpoint_breaker_state(ep);
   if (st == PV_BREAKER_OPEN) {
     if (cur == PV_BREAKER_FORCED_OPEN || cur == PV_BREAKER_DISABLED)
       return; /* an operator's word wins over a peer's */
     int64_t until = (open_until ? open_until : pv_clock_wall_ms()) +
                     f->reset_timeout_ms;
+    if (until <= pv_clock_wall_ms())
+      return; /* stale (its worker is gone): our own calls will tell */
     pv_endpoint_set_breaker(ep, PV_BREAKER_OPEN, until, reason);
   } else if ((int)cur != st) {
     pv_endpoint_set_breaker(ep, (pv_breaker_state_t)st, 0, reason);
