@@ -160,3 +160,50 @@ void pv_te_config_with(pv_e2e_t *e, char *path_buf, size_t path_len,
   cr_assert_eq(fclose(out), 0);
   e->config = path_buf;
 }
+
+static char *slurp(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  cr_assert_not_null(m);
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    fwrite(chunk, 1, n, m);
+  fclose(f);
+  fclose(m);
+  return buf;
+}
+
+int pv_te_count_text(const char *path, const char *needle)
+{
+  char *s = slurp(path);
+  int n = 0;
+  for (const char *p = s; p && (p = strstr(p, needle)); p += strlen(needle))
+    n++;
+  free(s);
+  return n;
+}
+
+long long pv_te_log_field(const char *path, const char *event,
+                          const char *field)
+{
+  char *s = slurp(path);
+  char ev[160], fl[96];
+  snprintf(ev, sizeof(ev), "\"event\":\"%s\"", event);
+  snprintf(fl, sizeof(fl), "\"%s\":", field);
+  long long v = -1;
+  const char *line = s ? strstr(s, ev) : NULL;
+  if (line) {
+    const char *eol = strchr(line, '\n');
+    const char *f = strstr(line, fl);
+    if (f && (!eol || f < eol))
+      v = strtoll(f + strlen(fl), NULL, 10);
+  }
+  free(s);
+  return v;
+}

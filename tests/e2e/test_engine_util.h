@@ -45,6 +45,12 @@ void pv_te_sim_faults(const char *base, const char *body);
 void pv_te_config_with(pv_e2e_t *e, char *path_buf, size_t path_len,
                        const char *extra);
 
+/** @returns how many times needle occurs in the file at path. */
+int pv_te_count_text(const char *path, const char *needle);
+/** @returns the integer field of the first log line of event, or -1. */
+long long pv_te_log_field(const char *path, const char *event,
+                          const char *field);
+
 /** @brief Sleeps ms milliseconds. */
 void pv_te_sleep_ms(int ms);
 
