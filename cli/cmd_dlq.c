@@ -413,14 +413,17 @@ static long long header_ll(const pv_ksync_msg_t *m, const char *name,
 typedef void (*scan_fn)(const pv_ksync_msg_t *m, const char *topic,
                         void *arg);
 
-static int scan_topic(const pv_config_t *conf, const char *topic, scan_fn fn,
-                      void *arg)
+static int scan_topic(const pv_config_t *conf, const char *topic_in,
+                      scan_fn fn, void *arg)
 {
   char err[512];
+  /* our own copy: topic_in may be a candidate's, which fn replaces */
+  char *topic = pv_strdup(topic_in);
   pv_ksync_consumer_t *c =
       pv_ksync_consumer_snapshot(conf->kafka_brokers, topic, err, sizeof(err));
   if (!c) {
     pv_cli_err("cannot read %s on %s: %s", topic, conf->kafka_brokers, err);
+    free(topic);
     return -1;
   }
   long n = 0;
@@ -436,6 +439,7 @@ static int scan_topic(const pv_config_t *conf, const char *topic, scan_fn fn,
     pv_cli_err("warning: %s: stopped after %d records", topic,
                SCAN_MAX_RECORDS);
   pv_ksync_consumer_destroy(c);
+  free(topic);
   return 0;
 }
 
@@ -614,6 +618,36 @@ static void report(const replay_ctx_t *x, const cand_t *c, const char *action,
   fflush(stdout);
 }
 
+/* --from-topic: a record whose job has a row goes through that row's
+ * rules. @returns 0 (replay; *had_row says whether a row exists), 1 (skip,
+ * c->skip set) or -1 (printed). */
+static int topic_row_check(pv_pg_sync_t *db, cand_t *c, bool *had_row)
+{
+  const char *q[] = {c->job_id};
+  pv_pg_result_t *r = pv_pg_sync_query(db, ROW_SQL, 1, q);
+  if (!pv_pg_result_ok(r)) {
+    pv_cli_err("%s: %s", c->job_id, pv_pg_result_error(r));
+    pv_pg_result_free(r);
+    return -1;
+  }
+  *had_row = pv_pg_result_ntuples(r) > 0;
+  const char *why = NULL;
+  if (*had_row) {
+    why = skip_reason(pv_pg_result_get(r, 0, 0), pv_pg_result_get(r, 0, 4),
+                      pv_pg_result_get(r, 0, 5));
+    if (!why && (strcmp(pv_pg_result_get(r, 0, 1), c->src_topic) ||
+                 strtol(pv_pg_result_get(r, 0, 2), NULL, 10) != c->src_part ||
+                 strtoll(pv_pg_result_get(r, 0, 3), NULL, 10) != c->src_off))
+      why = "superseded: the job was delivered again after this dead letter";
+  }
+  pv_pg_result_free(r);
+  if (!why)
+    return 0;
+  free(c->skip);
+  c->skip = pv_strdup(why);
+  return 1;
+}
+
 /* @returns 0 replayed, 1 skipped, -1 failed (stop). */
 static int replay_one(replay_ctx_t *x, cand_t *c)
 {
@@ -623,38 +657,15 @@ static int replay_one(replay_ctx_t *x, cand_t *c)
   bool have_pos = c->dlq_part >= 0;
   const char *p[] = {c->job_id, x->by, have_pos ? c->dlq_topic : NULL,
                      have_pos ? part : NULL, have_pos ? off : NULL, c->target};
-  bool had_row = true;
+  bool had_row = c->job_id != NULL;
   if (c->from_topic && c->job_id) {
-    /* a row decides, as in the database mode */
-    const char *q[] = {c->job_id};
-    pv_pg_result_t *r = pv_pg_sync_query(x->db, ROW_SQL, 1, q);
-    if (!pv_pg_result_ok(r)) {
-      pv_cli_err("%s: %s", c->job_id, pv_pg_result_error(r));
-      pv_pg_result_free(r);
+    int k = topic_row_check(x->db, c, &had_row);
+    if (k < 0)
       return -1;
+    if (k > 0) {
+      report(x, c, "skipped", c->skip);
+      return 1;
     }
-    if (pv_pg_result_ntuples(r) == 0) {
-      had_row = false;
-    } else {
-      const char *why = skip_reason(pv_pg_result_get(r, 0, 0),
-                                    pv_pg_result_get(r, 0, 4),
-                                    pv_pg_result_get(r, 0, 5));
-      if (!why && (strcmp(pv_pg_result_get(r, 0, 1), c->src_topic) ||
-                   strtol(pv_pg_result_get(r, 0, 2), NULL, 10) !=
-                       c->src_part ||
-                   strtoll(pv_pg_result_get(r, 0, 3), NULL, 10) !=
-                       c->src_off))
-        why = "superseded: the job was delivered again after this dead "
-              "letter";
-      if (why) {
-        report(x, c, "skipped", why);
-        pv_pg_result_free(r);
-        return 1;
-      }
-    }
-    pv_pg_result_free(r);
-  } else if (!c->job_id) {
-    had_row = false;
   }
   pv_pg_result_t *r = pv_pg_sync_query(x->db, had_row ? REPLAY_ROW_SQL
                                                       : REPLAY_NOROW_SQL, 6, p);
@@ -812,6 +823,15 @@ static int dlq_replay(const pv_config_t *conf, const filters_t *f,
   for (size_t i = 0; i < cs.n; i++)
     todo += cs.v[i].skip ? 0 : 1;
   if (dry_run) {
+    for (size_t i = 0; i < cs.n; i++) {
+      bool had_row;
+      if (cs.v[i].from_topic && cs.v[i].job_id && !cs.v[i].skip &&
+          topic_row_check(x.db, &cs.v[i], &had_row) < 0)
+        goto out;
+    }
+    todo = 0;
+    for (size_t i = 0; i < cs.n; i++)
+      todo += cs.v[i].skip ? 0 : 1;
     for (size_t i = 0; i < cs.n; i++)
       report(&x, &cs.v[i], cs.v[i].skip ? "skip" : "would-replay",
              cs.v[i].skip);

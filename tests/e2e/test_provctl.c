@@ -245,8 +245,10 @@ Test(provctl, replay_after_fix_skips_succeeded_dry_run_and_rate)
   free(out);
   free(err);
   cr_assert_eq(topic_count(E.jobs_topic), before, "dry run produced");
+  char prefix[96];
+  snprintf(prefix, sizeof(prefix), "rp-%s-", E.suffix);
   assert_sql("SELECT count(*) FROM job_replays WHERE job_id LIKE $1 || '%'",
-             "rp-", "0");
+             prefix, "0");
   assert_sql("SELECT state FROM job_status WHERE job_id = $1", a, "dead");
 
   /* without --yes and without a terminal: refused */
