@@ -22,8 +22,18 @@ BUILD_DIR=${BUILD_DIR:-build}
 KAFKA=${KAFKA:-mock}
 JOBS=${TEST_JOBS:-2}
 
-run_suite() { # $1 = mock|apache, $2 = ctest label filter args
-  local kind=$1; shift
+# run_suite runs in a subshell ( ... ): it exports the stack's env
+# (PROVISIOND_PG, PROVISIOND_KAFKA_BROKERS...), and the apache pass of
+# KAFKA=both must not inherit the mock pass's (PROVISIOND_PG overrides the
+# conninfo in provisiond.conf: `stack.sh up` would migrate the wrong
+# database).
+run_suite() ( # $1 = mock|apache, $2 = ctest label filter args
+  local kind=$1 v; shift
+  # A dev stack's env sourced in the caller's shell must not leak in either.
+  for v in $(compgen -e); do
+    case $v in PROVISIOND_*|SIM_*) unset "$v" ;; esac
+  done
+  # shellcheck disable=SC2030 # local to this pass, on purpose
   export KAFKA=$kind
   export PV_STACK_DIR=${PV_TEST_STACK_PREFIX:-$ROOT/.dev-test}-$kind
   export PV_PORT_BASE=${PV_TEST_PORT_BASE:-26400}
@@ -49,9 +59,10 @@ run_suite() { # $1 = mock|apache, $2 = ctest label filter args
   deploy/dev/stack.sh down >/dev/null 2>&1
   echo "== $kind pass: $((SECONDS - t0)) s (stack up $((t1 - t0)) s, tests $((SECONDS - t1)) s), $([ $rc = 0 ] && echo passed || echo FAILED)"
   return $rc
-}
+)
 
 status=0
+# shellcheck disable=SC2031 # the caller's KAFKA; passes set their own
 case "$KAFKA" in
   mock)   run_suite mock -LE apache || status=1 ;;
   apache) run_suite apache -L 'e2e|apache' || status=1 ;;
