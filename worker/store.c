@@ -404,7 +404,17 @@ static const char INVALID_SQL[] =
   "  to_timestamp($14::bigint / 1000.0), now(), $15::text, $16::text,"
   "  jsonb_build_array(jsonb_build_object('at', now(), 'class', $15::text,"
   "  'message', $16::text)), $17::text, $18::text)"
-  " ON CONFLICT (job_id) DO NOTHING";
+  /* A replayed job (row moved back to 'received' by provctl) that is
+   * refused again must end dead again, not stay runnable forever. */
+  " ON CONFLICT (job_id) DO UPDATE SET state = 'dead', finished_at = now(),"
+  "  error_class = EXCLUDED.error_class,"
+  "  error_message = EXCLUDED.error_message,"
+  "  errors = job_status.errors || EXCLUDED.errors,"
+  "  source_topic = EXCLUDED.source_topic,"
+  "  source_partition = EXCLUDED.source_partition,"
+  "  source_offset = EXCLUDED.source_offset,"
+  "  dlq_topic = EXCLUDED.dlq_topic, updated_at = now()"
+  " WHERE job_status.state = 'received'";
 
 void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
                              const pv_error_t *err, const char *dlq_topic,

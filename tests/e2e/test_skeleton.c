@@ -188,3 +188,37 @@ Test(skeleton, redelivered_finished_job_is_answered_not_run_again)
   free(runs);
   json_decref(j);
 }
+
+Test(skeleton, replayed_job_refused_again_ends_dead_not_runnable)
+{
+  pv_e2e_setup(&E, 1);
+  char id[96];
+  snprintf(id, sizeof(id), "job-%s-rerefused", E.suffix);
+  /* the row as provctl dlq replay leaves it: moved back to 'received' */
+  char *ok = pv_e2e_sql_value(&E,
+      "INSERT INTO job_status (job_id, tenant, service, op, state,"
+      " source_topic, source_partition, source_offset, payload)"
+      " VALUES ($1, 'isp-nowhere', 'voltha', 'health_check', 'received',"
+      " 'x', 0, 0, '\\x00') RETURNING 'ok'", id);
+  cr_assert_str_eq(ok, "ok");
+  free(ok);
+  pv_e2e_start_worker(&E, "e2e-rerefused", NULL);
+  json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
+                        "isp-nowhere", "service", "voltha", "op",
+                        "health_check");
+  pv_e2e_produce_job(&E, "k", j, false, NULL);
+  json_decref(j);
+  char *st = NULL;
+  for (int i = 0; i < 120; i++) {
+    free(st);
+    st = pv_e2e_sql_value(&E, "SELECT state || ' ' || error_class FROM "
+                              "job_status WHERE job_id = $1", id);
+    if (st && !strncmp(st, "dead", 4))
+      break;
+    usleep(250 * 1000);
+  }
+  cr_assert_str_eq(st, "dead unknown_tenant",
+                   "a replayed job refused again must be dead, not left "
+                   "runnable (it would block its key forever)");
+  free(st);
+}
