@@ -10,14 +10,14 @@
 # starts a private stack in .dev-bench-worker (BENCH_PORT_BASE, default
 # 27400) and stops it afterwards.
 #
-#   BENCH_WORKER_JOBS       jobs per throughput phase (default 30000)
+#   BENCH_WORKER_JOBS       jobs per throughput phase (default 20000)
 #   BENCH_WORKER_RATE       jobs/s of the latency phases (default 1000)
 #   BENCH_WORKER_SECONDS    length of each latency phase (default 10)
 #   BENCH_WORKER_INFLIGHT   jobs in flight for the memory phase (default 10000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-JOBS=${BENCH_WORKER_JOBS:-30000}
+JOBS=${BENCH_WORKER_JOBS:-20000}
 RATE=${BENCH_WORKER_RATE:-1000}
 SECS=${BENCH_WORKER_SECONDS:-10}
 INFLIGHT=${BENCH_WORKER_INFLIGHT:-10000}
@@ -86,7 +86,7 @@ fi
 echo "-- throughput: $JOBS jobs produced at once (VOLTHA health_check, 2 tenants, 1000 keys)"
 wb run --target direct --jobs "$JOBS" --label tp-direct >/dev/null
 wb run --target passthrough --jobs "$JOBS" --label tp-pass >/dev/null
-wb run --target worker --jobs "$JOBS" --label tp-worker --timeout 60 >/dev/null
+wb run --target worker --jobs "$JOBS" --label tp-worker --timeout 20 >/dev/null
 
 N=$((RATE * SECS))
 echo "-- latency: $N jobs at $RATE jobs/s"
