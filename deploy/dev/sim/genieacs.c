@@ -19,6 +19,7 @@
 /* Bounds on what clients can grow. */
 #define MAX_DOCS_PER_COLL 200000u
 #define MAX_NAME_LEN 256u
+#define MAX_TAGS_PER_DEVICE 1000u
 
 static const char *const collections[] = {
     "devices", "tasks",   "faults", "presets",     "provisions",
@@ -920,6 +921,12 @@ static void devices_route(genie_t *g, const sim_req_t *req, char **seg, int n,
     {
       if (strcmp(json_string_value(t), tag) == 0)
         found = i;
+    }
+    if (post && found == (size_t)-1 &&
+        json_array_size(tags) >= MAX_TAGS_PER_DEVICE) {
+      sim_resp_text(resp, 503, "Too many tags on this device (the simulator "
+                               "keeps at most %u)", MAX_TAGS_PER_DEVICE);
+      goto out;
     }
     if (post && found == (size_t)-1) {
       if (!tags) {

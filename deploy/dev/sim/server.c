@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,7 @@ struct sim_server_s {
   bool tthread_started;
   waiter_t *waits;
   size_t nwaits, wcap;
-  volatile int stopping;
+  atomic_int stopping; /* read by handlers without tmu */
 };
 
 typedef struct req_ctx {
