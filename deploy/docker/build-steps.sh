@@ -57,8 +57,8 @@ step "5/6 every needed library comes from a runtime package (or libc)"
 allowed=$(packages "$SRC/deploy/docker/runtime-packages.txt"; printf '%s\n' libc6 libgcc-s1)
 for bin in "$R"/usr/local/bin/*; do
   while read -r lib; do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|AArch64|aarch64/ !found {print $NF; found = 1}')
-    [ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l !found {print $NF; found = 1}')
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|AArch64|aarch64/ && !found {print $NF; found = 1}')
+    [ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found {print $NF; found = 1}')
     [ -n "$path" ] || fail "$(basename "$bin") needs $lib, which no installed package provides"
     real=$(readlink -f "$path")
     # usrmerge: dpkg may know the file under /lib or /usr/lib only
