@@ -35,8 +35,16 @@ void pv_e2e_setup(pv_e2e_t *e, int partitions)
   const char *topics[] = {e->jobs_topic, e->dlq_topic, e->results_topic};
   cr_assert_eq(pv_ksync_create_topics(e->brokers, topics, 3, partitions), 0,
                "cannot create the test's topics on %s", e->brokers);
+  /* Apache Kafka answers CreateTopics before every broker's metadata has
+   * the topic: ask again for up to 10 s. */
   e->partitions = pv_ksync_partitions(e->brokers, e->jobs_topic);
-  cr_assert_gt(e->partitions, 0);
+  for (int i = 0; i < 100 && e->partitions <= 0; i++) {
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
+    nanosleep(&pause, NULL);
+    e->partitions = pv_ksync_partitions(e->brokers, e->jobs_topic);
+  }
+  cr_assert_gt(e->partitions, 0, "topic %s has no metadata 10 s after its "
+               "creation on %s", e->jobs_topic, e->brokers);
   e->producer = pv_ksync_producer_new(e->brokers);
   cr_assert_not_null(e->producer);
   char *dir = pv_asprintf("%s/tests/logs", pv_test_build_dir());
