@@ -186,6 +186,15 @@ static long topic_count(const char *topic)
   return n;
 }
 
+static void wait_topic_count(const char *topic, long want, int timeout_ms)
+{
+  uint64_t until = pv_clock_mono_ms() + (uint64_t)timeout_ms;
+  long n = 0;
+  while (pv_clock_mono_ms() < until && (n = topic_count(topic)) < want)
+    usleep(200 * 1000);
+  cr_assert_geq(n, want, "%s holds %ld records, want %ld", topic, n, want);
+}
+
 static void enqueue_health(const char *id, const char *tenant)
 {
   char *out = NULL, *err = NULL;
@@ -216,6 +225,10 @@ Test(provctl, replay_after_fix_skips_succeeded_dry_run_and_rate)
     enqueue_health(ids[i], "isp-east");
   for (int i = 0; i < 4; i++)
     wait_state(ids[i], "dead", 60000);
+  /* A row turns dead before its dead letter is acknowledged (the outcome
+   * is made durable first): wait for the records, so the replay finds
+   * them on the topic rather than falling back to the rows' copies. */
+  wait_topic_count(E.dlq_topic, 4, 30000);
 
   char *out = NULL, *err = NULL;
   cr_assert_eq(PROVCTL(&out, &err, "dlq", "list", "--json", "--tenant",
@@ -332,6 +345,7 @@ Test(provctl, dead_again_is_reported_and_from_topic_without_row)
   snprintf(y, sizeof(y), "rp-%s-y", E.suffix);
   enqueue_health(x, "isp-west");
   wait_state(x, "dead", 60000);
+  wait_topic_count(E.dlq_topic, 1, 30000);
   /* replayed while the fault is still there: dead again, and said so */
   char *out = NULL, *err = NULL;
   cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", x, "--yes"), 0, "%s",
