@@ -417,7 +417,7 @@ typedef struct run {
   int partitions;
   char **values;        /* encoded jobs */
   size_t *lens;
-  char (*keys)[32];
+  char (*keys)[48];
   int64_t *sent_ns;     /* written by the producer thread (atomics) */
   int64_t produce_start_ns, produce_end_ns;
   int go;               /* 1: warm-up done, produce; -1: give up */
@@ -460,7 +460,12 @@ static void run_encode(run_t *r)
     char id[160];
     snprintf(id, sizeof(id), "%s-%ld", r->prefix, i);
     long key = r->o.keys > 0 ? i % r->o.keys : i;
-    snprintf(r->keys[i], sizeof(r->keys[i]), "onu-%06ld", key);
+    /* Keys are this run's own (like its job ids): a key that an earlier
+     * run left parked or running under a killed worker's lease would
+     * rightly hold this run's jobs of that key behind it. */
+    snprintf(r->keys[i], sizeof(r->keys[i]), "%.12s-%06ld",
+             r->prefix + (strlen(r->prefix) > 12 ? strlen(r->prefix) - 12 : 0),
+             key);
     json_t *job = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id,
                             "tenant", (key & 1) ? "isp-west" : "isp-east",
                             "service", "voltha", "op", "health_check");

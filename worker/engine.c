@@ -117,6 +117,8 @@ struct pv_engine_s {
   void *observer_arg;
   uv_timer_t due_timer;
   bool due_pending;          /* a due-job claim is in flight */
+  int due_last_batch;        /* jobs asked for by the last claim */
+  int due_got;               /* jobs it returned so far */
   pv_map_t *holds;           /* "tenant\x1fservice" -> int64_t* until (ms):
                                 a Retry-After every job of it honours */
   pv_engine_stats_t stats;
@@ -1233,13 +1235,22 @@ static void headers_from_json(pv_record_t *rec, const char *text)
   json_decref(arr);
 }
 
+static void on_due_timer(uv_timer_t *timer);
+
 static void on_due(const pv_due_job_t *d, void *arg)
 {
   pv_engine_t *eng = arg;
   if (!d) {
     eng->due_pending = false;
+    /* A full batch: more may be due (a backlog after an outage), so look
+     * again now rather than at the next tick. */
+    if (eng->due_last_batch > 0 && eng->due_got >= eng->due_last_batch &&
+        !eng->closing)
+      uv_timer_start(&eng->due_timer, on_due_timer, 0,
+                     (uint64_t)eng->conf->retry_poll_ms);
     return;
   }
+  eng->due_got++;
   pv_record_t *rec = pv_calloc(1, sizeof(*rec));
   rec->topic = pv_strdup(d->source_topic);
   rec->partition = d->source_partition;
@@ -1316,6 +1327,8 @@ static void on_due_timer(uv_timer_t *timer)
   if (room > 200)
     room = 200;
   eng->due_pending = true;
+  eng->due_last_batch = room;
+  eng->due_got = 0;
   pv_store_claim_due(eng->store, room, eng->conf->lease_ms, on_due, eng);
 }
 
