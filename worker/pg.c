@@ -45,6 +45,22 @@ static const char *const conn_keywords[] = {
     "keepalives_idle", "keepalives_interval", "keepalives_count",
     "tcp_user_timeout", "connect_timeout", "options", "dbname",
     "fallback_application_name", NULL};
+#define CONN_NKEYS (sizeof(conn_keywords) / sizeof(conn_keywords[0]))
+
+/* The values for conn_keywords, in the same order: one place, for the
+ * loop's connections and the blocking ones alike. */
+static void conn_values(const char *conninfo, const char *values[CONN_NKEYS])
+{
+  static const char *const defaults[] = {
+      "30", "10", "3", "30000", "10",
+      "-c plan_cache_mode=force_generic_plan"};
+  size_t i = 0;
+  for (; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+    values[i] = defaults[i];
+  values[i++] = conninfo; /* dbname: expanded, so it overrides the rest */
+  values[i++] = "provisiond";
+  values[i] = NULL;
+}
 
 struct pv_pg_result {
   PGresult *res;  /* NULL for lost / local outcomes */
@@ -106,7 +122,16 @@ typedef struct stmt {
   unsigned id;          /* name is "pv_<id>" */
   bool ready;           /* Parse confirmed */
   uint64_t parse_batch; /* batch that carries the Parse */
+  uint64_t uses;        /* executions by name */
+  uint64_t replan_at;   /* uses after which it is prepared afresh */
 } stmt_t;
+
+/* A generic plan is made once, with the table sizes of that moment: a
+ * plan made on an empty table (a fresh database, a run after a purge)
+ * scans what later holds millions of rows. So a statement is prepared
+ * again, under a new name, after 1,000 uses, then 2,000, 4,000 ...:
+ * plans follow the tables' growth at a cost of a few Parses. */
+#define REPLAN_FIRST 1000
 
 typedef struct listen {
   char channel[CHANNEL_MAX + 1];
@@ -453,6 +478,7 @@ static stmt_t *stmt_add(pv_pg_t *pg, const char *sql, uint32_t h)
   s->sql = pv_strdup(sql);
   s->hash = h;
   s->id = ++pg->next_stmt_id;
+  s->replan_at = REPLAN_FIRST;
   s->next = pg->stmts[h % STMT_BUCKETS];
   pg->stmts[h % STMT_BUCKETS] = s;
   pg->nstmts++;
@@ -808,9 +834,8 @@ static void connect_step(pv_pg_t *pg, PostgresPollingStatusType ps)
 
 static void start_connect(pv_pg_t *pg)
 {
-  const char *values[] = {"30", "10", "3", "30000", "10",
-                          "-c plan_cache_mode=force_generic_plan",
-                          pg->conninfo, "provisiond", NULL};
+  const char *values[CONN_NKEYS];
+  conn_values(pg->conninfo, values);
   int rc;
 
   pg->conn = PQconnectStartParams(conn_keywords, values, 1);
@@ -940,11 +965,18 @@ static int send_query(pv_pg_t *pg, query_t *q)
 
   q->stmt_id = 0;
   q->send_prepare = false;
+  uint64_t replan_at = REPLAN_FIRST;
+  if (s && s->ready && ++s->uses >= s->replan_at) {
+    replan_at = s->replan_at * 2;
+    stmt_forget(pg, q->sql, s->id);
+    s = NULL; /* prepared again below, with today's table sizes */
+  }
   /* A statement whose Parse is still unconfirmed in an *earlier* batch
    * may never have been created (that batch may abort before it), so it
    * is only used by name from the same batch; otherwise run unnamed. */
   if (!s && pg->nstmts < PV_PG_STMT_CACHE_MAX) {
     s = stmt_add(pg, q->sql, h);
+    s->replan_at = replan_at;
     s->parse_batch = pg->batch_seq;
     snprintf(name, sizeof(name), "pv_%u", s->id);
     if (!PQsendPrepare(pg->conn, name, q->sql, 0, NULL))
@@ -1551,8 +1583,7 @@ struct pv_pg_sync_s {
 pv_pg_sync_t *pv_pg_sync_connect(const char *conninfo, char *errstr,
                                  size_t errstr_size)
 {
-  const char *values[] = {"30", "10", "3", "30000", "10", conninfo,
-                          "provisiond", NULL};
+  const char *values[CONN_NKEYS];
   char desc[256];
   char why[ERRMSG_MAX];
   pv_pg_sync_t *db;
@@ -1563,6 +1594,7 @@ pv_pg_sync_t *pv_pg_sync_connect(const char *conninfo, char *errstr,
              conninfo ? desc : "(null)");
     return NULL;
   }
+  conn_values(conninfo, values);
   conn = PQconnectdbParams(conn_keywords, values, 1);
   if (!conn || PQstatus(conn) != CONNECTION_OK) {
     one_line(why, sizeof(why), conn ? PQerrorMessage(conn) : "out of memory");

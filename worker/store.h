@@ -138,6 +138,10 @@ void pv_store_claim_due(pv_store_t *store, int max, int lease_ms,
 /** @brief Extends the lease of every job this worker is running. */
 void pv_store_renew_leases(pv_store_t *store, int lease_ms);
 
+/** @returns the claim statement's text (for the test that checks its
+ *  plan on a loaded table: it runs for every job). */
+const char *pv_store_claim_sql(void);
+
 /** The NOTIFY channel breaker changes are announced on (payload: JSON
  * {"service","tenant","endpoint"}; endpoint null or "*" = all of them). */
 #define PV_STORE_BREAKER_CHANNEL "provisiond_breaker"
