@@ -33,9 +33,9 @@ pkgs=(
   valgrind
   jq                    # make demo reads the simulator's inventory
 )
-if [ "${KAFKA:-mock}" = apache ]; then
-  pkgs+=("default-jre-headless|openjdk-17-jre-headless" maven)
-fi
+case "${KAFKA:-mock}" in
+  apache|both) pkgs+=("default-jre-headless|openjdk-17-jre-headless" maven) ;;
+esac
 
 installed() {
   # dpkg-query exits 0 for packages it only knows about ("un"), so the
