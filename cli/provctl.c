@@ -41,6 +41,8 @@ static void usage(FILE *out)
     "  breakers [--tenant T]      circuit breakers and their last change\n"
     "  breaker open|close|disable|auto SERVICE TENANT [--endpoint URL]\n"
     "       --reason TEXT         operator override, fleet-wide\n"
+    "  prune --older-than AGE [--batch N] [--include-dead] [--breaker-events]\n"
+    "                             retention: delete old finished rows\n"
     "\n"
     "every command takes --help\n"
     "\n"
@@ -136,6 +138,7 @@ int main(int argc, char **argv)
     {"enqueue", pv_cmd_enqueue}, {"status", pv_cmd_status},
     {"jobs", pv_cmd_jobs},       {"dlq", pv_cmd_dlq},
     {"breakers", pv_cmd_breakers}, {"breaker", pv_cmd_breaker},
+    {"prune", pv_cmd_prune},
   };
   for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
     if (!strcmp(cmd, cmds[k].name))
