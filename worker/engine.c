@@ -870,32 +870,41 @@ static void on_claim(const pv_claim_t *c, void *arg)
   publish(t);
 }
 
+/* The row's identity and provenance, as the job table keeps them. */
+static void store_job_of(const task_t *t, const char *id, const char *tenant,
+                         const char *service, const char *op,
+                         const char *hdrs_json, pv_store_job_t *sj)
+{
+  const pv_record_t *rec = t->rec;
+  memset(sj, 0, sizeof(*sj));
+  sj->job_id = id;
+  sj->tenant = tenant;
+  sj->service = service;
+  sj->op = op;
+  sj->ordering_key = rec->key && !memchr(rec->key, '\0', rec->key_len)
+                         ? rec->key : NULL;
+  sj->source_topic = rec->topic;
+  sj->source_partition = rec->partition;
+  sj->source_offset = rec->offset;
+  sj->reply_topic = t->reply_topic;
+  sj->correlation_id = header_str(rec, "correlation-id");
+  sj->content_type = pv_format_content_type(t->format);
+  sj->payload = rec->value;
+  sj->payload_len = rec->value_len;
+  sj->headers_json = hdrs_json;
+  sj->received_at_ms = t->received_ms;
+}
+
 static void start_claim(task_t *t)
 {
   pv_engine_t *eng = t->eng;
   const pv_job_t *j = t->job;
   const pv_record_t *rec = t->rec;
   char *hj = headers_json(rec);
-  pv_store_job_t sj = {
-    .job_id = j->id,
-    .tenant = j->tenant,
-    .service = j->service,
-    .op = j->op,
-    .ordering_key = rec->key && !memchr(rec->key, '\0', rec->key_len)
-                        ? rec->key : NULL,
-    .source_topic = rec->topic,
-    .source_partition = rec->partition,
-    .source_offset = rec->offset,
-    .reply_topic = t->reply_topic,
-    .correlation_id = header_str(rec, "correlation-id"),
-    .content_type = pv_format_content_type(t->format),
-    .payload = rec->value,
-    .payload_len = rec->value_len,
-    .headers_json = hj,
-    .received_at_ms = t->received_ms,
-    .deadline_ms = t->deadline_ms,
-    .lease_ms = eng->conf->lease_ms,
-  };
+  pv_store_job_t sj;
+  store_job_of(t, j->id, j->tenant, j->service, j->op, hj, &sj);
+  sj.deadline_ms = t->deadline_ms;
+  sj.lease_ms = eng->conf->lease_ms;
   t->state = T_CLAIMING;
   pv_store_claim(eng->store, &sj, on_claim, t);
   free(hj);
@@ -1025,24 +1034,9 @@ static void reject(task_t *t)
          PV_S("error_class", pv_errclass_name(t->err.cls)),
          PV_S("error", t->err.message));
   char *hj = headers_json(rec);
-  pv_store_job_t sj = {
-    .job_id = t->salvaged_id,
-    .tenant = t->salvaged_tenant,
-    .service = t->salvaged_service,
-    .op = t->salvaged_op,
-    .ordering_key = rec->key && !memchr(rec->key, '\0', rec->key_len)
-                        ? rec->key : NULL,
-    .source_topic = rec->topic,
-    .source_partition = rec->partition,
-    .source_offset = rec->offset,
-    .reply_topic = t->reply_topic,
-    .correlation_id = header_str(rec, "correlation-id"),
-    .content_type = pv_format_content_type(t->format),
-    .payload = rec->value,
-    .payload_len = rec->value_len,
-    .headers_json = hj,
-    .received_at_ms = t->received_ms,
-  };
+  pv_store_job_t sj;
+  store_job_of(t, t->salvaged_id, t->salvaged_tenant, t->salvaged_service,
+               t->salvaged_op, hj, &sj);
   t->state = T_FINISHING;
   pv_store_record_invalid(eng->store, &sj, &t->err, t->dlq_topic,
                           on_invalid_recorded, t);

@@ -55,8 +55,9 @@ void pv_e2e_setup(pv_e2e_t *e, int partitions)
   free(dir);
 }
 
-pid_t pv_e2e_start_worker(pv_e2e_t *e, const char *worker_id,
-                          const char *const *extra_env)
+/* Starts build/provisiond on the suite's topics and group, output to log. */
+static pid_t launch_worker(pv_e2e_t *e, const char *worker_id,
+                           const char *const *extra_env, const char *log)
 {
   char bin[512];
   snprintf(bin, sizeof(bin), "%s/provisiond", pv_test_build_dir());
@@ -71,10 +72,17 @@ pid_t pv_e2e_start_worker(pv_e2e_t *e, const char *worker_id,
     env[n++] = pv_strdup(extra_env[i]);
   env[n] = NULL;
   const char *argv[] = {bin, "-c", e->config, NULL};
-  pid_t pid = pv_proc_start(argv, (const char *const *)env, e->worker_log);
+  pid_t pid = pv_proc_start(argv, (const char *const *)env, log);
   for (size_t i = 0; i < n; i++)
     free(env[i]);
   cr_assert_gt(pid, 0, "cannot start %s", bin);
+  return pid;
+}
+
+pid_t pv_e2e_start_worker(pv_e2e_t *e, const char *worker_id,
+                          const char *const *extra_env)
+{
+  pid_t pid = launch_worker(e, worker_id, extra_env, e->worker_log);
   char needle[160];
   snprintf(needle, sizeof(needle), "\"event\":\"kafka.partition_assigned\"");
   cr_assert(pv_proc_wait_for_text(e->worker_log, needle, 30000),
@@ -211,27 +219,10 @@ pid_t pv_e2e_spawn_worker(pv_e2e_t *e, const char *worker_id,
                           const char *const *extra_env, char *log_out,
                           size_t log_len)
 {
-  char bin[512];
-  snprintf(bin, sizeof(bin), "%s/provisiond", pv_test_build_dir());
   int w = snprintf(log_out, log_len, "%s/tests/logs/e2e-%s-%s.log",
                    pv_test_build_dir(), e->suffix, worker_id);
   cr_assert(w > 0 && (size_t)w < log_len, "log path too long");
-  char *env[16];
-  size_t n = 0;
-  env[n++] = pv_asprintf("PROVISIOND_KAFKA_TOPICS=%s", e->jobs_topic);
-  env[n++] = pv_asprintf("PROVISIOND_KAFKA_RESULTS_TOPIC=%s", e->results_topic);
-  env[n++] = pv_asprintf("PROVISIOND_KAFKA_GROUP_ID=%s", e->group);
-  env[n++] = pv_asprintf("PROVISIOND_WORKER_ID=%s", worker_id);
-  env[n++] = pv_strdup("PROVISIOND_WORKER_METRICS_LISTEN=");
-  for (size_t i = 0; extra_env && extra_env[i] && n < 15; i++)
-    env[n++] = pv_strdup(extra_env[i]);
-  env[n] = NULL;
-  const char *argv[] = {bin, "-c", e->config, NULL};
-  pid_t pid = pv_proc_start(argv, (const char *const *)env, log_out);
-  for (size_t i = 0; i < n; i++)
-    free(env[i]);
-  cr_assert_gt(pid, 0, "cannot start %s", bin);
-  return pid;
+  return launch_worker(e, worker_id, extra_env, log_out);
 }
 
 int pv_e2e_count_text(const char *path, const char *needle)
