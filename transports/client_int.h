@@ -175,6 +175,16 @@ json_t *pv_client_normalise(const pv_op_t *op, const pv_http_response_t *resp,
  * may well have deleted it, so the goal state holds.
  * @returns {"deleted":true,"already_absent":true}, or NULL if not so.
  */
+/**
+ * @brief The answer to a one-request op, as every client reads it: a
+ * delete of something already gone is success, an error status becomes
+ * the classified error, anything else is normalised by the op's kind.
+ * @returns a new reference, or NULL with err set.
+ */
+json_t *pv_client_simple_result(const char *service, const pv_op_t *op,
+                                const pv_http_response_t *resp,
+                                pv_error_t *err);
+
 json_t *pv_client_delete_absent(const pv_op_t *op,
                                 const pv_http_response_t *resp);
 

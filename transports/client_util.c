@@ -411,3 +411,15 @@ json_t *pv_client_delete_absent(const pv_op_t *op,
     return NULL;
   return json_pack("{s:b,s:b}", "deleted", 1, "already_absent", 1);
 }
+
+json_t *pv_client_simple_result(const char *service, const pv_op_t *op,
+                                const pv_http_response_t *resp,
+                                pv_error_t *err)
+{
+  json_t *res = pv_client_delete_absent(op, resp);
+  if (res)
+    return res;
+  if (!pv_client_resp_ok(service, resp, err))
+    return NULL;
+  return pv_client_normalise(op, resp, err);
+}

@@ -251,19 +251,12 @@ static void allocate(pv_call_t *call)
 static void on_simple(pv_call_t *call, const pv_http_response_t *resp)
 {
   pv_error_t err;
-  json_t *res = pv_client_delete_absent(call->op, resp);
-  if (!res && strcmp(call->op->name, "release_ip") == 0 && resp->status == 404)
+  json_t *res;
+  if (strcmp(call->op->name, "release_ip") == 0 && resp->status == 404)
     /* Releasing is about the address being free again: gone is done. */
     res = json_pack("{s:b,s:b}", "deleted", 1, "already_absent", 1);
-  if (res) {
-    pv_call_succeed(call, res);
-    return;
-  }
-  if (!pv_client_resp_ok("netbox", resp, &err)) {
-    pv_call_fail(call, &err);
-    return;
-  }
-  res = pv_client_normalise(call->op, resp, &err);
+  else
+    res = pv_client_simple_result("netbox", call->op, resp, &err);
   if (!res) {
     pv_call_fail(call, &err);
     return;

@@ -79,16 +79,7 @@ json_t *pv_voltha_filter_list(json_t *items, const json_t *args)
 static void on_simple(pv_call_t *call, const pv_http_response_t *resp)
 {
   pv_error_t err;
-  json_t *res = pv_client_delete_absent(call->op, resp);
-  if (res) {
-    pv_call_succeed(call, res);
-    return;
-  }
-  if (!pv_client_resp_ok("voltha", resp, &err)) {
-    pv_call_fail(call, &err);
-    return;
-  }
-  res = pv_client_normalise(call->op, resp, &err);
+  json_t *res = pv_client_simple_result("voltha", call->op, resp, &err);
   if (!res) {
     pv_call_fail(call, &err);
     return;
