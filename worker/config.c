@@ -43,6 +43,9 @@ static const key_t_ keys[] = {
   {"worker", "max_in_flight_per_tenant", T_INT, OFF(max_in_flight_per_tenant),
    0, 1000000, "0", "Cap per tenant (0 = max_in_flight); a tenant section's "
    "max_in_flight overrides it."},
+  {"worker", "max_in_flight_per_topic", T_INT, OFF(max_in_flight_per_topic),
+   0, 1000000, "0", "Cap per source topic (0 = none beyond max_in_flight): "
+   "keeps room for quick queries while long orders flood another topic."},
   {"worker", "max_buffered", T_INT, OFF(max_buffered), 1, 10000000, "20000",
    "Records held in memory (running + waiting); above it the partitions "
    "are paused until half of it is left."},

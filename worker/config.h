@@ -57,6 +57,7 @@ typedef struct pv_config {
   char *metrics_listen;
   int max_in_flight;
   int max_in_flight_per_tenant;
+  int max_in_flight_per_topic;
   int max_buffered;
   int drain_timeout_ms;
   int lease_ms;

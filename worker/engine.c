@@ -97,6 +97,7 @@ struct pv_engine_s {
   pv_kafka_t *kafka;
   pv_map_t *lanes;
   pv_map_t *running;          /* job id -> task, claimed in this process */
+  pv_map_t *topic_load;       /* topic -> int* jobs in flight from it */
   tenant_q_t *tenants;
   size_t n_tenants;
   size_t rr;
@@ -158,6 +159,28 @@ static tenant_q_t *tenant_find(pv_engine_t *eng, const char *name)
     if (!strcmp(eng->tenants[i].name, name))
       return &eng->tenants[i];
   return NULL;
+}
+
+/* Jobs in flight per source topic, for max_in_flight_per_topic: a flood
+ * on one topic (long provisioning orders) leaves room for another (quick
+ * queries). */
+static int *topic_slot(pv_engine_t *eng, const char *topic)
+{
+  int *n = pv_map_get(eng->topic_load, topic);
+  if (!n) {
+    n = pv_calloc(1, sizeof(*n));
+    pv_map_put(eng->topic_load, topic, n);
+  }
+  return n;
+}
+
+static bool topic_has_room(pv_engine_t *eng, const char *topic)
+{
+  int cap = eng->conf->max_in_flight_per_topic;
+  if (cap <= 0)
+    return true;
+  int *n = pv_map_get(eng->topic_load, topic);
+  return !n || *n < cap;
 }
 
 /* W3C traceparent: version 00, random trace and span ids, sampled. */
@@ -265,6 +288,7 @@ static void release(task_t *t, bool done)
   if (t->counted) {
     eng->in_flight--;
     t->tq->in_flight--;
+    (*topic_slot(eng, t->rec->topic))--;
     pv_map_remove(eng->running, t->job ? t->job->id : t->salvaged_id);
   }
   /* Records of the same job that arrived meanwhile: their turn now (the
@@ -910,7 +934,8 @@ static void start_claim(task_t *t)
   free(hj);
 }
 
-static void start(task_t *t)
+/* The task takes an in-flight slot: process, tenant and topic. */
+static void count_in(task_t *t)
 {
   pv_engine_t *eng = t->eng;
   t->counted = true;
@@ -919,7 +944,35 @@ static void start(task_t *t)
   eng->in_flight++;
   eng->active++;
   t->tq->in_flight++;
+  (*topic_slot(eng, t->rec->topic))++;
+}
+
+static void start(task_t *t)
+{
+  count_in(t);
   start_claim(t);
+}
+
+/* Takes the first ready task of q whose topic has room (looking a bounded
+ * way down the queue), or NULL. */
+static task_t *take_ready(pv_engine_t *eng, tenant_q_t *q)
+{
+  task_t *prev = NULL;
+  int looked = 0;
+  for (task_t *t = q->head; t && looked < 64; prev = t, t = t->ready_next) {
+    looked++;
+    if (!t->abandoned && !topic_has_room(eng, t->rec->topic))
+      continue;
+    if (prev)
+      prev->ready_next = t->ready_next;
+    else
+      q->head = t->ready_next;
+    if (q->tail == t)
+      q->tail = prev;
+    t->ready_next = NULL;
+    return t;
+  }
+  return NULL;
 }
 
 /* Weighted round robin over tenants with ready work: each turn a tenant
@@ -937,11 +990,9 @@ static void dispatch(pv_engine_t *eng)
       int picks = 0;
       while (q->head && picks < q->weight && q->in_flight < q->cap &&
              eng->in_flight < eng->conf->max_in_flight) {
-        task_t *t = q->head;
-        q->head = t->ready_next;
-        if (!q->head)
-          q->tail = NULL;
-        t->ready_next = NULL;
+        task_t *t = take_ready(eng, q);
+        if (!t)
+          break; /* its next jobs' topics are at their cap */
         if (t->abandoned) {
           release(t, false); /* its partition moved on; not ours to run */
           continue;
@@ -1301,12 +1352,7 @@ static void on_due(const pv_due_job_t *d, void *arg)
          PV_I("runs", d->runs));
   /* Claimed already (the due query marked it running under our lease):
    * it takes an in-flight slot and runs. */
-  t->counted = true;
-  t->active = true;
-  pv_map_put(eng->running, t->job->id, t);
-  eng->in_flight++;
-  eng->active++;
-  t->tq->in_flight++;
+  count_in(t);
   execute(t);
 }
 
@@ -1346,6 +1392,7 @@ pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
   eng->clients = clients;
   eng->lanes = pv_map_new();
   eng->running = pv_map_new();
+  eng->topic_load = pv_map_new();
   eng->holds = pv_map_new();
   eng->trace_state = (uint64_t)pv_clock_mono_us() ^ ((uint64_t)getpid() << 32) ^
                      0x9e3779b97f4a7c15ull;
@@ -1385,6 +1432,7 @@ fail:
     pv_kafka_close(eng->kafka, 0);
   pv_map_destroy(eng->lanes);
   pv_map_destroy(eng->running);
+  pv_map_destroy(eng->topic_load);
   pv_map_destroy(eng->holds);
   free(eng->tenants);
   free(eng);
@@ -1457,6 +1505,9 @@ void pv_engine_destroy(pv_engine_t *eng)
   eng->lanes = NULL;
   pv_map_destroy(eng->running);
   eng->running = NULL;
+  pv_map_each(eng->topic_load, free_lane, NULL);
+  pv_map_destroy(eng->topic_load);
+  eng->topic_load = NULL;
   pv_map_each(eng->holds, free_lane, NULL);
   pv_map_destroy(eng->holds);
   eng->holds = NULL;
