@@ -53,6 +53,8 @@ struct pv_kafka_s {
   uint64_t next_generation;
   bool paused;
   bool closing;
+  bool ever_assigned;    /* the group gave us an assignment once */
+  bool subscribed;
   int open_handles;      /* k is freed when the last one has closed */
   pv_kafka_stats_t stats;
 };
@@ -292,6 +294,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   pv_kafka_t *k = opaque;
   bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    k->ever_assigned = true;
     for (int i = 0; i < parts->cnt; i++) {
       track_add(k, parts->elems[i].topic, parts->elems[i].partition);
       pv_log(PV_LOG_INFO, "kafka.partition_assigned",
@@ -607,6 +610,7 @@ int pv_kafka_subscribe(pv_kafka_t *k, char *errstr, size_t n)
     snprintf(errstr, n, "kafka subscribe: %s", rd_kafka_err2str(err));
     return -1;
   }
+  k->subscribed = true;
   return 0;
 }
 
@@ -732,7 +736,18 @@ void pv_kafka_close(pv_kafka_t *k, int flush_ms)
   if (!k)
     return;
   k->closing = true;
-  if (k->consumer) {
+  bool abandon_consumer = false;
+  if (k->consumer && k->subscribed && !k->ever_assigned) {
+    /* librdkafka 2.0.2 aborts (an assertion in the sticky assignor,
+     * upstream #4312, fixed in later releases) when a cooperative-sticky
+     * consumer is closed or destroyed after joining its group but before
+     * its first assignment. Such a consumer holds no partition and no
+     * offset: leave it to the process's exit instead. */
+    abandon_consumer = true;
+    pv_log(PV_LOG_INFO, "kafka.consumer_left_unclosed",
+           PV_S("reason", "stopped before the first partition assignment"));
+  }
+  if (k->consumer && !abandon_consumer) {
     /* Commit what is stored, leave the group (rebalance callbacks run
      * inside this call), then the consumer can go. */
     rd_kafka_resp_err_t err = rd_kafka_commit(k->consumer, NULL, 0);
@@ -741,11 +756,16 @@ void pv_kafka_close(pv_kafka_t *k, int flush_ms)
              PV_S("error", rd_kafka_err2str(err)));
     rd_kafka_consumer_close(k->consumer);
   }
-  if (k->producer) {
-    rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, flush_ms);
-    if (err)
+  if (k->producer && k->stats.pending_produce > 0) {
+    /* Wait only for records of ours that the broker has not acked yet.
+     * rd_kafka_flush also waits for librdkafka's own queue to empty, and
+     * with the log routed to it one item could stay behind: every
+     * shutdown stalled for the whole flush_ms with nothing of ours in
+     * flight. */
+    rd_kafka_flush(k->producer, flush_ms);
+    if (k->stats.pending_produce > 0)
       pv_log(PV_LOG_WARN, "kafka.flush_incomplete",
-             PV_I("pending", rd_kafka_outq_len(k->producer)));
+             PV_I("pending", (int64_t)k->stats.pending_produce));
   }
   if (k->tick_started) {
     uv_timer_stop(&k->tick);
@@ -762,7 +782,7 @@ void pv_kafka_close(pv_kafka_t *k, int flush_ms)
     rd_kafka_queue_io_event_enable(k->pq, -1, NULL, 0);
     rd_kafka_queue_destroy(k->pq);
   }
-  if (k->consumer)
+  if (k->consumer && !abandon_consumer)
     rd_kafka_destroy(k->consumer);
   if (k->producer) {
     /* Undelivered messages' opaques are freed by purging them first. */

@@ -222,3 +222,27 @@ Test(skeleton, replayed_job_refused_again_ends_dead_not_runnable)
                    "runnable (it would block its key forever)");
   free(st);
 }
+
+/* Regression: librdkafka 2.0.2 aborted (sticky assignor assertion) when a
+ * worker was stopped after joining its group but before its first
+ * assignment, e.g. while waiting for a killed member's session to end. */
+Test(skeleton, stop_before_first_assignment_exits_cleanly)
+{
+  pv_e2e_setup(&E, 2);
+  pid_t a = pv_e2e_start_worker(&E, "e2e-first", NULL);
+  pv_proc_stop(a, SIGKILL, 1000); /* leaves no LeaveGroup behind */
+  E.worker = 0;
+  char log_b[512];
+  pid_t b = pv_e2e_spawn_worker(&E, "e2e-second", NULL, log_b, sizeof(log_b));
+  cr_assert(pv_proc_wait_for_text(log_b, "\"event\":\"worker.started\"",
+                                  20000));
+  /* the group waits for the killed member's session: b has joined and
+   * has no assignment yet */
+  usleep(2500 * 1000);
+  cr_assert_eq(pv_e2e_count_text(log_b, "\"event\":\"kafka.partition_assigned\""),
+               0, "the test needs the worker stopped before its assignment");
+  int status = pv_proc_stop(b, SIGTERM, 20000);
+  cr_assert(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+            "a worker stopped before its first assignment must exit 0 "
+            "(status %d); see %s", status, log_b);
+}
