@@ -1,6 +1,7 @@
 #include "worker/engine.h"
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/map.h"
@@ -120,6 +121,7 @@ struct pv_engine_s {
   bool due_pending;          /* a due-job claim is in flight */
   int due_last_batch;        /* jobs asked for by the last claim */
   int due_got;               /* jobs it returned so far */
+  char *topics_array;        /* "{t1,t2}": our topics, for the due scan */
   pv_map_t *holds;           /* "tenant\x1fservice" -> int64_t* until (ms):
                                 a Retry-After every job of it honours */
   pv_engine_stats_t stats;
@@ -1369,7 +1371,8 @@ static void on_due_timer(uv_timer_t *timer)
   eng->due_pending = true;
   eng->due_last_batch = room;
   eng->due_got = 0;
-  pv_store_claim_due(eng->store, room, eng->conf->lease_ms, on_due, eng);
+  pv_store_claim_due(eng->store, room, eng->conf->lease_ms, eng->topics_array,
+                     on_due, eng);
 }
 
 /* ---- engine ------------------------------------------------------------- */
@@ -1379,6 +1382,30 @@ static void on_lease_timer(uv_timer_t *timer)
   pv_engine_t *eng = timer->data;
   if (eng->in_flight > 0)
     pv_store_renew_leases(eng->store, eng->conf->lease_ms);
+}
+
+/* "a, b" -> "{a,b}" (topic names hold no character an array literal
+ * would need to quote: Kafka allows only [A-Za-z0-9._-]). */
+static char *topics_array_of(const char *list)
+{
+  pv_buf_t b;
+  pv_buf_init(&b, 64 * 1024);
+  pv_buf_append(&b, "{", 1);
+  bool first = true;
+  for (const char *p = list; *p;) {
+    while (*p == ',' || *p == ' ' || *p == '\t')
+      p++;
+    size_t n = strcspn(p, ", \t");
+    if (n) {
+      if (!first)
+        pv_buf_append(&b, ",", 1);
+      pv_buf_append(&b, p, n);
+      first = false;
+    }
+    p += n;
+  }
+  pv_buf_append(&b, "}", 1);
+  return pv_buf_steal(&b, NULL);
 }
 
 pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
@@ -1394,6 +1421,7 @@ pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
   eng->running = pv_map_new();
   eng->topic_load = pv_map_new();
   eng->holds = pv_map_new();
+  eng->topics_array = topics_array_of(conf->kafka_topics);
   eng->trace_state = (uint64_t)pv_clock_mono_us() ^ ((uint64_t)getpid() << 32) ^
                      0x9e3779b97f4a7c15ull;
   eng->n_tenants = conf->n_tenants;
@@ -1434,6 +1462,7 @@ fail:
   pv_map_destroy(eng->running);
   pv_map_destroy(eng->topic_load);
   pv_map_destroy(eng->holds);
+  free(eng->topics_array);
   free(eng->tenants);
   free(eng);
   return NULL;
@@ -1513,6 +1542,8 @@ void pv_engine_destroy(pv_engine_t *eng)
   eng->holds = NULL;
   free(eng->tenants);
   eng->tenants = NULL;
+  free(eng->topics_array);
+  eng->topics_array = NULL;
   eng->open_handles = 3;
   uv_close((uv_handle_t *)&eng->lease_timer, on_engine_timer_closed);
   uv_close((uv_handle_t *)&eng->drain_timer, on_engine_timer_closed);

@@ -464,6 +464,7 @@ static const char DUE_SQL[] =
   " SELECT j.job_id FROM job_status j"
   "  WHERE ((j.state = 'retry_wait' AND j.next_attempt_at <= now())"
   "         OR (j.state = 'running' AND j.lease_until < now()))"
+  "   AND j.source_topic = ANY ($4::text[])"
   "   AND NOT EXISTS (SELECT 1 FROM job_status e"
   "    WHERE j.ordering_key IS NOT NULL AND e.tenant = j.tenant"
   "     AND e.ordering_key = j.ordering_key AND e.job_id <> j.job_id"
@@ -516,14 +517,15 @@ static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
   cb(NULL, w->arg);
 }
 
-void pv_store_claim_due(pv_store_t *s, int max, int lease_ms, pv_due_cb cb,
-                        void *arg)
+void pv_store_claim_due(pv_store_t *s, int max, int lease_ms,
+                        const char *topics, pv_due_cb cb, void *arg)
 {
-  char **p = pv_calloc(3, sizeof(char *));
+  char **p = pv_calloc(4, sizeof(char *));
   p[0] = fmt_ll(max);
   p[1] = pv_strdup(s->worker_id);
   p[2] = fmt_ll(lease_ms);
-  write_new(s, "claim_due", DUE_SQL, NULL, 3, p, due_done, (void *)cb, arg);
+  p[3] = pv_strdup(topics);
+  write_new(s, "claim_due", DUE_SQL, NULL, 4, p, due_done, (void *)cb, arg);
 }
 
 /* ---- leases and breakers ------------------------------------------------ */

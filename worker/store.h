@@ -128,12 +128,15 @@ typedef void (*pv_due_cb)(const pv_due_job_t *job, void *arg);
 /**
  * @brief Claims up to max due jobs: parked ones whose next attempt has
  * come, and running ones whose lease expired (their worker died), never
- * one with an earlier unfinished job of the same key. Each is marked
+ * one with an earlier unfinished job of the same key, and only jobs that
+ * came from topics (a PostgreSQL array literal, "{a,b}"): the topics this
+ * worker consumes, so fleets for different topics can share one database.
+ * Each is marked
  * running under this worker's lease. The caller must run every job it is
  * handed (or park it again).
  */
 void pv_store_claim_due(pv_store_t *store, int max, int lease_ms,
-                        pv_due_cb cb, void *arg);
+                        const char *topics, pv_due_cb cb, void *arg);
 
 /** @brief Extends the lease of every job this worker is running. */
 void pv_store_renew_leases(pv_store_t *store, int lease_ms);

@@ -59,6 +59,18 @@ Test(caps, a_flooded_topic_is_capped_and_another_keeps_flowing)
   snprintf(ini, sizeof(ini), "[tenant.isp-east]\nvoltha_url = %s\n"
            "[worker]\nmax_in_flight_per_topic = 2\n", sim.voltha_url);
   pv_e2e_config_append(&E, ini);
+  /* a due parked job of a topic this worker does not consume: another
+   * fleet's (or another suite's) to run, never ours */
+  char foreign[128];
+  snprintf(foreign, sizeof(foreign), "cap-foreign-%s", E.suffix);
+  char *ins = pv_e2e_sql_value(&E,
+      "INSERT INTO job_status (job_id, tenant, service, op, state,"
+      " source_topic, source_partition, source_offset, payload,"
+      " next_attempt_at) VALUES ($1, 'isp-east', 'voltha', 'health_check',"
+      " 'retry_wait', 'not.our.topic', 0, 0, '\\x00', now())"
+      " RETURNING 'ok'", foreign);
+  cr_assert_str_eq(ins, "ok");
+  free(ins);
   char topics_env[400];
   snprintf(topics_env, sizeof(topics_env), "PROVISIOND_KAFKA_TOPICS=%s,%s",
            E.jobs_topic, queries);
@@ -113,4 +125,11 @@ Test(caps, a_flooded_topic_is_capped_and_another_keeps_flowing)
                "(queries %s, jobs %s)", last_query, last_job);
   free(last_query);
   free(last_job);
+  char *st = pv_e2e_sql_value(&E, "SELECT state FROM job_status WHERE "
+                                  "job_id = $1", foreign);
+  cr_assert_str_eq(st, "retry_wait", "a worker must only run due jobs of "
+                   "the topics it consumes");
+  free(st);
+  free(pv_e2e_sql_value(&E, "DELETE FROM job_status WHERE job_id = $1 RETURNING 1",
+                   foreign));
 }
