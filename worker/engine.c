@@ -54,6 +54,8 @@ struct task {
   bool from_store;            /* a parked job claimed from PostgreSQL: its
                                  offset was committed when it parked */
   int reached;                /* earlier runs that sent a request */
+  bool outcome_retried;       /* the outcome was written again without its
+                                 result after a permanent failure */
   int64_t retry_at_ms;        /* when the service may be tried again */
   int64_t next_attempt_ms;    /* parked: when it runs again */
   const char *retry_reason;   /* parked: why (static text) */
@@ -551,6 +553,8 @@ static void publish(task_t *t)
 
 /* ---- outcomes ----------------------------------------------------------- */
 
+static void record_outcome(task_t *t, const char *result_json);
+
 static void on_finished(bool ok, void *arg)
 {
   task_t *t = arg;
@@ -558,10 +562,26 @@ static void on_finished(bool ok, void *arg)
     release(t, false);
     return;
   }
+  if (!ok && !t->outcome_retried) {
+    /* Refused for good (transient failures are retried by the store):
+     * most likely the result itself (e.g. a NUL character jsonb will not
+     * hold). Left 'running', the row would be taken over after its lease
+     * and the job run again and again. Record the outcome without the
+     * result; the reply still carries it. */
+    t->outcome_retried = true;
+    pv_log(PV_LOG_ERROR, "job.outcome_not_recorded",
+           PV_S("job_id", t->job->id), PV_S("state", t->final_state),
+           PV_S("msg", "writing the outcome again without its result; see "
+                       "store.write_failed"));
+    record_outcome(t, NULL);
+    return;
+  }
   if (!ok)
     pv_log(PV_LOG_ERROR, "job.outcome_not_recorded",
            PV_S("job_id", t->job->id), PV_S("state", t->final_state),
-           PV_S("msg", "the reply is published anyway; see store.write_failed"));
+           PV_S("msg", "the reply is published anyway; the row stays "
+                       "'running' and will be taken over when its lease "
+                       "ends: an operator should look"));
   publish(t);
 }
 
@@ -630,15 +650,17 @@ static void on_parked_recorded(bool ok, void *arg)
     return;
   }
   if (!ok) {
-    /* Not durable as parked: dead-letter it rather than lose it. */
+    /* Not durable as parked: dead-letter it (recorded as dead, so no
+     * worker takes it over later) rather than lose it. */
     size_t n = strlen(t->err.message);
     snprintf(t->err.message + n, sizeof(t->err.message) - n, "%s",
              " (could not be parked: see store.write_failed)");
     t->final_state = "dead";
+    t->finished_ms = pv_clock_wall_ms();
     build_reply(t, "dead", NULL);
     t->dlq_topic = pv_asprintf("%s%s", t->rec->topic,
                                t->eng->conf->kafka_dlq_suffix);
-    publish(t);
+    record_outcome(t, NULL);
     return;
   }
   t->eng->stats.parked++;
@@ -752,24 +774,33 @@ static void complete(task_t *t, const json_t *result, const pv_error_t *err,
          PV_I("duration_ms", t->finished_ms - t->received_ms));
 
   char *result_json = result ? json_dumps(result, JSON_COMPACT) : NULL;
+  record_outcome(t, result_json);
+  free(result_json);
+}
+
+/* Writes t's final outcome (t->final_state, t->err, t->attempts, the
+ * encoded reply); on_finished publishes next. */
+static void record_outcome(task_t *t, const char *result_json)
+{
+  pv_engine_t *eng = t->eng;
   pv_endpoint_t *ep = pv_clients_endpoint(eng->clients, t->job->tenant,
                                           t->job->service);
   pv_store_outcome_t o = {
     .job_id = t->job->id,
-    .state = state,
-    .attempts = attempts,
+    .state = t->final_state,
+    .attempts = t->attempts,
     .result_json = result_json,
     .err = &t->err,
     .reply = t->reply,
     .reply_len = t->reply_len,
-    .reply_topic = t->reply_topic,
+    .reply_topic = t->reply_topic_owned ? t->reply_topic_owned
+                                        : t->reply_topic,
     .dlq_topic = t->dlq_topic,
     .breaker_state = ep ? pv_breaker_state_name(pv_endpoint_breaker_state(ep))
                         : NULL,
   };
   t->state = T_FINISHING;
   pv_store_finish(eng->store, &o, on_finished, t);
-  free(result_json);
 }
 
 static void on_exec(const pv_exec_result_t *res, void *arg)

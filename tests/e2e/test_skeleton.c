@@ -7,6 +7,7 @@
 #include "tests/e2e/worker_harness.h"
 #include "tests/support/proc.h"
 #include "tests/support/testenv.h"
+#include "worker/pg.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -245,4 +246,59 @@ Test(skeleton, stop_before_first_assignment_exits_cleanly)
   cr_assert(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
             "a worker stopped before its first assignment must exit 0 "
             "(status %d); see %s", status, log_b);
+}
+
+/* Regression: when PostgreSQL refused an outcome for good (here a trigger
+ * refusing the result; in life e.g. a NUL character jsonb will not hold),
+ * the row stayed 'running' and the job was taken over after its lease and
+ * run again, forever. The outcome is now written again without its
+ * result. */
+static void exec_script(const char *script)
+{
+  char err[256];
+  pv_pg_sync_t *db = pv_pg_sync_connect(E.pg, err, sizeof(err));
+  cr_assert_not_null(db, "%s", err);
+  pv_pg_result_t *r = pv_pg_sync_exec(db, script);
+  cr_assert(pv_pg_result_ok(r), "%s: %s", script, pv_pg_result_error(r));
+  pv_pg_result_free(r);
+  pv_pg_sync_close(db);
+}
+
+Test(skeleton, outcome_refused_with_its_result_is_recorded_without_it)
+{
+  pv_e2e_setup(&E, 1);
+  char id[96], fn[64], script[1024];
+  snprintf(id, sizeof(id), "job-%s-noresult", E.suffix);
+  snprintf(fn, sizeof(fn), "pv_test_refuse_%d", (int)getpid());
+  snprintf(script, sizeof(script),
+      "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
+      "IF NEW.job_id = '%s' AND NEW.result IS NOT NULL THEN RAISE EXCEPTION "
+      "'refused' USING ERRCODE = '22P05'; END IF; RETURN NEW; END $f$;"
+      "CREATE TRIGGER %s BEFORE UPDATE ON job_status FOR EACH ROW "
+      "EXECUTE FUNCTION %s();", fn, id, fn, fn);
+  exec_script(script);
+  pv_e2e_start_worker(&E, "e2e-noresult",
+                      (const char *const[]){"PROVISIOND_WORKER_LEASE_MS=2000",
+                                            NULL});
+  json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
+                        "isp-east", "service", "voltha", "op",
+                        "health_check");
+  pv_e2e_produce_job(&E, "k", j, false, NULL);
+  json_decref(j);
+  json_t *replies = pv_e2e_collect_replies(&E, 1, 30000);
+  json_t *r = json_object_get(replies, id);
+  cr_assert_str_eq(json_string_value(json_object_get(r, "status")),
+                   "succeeded", "the reply still carries the outcome");
+  cr_assert_not_null(json_object_get(json_object_get(r, "result"), "state"));
+  json_decref(replies);
+  /* several leases later: finished once, never taken over and re-run */
+  usleep(7000 * 1000);
+  char *st = pv_e2e_sql_value(&E, "SELECT state || ' ' || runs || ' ' || "
+                                  "(result IS NULL) FROM job_status WHERE "
+                                  "job_id = $1", id);
+  snprintf(script, sizeof(script), "DROP TRIGGER %s ON job_status;"
+           "DROP FUNCTION %s();", fn, fn);
+  exec_script(script);
+  cr_assert_str_eq(st, "succeeded 1 true");
+  free(st);
 }
