@@ -819,9 +819,9 @@ static int dlq_replay(const pv_config_t *conf, const filters_t *f,
                    cs.v[i].dlq_topic);
     }
   }
-  size_t todo = 0;
+  size_t to_replay = 0;
   for (size_t i = 0; i < cs.n; i++)
-    todo += cs.v[i].skip ? 0 : 1;
+    to_replay += cs.v[i].skip ? 0 : 1;
   if (dry_run) {
     for (size_t i = 0; i < cs.n; i++) {
       bool had_row;
@@ -829,19 +829,19 @@ static int dlq_replay(const pv_config_t *conf, const filters_t *f,
           topic_row_check(x.db, &cs.v[i], &had_row) < 0)
         goto out;
     }
-    todo = 0;
+    to_replay = 0;
     for (size_t i = 0; i < cs.n; i++)
-      todo += cs.v[i].skip ? 0 : 1;
+      to_replay += cs.v[i].skip ? 0 : 1;
     for (size_t i = 0; i < cs.n; i++)
       report(&x, &cs.v[i], cs.v[i].skip ? "skip" : "would-replay",
              cs.v[i].skip);
     if (!as_json)
-      printf("dry run: %zu to replay, %zu skipped; nothing changed\n", todo,
-             cs.n - todo);
+      printf("dry run: %zu to replay, %zu skipped; nothing changed\n", to_replay,
+             cs.n - to_replay);
     rc = missing ? PV_EXIT_JOB : PV_EXIT_OK;
     goto out;
   }
-  if (todo && !yes && !confirm(todo)) {
+  if (to_replay && !yes && !confirm(to_replay)) {
     rc = PV_EXIT_USAGE;
     goto out;
   }
