@@ -1,5 +1,5 @@
 # provisiond: the one entry point for people. Everything here wraps CMake
-# and the scripts under deploy/dev/, tests/ and bench/.
+# and the scripts under dev/, tests/ and bench/.
 #
 #   make demo    install deps, build, start the dev stack, show jobs flowing
 #   make test    install deps, build, start a stack, run every test
@@ -35,21 +35,21 @@ help:
 	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
-	@deploy/dev/deps.sh
+	@dev/deps.sh
 
 build: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 up: build
-	@deploy/dev/stack.sh up
+	@dev/stack.sh up
 
 down:
-	@deploy/dev/demo.sh stop
-	@deploy/dev/stack.sh down
+	@dev/demo.sh stop
+	@dev/stack.sh down
 
 demo: up
-	@deploy/dev/demo.sh
+	@dev/demo.sh
 
 test: build
 	@tests/run.sh
@@ -58,5 +58,5 @@ bench: build
 	@bench/run.sh
 
 clean:
-	@deploy/dev/stack.sh down >/dev/null 2>&1 || true
+	@dev/stack.sh down >/dev/null 2>&1 || true
 	rm -rf build build-asan .dev

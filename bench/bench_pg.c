@@ -1,5 +1,5 @@
 /*
- * bench_pg: single-row upserts per second through worker/pg (pipelined,
+ * bench_pg: single-row upserts per second through db/pg (pipelined,
  * batched) against the baseline of blocking PQexecParams one at a time, on
  * the same server in the same run. Works in its own scratch database
  * (pv_bench_<pid>, dropped at the end).
@@ -14,7 +14,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "worker/pg.h"
+#include "db/pg.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>

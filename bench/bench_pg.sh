@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Single-row upserts/s through worker/pg (pipelined) against blocking
+# Single-row upserts/s through db/pg (pipelined) against blocking
 # PQexecParams one at a time, same server, same run. Needs a PostgreSQL:
 # $PROVISIOND_PG, or the dev stack's .dev/env (make up).
 set -euo pipefail

@@ -13,7 +13,7 @@ if [ ! -x "$BUILD_DIR/transport_bench" ] || [ ! -x "$BUILD_DIR/southbound-sim" ]
 fi
 if [ ! -x "$BUILD_DIR/transport_bench" ] || [ ! -x "$BUILD_DIR/southbound-sim" ]; then
   echo "transport_bench or southbound-sim not built in $BUILD_DIR" \
-    "(needs tests/support/simproc.c and deploy/dev/sim)" >&2
+    "(needs tests/support/simproc.c and dev/sim)" >&2
   exit 1
 fi
 PV_BUILD_DIR=$(cd "$BUILD_DIR" && pwd)

@@ -46,7 +46,7 @@ if [ -z "${PROVISIOND_KAFKA_BROKERS:-}" ] || [ -z "${SIM_VOLTHA_URL:-}" ]; then
   private=$PWD/.dev-bench-worker
   echo "bench_worker: no stack in the environment; starting one in $private"
   PV_STACK_DIR=$private PV_PORT_BASE=${BENCH_PORT_BASE:-27400} \
-    BUILD_DIR=$PV_BUILD_DIR deploy/dev/stack.sh up >/dev/null
+    BUILD_DIR=$PV_BUILD_DIR dev/stack.sh up >/dev/null
   set -a
   # shellcheck disable=SC1091
   . "$private/env"
@@ -56,7 +56,7 @@ fi
 cleanup() {
   curl -s -X DELETE "$SIM_VOLTHA_URL/_sim/faults" >/dev/null 2>&1 || true
   if [ -n "$private" ]; then
-    PV_STACK_DIR=$private deploy/dev/stack.sh down --purge >/dev/null 2>&1 || true
+    PV_STACK_DIR=$private dev/stack.sh down --purge >/dev/null 2>&1 || true
   fi
 }
 trap cleanup EXIT

@@ -10,7 +10,7 @@
  * `run` creates fresh topics, starts the target (build/provisiond with env
  * overrides, or this binary's `forward` mode: consume the job topic and
  * produce every record to the results topic at once, the same librdkafka
- * settings as worker/kafka.c), produces N VOLTHA health_check jobs over
+ * settings as kafka/kafka.c), produces N VOLTHA health_check jobs over
  * both tenants and K ordering keys, as fast as possible (R = 0) or at R
  * jobs/s, consumes the replies and prints one `result` line: jobs/s from
  * first to last reply and produce -> reply-consumed latency percentiles.
@@ -26,8 +26,8 @@
  */
 #include "common/alloc.h"
 #include "jobs/job.h"
-#include "worker/kafka_sync.h"
-#include "worker/pg.h"
+#include "kafka/sync.h"
+#include "db/pg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -169,7 +169,7 @@ static void on_forward_signal(int sig)
 
 /* Consumes in_topic in a consumer group and produces each record, value
  * and headers, to out_topic at once: the broker path provisiond sits in,
- * with the client settings of worker/kafka.c, and no work in between. */
+ * with the client settings of kafka/kafka.c, and no work in between. */
 static int forward_main(int argc, char **argv)
 {
   if (argc != 5) {
@@ -253,7 +253,7 @@ static int forward_main(int argc, char **argv)
     } else {
       forwarded++;
     }
-    /* store the offset per record, as worker/kafka.c does when a job is
+    /* store the offset per record, as kafka/kafka.c does when a job is
      * done */
     rd_kafka_topic_partition_list_t *ol = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(ol, rd_kafka_topic_name(m->rkt),

@@ -2,7 +2,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
-#include "worker/kafka_sync.h"
+#include "kafka/sync.h"
 
 #include <errno.h>
 #include <pwd.h>

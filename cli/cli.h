@@ -6,8 +6,8 @@
 #ifndef PV_CLI_CLI_H
 #define PV_CLI_CLI_H
 
-#include "worker/config.h"
-#include "worker/pg.h"
+#include "config/config.h"
+#include "db/pg.h"
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -13,7 +13,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "jobs/job.h"
-#include "worker/kafka_sync.h"
+#include "kafka/sync.h"
 
 #include <getopt.h>
 #include <stdlib.h>

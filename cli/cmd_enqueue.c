@@ -5,7 +5,7 @@
 #include "common/clock.h"
 #include "jobs/catalog.h"
 #include "jobs/job.h"
-#include "worker/kafka_sync.h"
+#include "kafka/sync.h"
 
 #include <getopt.h>
 #include <stdlib.h>

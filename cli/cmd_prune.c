@@ -2,7 +2,7 @@
  * @file cmd_prune.c
  * @brief provctl prune: retention. Deletes finished job rows (and breaker
  * history) older than a given age, one short batch per transaction
- * (schema/003_retention.sql), with a running count, until none is left.
+ * (db/schema/003_retention.sql), with a running count, until none is left.
  */
 #include "cli/cli.h"
 

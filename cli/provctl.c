@@ -8,7 +8,7 @@
  */
 #include "cli/cli.h"
 #include "jobs/catalog.h"
-#include "worker/migrate.h"
+#include "db/migrate.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 # PV_TEST_STACK_PREFIX (default <repo>/.dev-test) and PV_TEST_PORT_BASE
 # (default 26400; the apache pass uses it + 200) keep two runs apart.
 # Each pass prints its wall time; the apache pass installs a JRE and Maven
-# first if they are missing (deploy/dev/deps.sh) and fails with one line if
+# first if they are missing (dev/deps.sh) and fails with one line if
 # Apache Kafka cannot be fetched (see docs/kafka.md: KAFKA_HOME).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -40,13 +40,13 @@ run_suite() ( # $1 = mock|apache, $2 = ctest label filter args
   [ "$kind" = apache ] && PV_PORT_BASE=$((PV_PORT_BASE + 200))
   echo "== tests on the $kind broker (stack in $PV_STACK_DIR)"
   local t0=$SECONDS
-  if [ "$kind" = apache ] && ! KAFKA=apache deploy/dev/deps.sh; then
+  if [ "$kind" = apache ] && ! KAFKA=apache dev/deps.sh; then
     echo "tests/run.sh: a JRE and Maven are needed for KAFKA=apache (see above)" >&2
     return 1
   fi
-  if ! deploy/dev/stack.sh up; then
+  if ! dev/stack.sh up; then
     echo "tests/run.sh: the test stack did not start (KAFKA=$kind); see $PV_STACK_DIR/logs/" >&2
-    deploy/dev/stack.sh down >/dev/null 2>&1
+    dev/stack.sh down >/dev/null 2>&1
     return 1
   fi
   set -a
@@ -56,7 +56,7 @@ run_suite() ( # $1 = mock|apache, $2 = ctest label filter args
   local rc=0
   local t1=$SECONDS
   ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "$@" || rc=$?
-  deploy/dev/stack.sh down >/dev/null 2>&1
+  dev/stack.sh down >/dev/null 2>&1
   echo "== $kind pass: $((SECONDS - t0)) s (stack up $((t1 - t0)) s, tests $((SECONDS - t1)) s), $([ $rc = 0 ] && echo passed || echo FAILED)"
   return $rc
 )

@@ -18,9 +18,9 @@
 #define PV_WORKER_ENGINE_H
 
 #include "transports/clients.h"
-#include "worker/config.h"
-#include "worker/kafka.h"
-#include "worker/store.h"
+#include "config/config.h"
+#include "kafka/kafka.h"
+#include "db/store.h"
 
 #include <stdbool.h>
 #include <stdint.h>

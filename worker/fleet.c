@@ -3,7 +3,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "worker/store.h"
+#include "db/store.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -22,7 +22,7 @@
 #define PV_WORKER_FLEET_H
 
 #include "transports/clients.h"
-#include "worker/pg.h"
+#include "db/pg.h"
 
 typedef struct pv_fleet_s pv_fleet_t;
 

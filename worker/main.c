@@ -6,13 +6,13 @@
 #include "common/log.h"
 #include "transports/clients.h"
 #include "transports/http.h"
-#include "worker/config.h"
+#include "config/config.h"
 #include "worker/engine.h"
 #include "worker/fleet.h"
 #include "worker/metrics.h"
-#include "worker/migrate.h"
-#include "worker/pg.h"
-#include "worker/store.h"
+#include "db/migrate.h"
+#include "db/pg.h"
+#include "db/store.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -51,6 +51,39 @@ static void usage(FILE *out)
           "\n"
           "Environment: PROVISIOND_<SECTION>_<KEY> overrides a key, e.g.\n"
           "PROVISIOND_KAFKA_BROKERS; PROVISIOND_PG is postgres.conninfo.\n");
+}
+
+/* The transport's and clients' settings from the configuration. tenants
+ * has room for c->n_tenants; the result borrows strings from c. */
+static void http_conf_of(const pv_config_t *c, pv_http_conf_t *hconf,
+                         pv_tenant_conf_t *tenants)
+{
+  pv_http_conf_defaults(hconf);
+  hconf->connect_timeout_ms = c->http_connect_timeout_ms;
+  hconf->tls_verify = c->http_tls_verify;
+  hconf->ca_path = c->http_ca_path;
+  for (size_t i = 0; i < c->n_tenants; i++) {
+    const pv_tenant_entry_t *t = &c->tenants[i];
+    pv_tenant_conf_t *tc = &tenants[i];
+    memset(tc, 0, sizeof(*tc));
+    tc->name = t->name;
+    tc->voltha_url = t->voltha_url;
+    tc->genieacs_url = t->genieacs_url;
+    tc->netbox_url = t->netbox_url;
+    tc->netbox_token = t->netbox_token;
+    pv_endpoint_conf_defaults(&tc->endpoint);
+    tc->endpoint.max_connections = c->http_max_connections;
+    tc->endpoint.max_idle = c->http_max_idle;
+    tc->endpoint.retry.max_attempts = c->retry_max_attempts;
+    tc->endpoint.retry.backoff_base_ms = c->retry_backoff_base_ms;
+    tc->endpoint.retry.backoff_cap_ms = c->retry_backoff_cap_ms;
+    tc->endpoint.retry.retry_after_max_ms = c->retry_after_max_ms;
+    tc->endpoint.budget.ratio = c->budget_ratio;
+    tc->endpoint.budget.min_per_sec = c->budget_min_per_sec;
+    tc->endpoint.breaker.fail_max = c->breaker_fail_max;
+    tc->endpoint.breaker.reset_timeout_ms = c->breaker_reset_timeout_ms;
+    tc->endpoint.breaker.half_open_max = c->breaker_half_open_max;
+  }
 }
 
 static void on_breaker_change(const pv_breaker_change_t *chg, void *arg)
@@ -157,7 +190,7 @@ static int run(daemon_t *d)
   pv_http_conf_t hconf;
   if (!tenants)
     return 1;
-  pv_config_http(conf, &hconf, tenants);
+  http_conf_of(conf, &hconf, tenants);
 
   d->loop = uv_default_loop();
   const char **tnames = calloc(nt ? nt : 1, sizeof(*tnames));

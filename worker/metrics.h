@@ -26,7 +26,7 @@
 #include "common/buf.h"
 #include "transports/http.h"
 #include "worker/engine.h"
-#include "worker/pg.h"
+#include "db/pg.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -7,8 +7,8 @@
  * finished rows past the cutoff, one bounded batch per call.
  */
 #include "tests/support/testenv.h"
-#include "worker/migrate.h"
-#include "worker/pg.h"
+#include "db/migrate.h"
+#include "db/pg.h"
 
 #include <criterion/criterion.h>
 #include <ctype.h>

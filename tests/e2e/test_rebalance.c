@@ -23,7 +23,7 @@
 #include "tests/support/proc.h"
 #include "tests/support/simproc.h"
 #include "tests/support/testenv.h"
-#include "worker/pg.h"
+#include "db/pg.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

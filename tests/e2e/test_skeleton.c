@@ -7,7 +7,7 @@
 #include "tests/e2e/worker_harness.h"
 #include "tests/support/proc.h"
 #include "tests/support/testenv.h"
-#include "worker/pg.h"
+#include "db/pg.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>

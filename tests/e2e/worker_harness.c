@@ -5,7 +5,7 @@
 #include "jobs/job.h"
 #include "tests/support/proc.h"
 #include "tests/support/testenv.h"
-#include "worker/pg.h"
+#include "db/pg.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>

@@ -6,7 +6,7 @@
 #ifndef PV_TESTS_E2E_HARNESS_H
 #define PV_TESTS_E2E_HARNESS_H
 
-#include "worker/kafka_sync.h"
+#include "kafka/sync.h"
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* In-process tests of the simulator's GenieACS query matcher, percent
  * coding and IP arithmetic. */
-#include "deploy/dev/sim/sim.h"
+#include "dev/sim/sim.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>

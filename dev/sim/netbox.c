@@ -1,0 +1,2096 @@
+/* NetBox 4.x REST (SOUTHBOUND.md §3): token auth answering 403, DRF
+ * pagination with absolute next/previous URLs, the filters clients use,
+ * trailing-slash redirects, nested brief objects and choice dicts on read,
+ * ids or attribute dicts on write, bulk operations (all-or-none), ETag /
+ * If-Match, and available-ips allocation that never hands out an address
+ * twice (the whole handler runs under the service mutex, the simulator's
+ * equivalent of NetBox's advisory lock). */
+#include "dev/sim/sim.h"
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/clock.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NETBOX_VERSION "4.6.8"
+#define API_VERSION "4.6"
+#define PAGINATE_COUNT 50
+#define MAX_PAGE_SIZE 1000
+#define MAX_OBJECTS 200000u
+#define MAX_BULK 1000u
+
+typedef enum {
+  M_TENANT,
+  M_SITE,
+  M_MFR,
+  M_DTYPE,
+  M_ROLE,
+  M_DEVICE,
+  M_IFACE,
+  M_VRF,
+  M_PREFIX,
+  M_IP,
+  M__COUNT
+} model_id_t;
+
+typedef enum {
+  FT_STR,
+  FT_SLUG,
+  FT_INT,
+  FT_BOOL,
+  FT_FK,
+  FT_CHOICE,
+  FT_IPADDR,
+  FT_PREFIX,
+  FT_NULL,  /* always null (relations the simulator does not model) */
+  FT_CTYPE, /* assigned_object_type */
+} ftype_t;
+
+typedef struct field {
+  const char *name;
+  ftype_t type;
+  int fk;
+  const char *const *choices; /* value, label, value, label, ..., NULL */
+  bool required;
+  bool nullable;
+  unsigned maxlen;
+  const char *def;
+} field_t;
+
+typedef enum {
+  FL_STR,
+  FL_ID,
+  FL_SLUG,
+  FL_NAME, /* a foreign key given by the related object's name */
+  FL_CHOICE,
+  FL_BOOL,
+  FL_Q,
+  FL_IP_ADDRESS,
+  FL_IP_PARENT,
+  FL_IP_DEVICE,
+  FL_IP_IFACE,
+  FL_PREFIX,
+  FL_CONTAINS,
+} fltype_t;
+
+typedef struct filter {
+  const char *param;
+  fltype_t kind;
+  const char *field;
+  int fk;
+} filter_t;
+
+typedef struct model_desc {
+  const char *name;    /* "ip-addresses" */
+  const char *app;     /* "ipam" */
+  const char *verbose; /* "IPAddress", for 404 texts */
+  const field_t *fields;
+  const filter_t *filters;
+  const char *const *brief;
+  const char *display; /* field shown as "display" */
+} model_desc_t;
+
+static const char *const device_status[] = {
+    "offline",   "Offline",   "active", "Active",    "planned",
+    "Planned",   "staged",    "Staged", "failed",    "Failed",
+    "inventory", "Inventory", "decommissioning", "Decommissioning", NULL};
+static const char *const site_status[] = {
+    "planned", "Planned", "staging", "Staging", "active", "Active",
+    "decommissioning", "Decommissioning", "retired", "Retired", NULL};
+static const char *const ip_status[] = {
+    "active", "Active", "reserved", "Reserved", "deprecated", "Deprecated",
+    "dhcp",   "DHCP",   "slaac",    "SLAAC",    NULL};
+static const char *const ip_role[] = {
+    "loopback", "Loopback", "secondary", "Secondary", "anycast", "Anycast",
+    "vip",      "VIP",      "vrrp",      "VRRP",      "hsrp",    "HSRP",
+    "glbp",     "GLBP",     "carp",      "CARP",      NULL};
+static const char *const prefix_status[] = {
+    "container", "Container", "active",     "Active",
+    "reserved",  "Reserved",  "deprecated", "Deprecated", NULL};
+static const char *const iface_types[] = {
+    "virtual",        "Virtual",          "bridge",     "Bridge",
+    "lag",            "Link Aggregation Group (LAG)",
+    "100base-tx",     "100BASE-TX (10/100ME)",
+    "1000base-t",     "1000BASE-T (1GE)", "10gbase-t",  "10GBASE-T (10GE)",
+    "1000base-x-sfp", "SFP (1GE)",        "10gbase-x-sfpp", "SFP+ (10GE)",
+    "25gbase-x-sfp28", "SFP28 (25GE)",    "100gbase-x-qsfp28", "QSFP28 (100GE)",
+    "gpon",           "GPON (2.5 Gbps / 1.25 Gps)",
+    "xgs-pon",        "XGS-PON (10 Gbps)", "other",     "Other", NULL};
+
+#define F_NAME {"name", FT_STR, 0, NULL, true, false, 100, NULL}
+#define F_SLUG {"slug", FT_SLUG, 0, NULL, true, false, 100, NULL}
+#define F_DESC {"description", FT_STR, 0, NULL, false, false, 200, ""}
+#define F_COMMENTS {"comments", FT_STR, 0, NULL, false, false, 100000, ""}
+#define F_TENANT {"tenant", FT_FK, M_TENANT, NULL, false, true, 0, NULL}
+#define F_END {NULL, FT_STR, 0, NULL, false, false, 0, NULL}
+
+static const field_t tenant_fields[] = {
+    F_NAME, F_SLUG, {"group", FT_NULL, 0, NULL, false, true, 0, NULL},
+    F_DESC, F_COMMENTS, F_END};
+static const field_t site_fields[] = {
+    F_NAME, F_SLUG,
+    {"status", FT_CHOICE, 0, site_status, false, false, 0, "active"},
+    {"region", FT_NULL, 0, NULL, false, true, 0, NULL},
+    {"group", FT_NULL, 0, NULL, false, true, 0, NULL},
+    F_TENANT,
+    {"facility", FT_STR, 0, NULL, false, false, 50, ""},
+    {"time_zone", FT_STR, 0, NULL, false, true, 64, NULL},
+    F_DESC, F_COMMENTS, F_END};
+static const field_t mfr_fields[] = {F_NAME, F_SLUG, F_DESC, F_END};
+static const field_t dtype_fields[] = {
+    {"manufacturer", FT_FK, M_MFR, NULL, true, false, 0, NULL},
+    {"model", FT_STR, 0, NULL, true, false, 100, NULL},
+    F_SLUG,
+    {"part_number", FT_STR, 0, NULL, false, false, 50, ""},
+    {"u_height", FT_INT, 0, NULL, false, false, 0, "1"},
+    {"is_full_depth", FT_BOOL, 0, NULL, false, false, 0, "true"},
+    F_DESC, F_COMMENTS, F_END};
+static const field_t role_fields[] = {
+    F_NAME, F_SLUG,
+    {"color", FT_STR, 0, NULL, false, false, 6, "9e9e9e"},
+    {"vm_role", FT_BOOL, 0, NULL, false, false, 0, "true"},
+    F_DESC, F_END};
+static const field_t device_fields[] = {
+    {"name", FT_STR, 0, NULL, false, true, 64, NULL},
+    {"device_type", FT_FK, M_DTYPE, NULL, true, false, 0, NULL},
+    {"role", FT_FK, M_ROLE, NULL, true, false, 0, NULL},
+    F_TENANT,
+    {"platform", FT_NULL, 0, NULL, false, true, 0, NULL},
+    {"serial", FT_STR, 0, NULL, false, false, 50, ""},
+    {"asset_tag", FT_STR, 0, NULL, false, true, 50, NULL},
+    {"site", FT_FK, M_SITE, NULL, true, false, 0, NULL},
+    {"location", FT_NULL, 0, NULL, false, true, 0, NULL},
+    {"rack", FT_NULL, 0, NULL, false, true, 0, NULL},
+    {"status", FT_CHOICE, 0, device_status, false, false, 0, "active"},
+    {"primary_ip4", FT_FK, M_IP, NULL, false, true, 0, NULL},
+    {"primary_ip6", FT_FK, M_IP, NULL, false, true, 0, NULL},
+    F_DESC, F_COMMENTS, F_END};
+static const field_t iface_fields[] = {
+    {"device", FT_FK, M_DEVICE, NULL, true, false, 0, NULL},
+    {"name", FT_STR, 0, NULL, true, false, 64, NULL},
+    {"label", FT_STR, 0, NULL, false, false, 64, ""},
+    {"type", FT_CHOICE, 0, iface_types, true, false, 0, NULL},
+    {"enabled", FT_BOOL, 0, NULL, false, false, 0, "true"},
+    {"mtu", FT_INT, 0, NULL, false, true, 0, NULL},
+    {"mgmt_only", FT_BOOL, 0, NULL, false, false, 0, "false"},
+    F_DESC, F_END};
+static const field_t vrf_fields[] = {
+    F_NAME,
+    {"rd", FT_STR, 0, NULL, false, true, 21, NULL},
+    F_TENANT,
+    {"enforce_unique", FT_BOOL, 0, NULL, false, false, 0, "true"},
+    F_DESC, F_COMMENTS, F_END};
+static const field_t prefix_fields[] = {
+    {"prefix", FT_PREFIX, 0, NULL, true, false, 0, NULL},
+    {"vrf", FT_FK, M_VRF, NULL, false, true, 0, NULL},
+    {"scope_type", FT_NULL, 0, NULL, false, true, 0, NULL},
+    {"scope_id", FT_NULL, 0, NULL, false, true, 0, NULL},
+    F_TENANT,
+    {"vlan", FT_NULL, 0, NULL, false, true, 0, NULL},
+    {"status", FT_CHOICE, 0, prefix_status, false, false, 0, "active"},
+    {"role", FT_NULL, 0, NULL, false, true, 0, NULL},
+    {"is_pool", FT_BOOL, 0, NULL, false, false, 0, "false"},
+    {"mark_utilized", FT_BOOL, 0, NULL, false, false, 0, "false"},
+    F_DESC, F_COMMENTS, F_END};
+static const field_t ip_fields[] = {
+    {"address", FT_IPADDR, 0, NULL, true, false, 0, NULL},
+    {"vrf", FT_FK, M_VRF, NULL, false, true, 0, NULL},
+    F_TENANT,
+    {"status", FT_CHOICE, 0, ip_status, false, false, 0, "active"},
+    {"role", FT_CHOICE, 0, ip_role, false, true, 0, NULL},
+    {"assigned_object_type", FT_CTYPE, 0, NULL, false, true, 0, NULL},
+    {"assigned_object_id", FT_INT, 0, NULL, false, true, 0, NULL},
+    {"nat_inside", FT_NULL, 0, NULL, false, true, 0, NULL},
+    {"dns_name", FT_STR, 0, NULL, false, false, 255, ""},
+    F_DESC, F_COMMENTS, F_END};
+
+#define FL_COMMON {"id", FL_ID, "id", 0}, {"q", FL_Q, NULL, 0}, \
+    {"description", FL_STR, "description", 0}
+#define FL_END {NULL, FL_STR, NULL, 0}
+#define FL_TENANT {"tenant_id", FL_ID, "tenant", 0}, \
+    {"tenant", FL_SLUG, "tenant", M_TENANT}
+
+static const filter_t tenant_filters[] = {
+    FL_COMMON, {"name", FL_STR, "name", 0}, {"slug", FL_STR, "slug", 0},
+    FL_END};
+static const filter_t site_filters[] = {
+    FL_COMMON, {"name", FL_STR, "name", 0}, {"slug", FL_STR, "slug", 0},
+    {"status", FL_CHOICE, "status", 0}, FL_TENANT, FL_END};
+static const filter_t simple_filters[] = {
+    FL_COMMON, {"name", FL_STR, "name", 0}, {"slug", FL_STR, "slug", 0},
+    FL_END};
+static const filter_t dtype_filters[] = {
+    FL_COMMON, {"model", FL_STR, "model", 0}, {"slug", FL_STR, "slug", 0},
+    {"manufacturer_id", FL_ID, "manufacturer", 0},
+    {"manufacturer", FL_SLUG, "manufacturer", M_MFR}, FL_END};
+static const filter_t device_filters[] = {
+    FL_COMMON,
+    {"name", FL_STR, "name", 0},
+    {"serial", FL_STR, "serial", 0},
+    {"asset_tag", FL_STR, "asset_tag", 0},
+    {"status", FL_CHOICE, "status", 0},
+    {"site_id", FL_ID, "site", 0},
+    {"site", FL_SLUG, "site", M_SITE},
+    {"role_id", FL_ID, "role", 0},
+    {"role", FL_SLUG, "role", M_ROLE},
+    {"device_type_id", FL_ID, "device_type", 0},
+    FL_TENANT,
+    FL_END};
+static const filter_t iface_filters[] = {
+    FL_COMMON,
+    {"device_id", FL_ID, "device", 0},
+    {"device", FL_NAME, "device", M_DEVICE},
+    {"name", FL_STR, "name", 0},
+    {"type", FL_CHOICE, "type", 0},
+    {"enabled", FL_BOOL, "enabled", 0},
+    FL_END};
+static const filter_t vrf_filters[] = {
+    FL_COMMON, {"name", FL_STR, "name", 0}, {"rd", FL_STR, "rd", 0},
+    FL_TENANT, FL_END};
+static const filter_t prefix_filters[] = {
+    FL_COMMON,
+    {"prefix", FL_PREFIX, "prefix", 0},
+    {"contains", FL_CONTAINS, "prefix", 0},
+    {"vrf_id", FL_ID, "vrf", 0},
+    {"status", FL_CHOICE, "status", 0},
+    {"is_pool", FL_BOOL, "is_pool", 0},
+    FL_TENANT,
+    FL_END};
+static const filter_t ip_filters[] = {
+    FL_COMMON,
+    {"address", FL_IP_ADDRESS, "address", 0},
+    {"parent", FL_IP_PARENT, "address", 0},
+    {"vrf_id", FL_ID, "vrf", 0},
+    {"device_id", FL_IP_DEVICE, NULL, 0},
+    {"interface_id", FL_IP_IFACE, NULL, 0},
+    {"status", FL_CHOICE, "status", 0},
+    {"role", FL_CHOICE, "role", 0},
+    {"dns_name", FL_STR, "dns_name", 0},
+    FL_TENANT,
+    FL_END};
+
+static const char *const brief_named[] = {"name", "slug", "description",
+                                          NULL};
+static const char *const brief_dtype[] = {"manufacturer", "model", "slug",
+                                          "description", NULL};
+static const char *const brief_device[] = {"name", "description", NULL};
+static const char *const brief_iface[] = {"device", "name", "description",
+                                          NULL};
+static const char *const brief_vrf[] = {"name", "rd", "description", NULL};
+static const char *const brief_prefix[] = {"family", "prefix", "description",
+                                           NULL};
+static const char *const brief_ip[] = {"family", "address", "description",
+                                       NULL};
+
+static const model_desc_t models[M__COUNT] = {
+    [M_TENANT] = {"tenants", "tenancy", "Tenant", tenant_fields,
+                  tenant_filters, brief_named, "name"},
+    [M_SITE] = {"sites", "dcim", "Site", site_fields, site_filters,
+                brief_named, "name"},
+    [M_MFR] = {"manufacturers", "dcim", "Manufacturer", mfr_fields,
+               simple_filters, brief_named, "name"},
+    [M_DTYPE] = {"device-types", "dcim", "DeviceType", dtype_fields,
+                 dtype_filters, brief_dtype, "model"},
+    [M_ROLE] = {"device-roles", "dcim", "DeviceRole", role_fields,
+                simple_filters, brief_named, "name"},
+    [M_DEVICE] = {"devices", "dcim", "Device", device_fields, device_filters,
+                  brief_device, "name"},
+    [M_IFACE] = {"interfaces", "dcim", "Interface", iface_fields,
+                 iface_filters, brief_iface, "name"},
+    [M_VRF] = {"vrfs", "ipam", "VRF", vrf_fields, vrf_filters, brief_vrf,
+               "name"},
+    [M_PREFIX] = {"prefixes", "ipam", "Prefix", prefix_fields,
+                  prefix_filters, brief_prefix, "prefix"},
+    [M_IP] = {"ip-addresses", "ipam", "IPAddress", ip_fields, ip_filters,
+              brief_ip, "address"},
+};
+
+typedef struct token {
+  char *plain;
+  bool v2;
+} token_t;
+
+typedef struct netbox {
+  sim_inventory_t inv;
+  uint64_t rng;
+  json_t *objs[M__COUNT]; /* arrays of stored objects, ascending id */
+  json_int_t next_id[M__COUNT];
+  json_t *tags;           /* tag name -> id */
+  json_int_t next_tag;
+  int64_t last_us;        /* last timestamp handed out (strictly rising) */
+  token_t *tokens;
+  size_t ntokens;
+} netbox_t;
+
+/* ---- small helpers ---- */
+
+static const field_t *find_field(const model_desc_t *md, const char *name)
+{
+  for (const field_t *f = md->fields; f->name; f++)
+    if (strcmp(f->name, name) == 0)
+      return f;
+  return NULL;
+}
+
+static const char *choice_label(const char *const *choices, const char *v)
+{
+  for (size_t i = 0; choices[i]; i += 2)
+    if (strcmp(choices[i], v) == 0)
+      return choices[i + 1];
+  return NULL;
+}
+
+/* NetBox timestamps have microseconds; each write gets a strictly later one
+ * so that ETags always change. */
+static json_t *stamp(netbox_t *nb)
+{
+  int64_t us = (int64_t)pv_clock_wall_ms() * 1000;
+  if (us <= nb->last_us)
+    us = nb->last_us + 1;
+  nb->last_us = us;
+  char base[40], out[48];
+  sim_iso(us / 1000, base, sizeof(base)); /* 2024-01-01T00:00:00.123Z */
+  snprintf(out, sizeof(out), "%.23s%03dZ", base, (int)(us % 1000));
+  return json_string(out);
+}
+
+static json_t *find_obj(netbox_t *nb, int m, json_int_t id)
+{
+  json_t *arr = nb->objs[m];
+  /* Ids ascend, so a binary search finds them. */
+  size_t lo = 0, hi = json_array_size(arr);
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    json_int_t v = json_integer_value(json_object_get(json_array_get(arr, mid), "id"));
+    if (v == id)
+      return json_array_get(arr, mid);
+    if (v < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+static const char *sval(const json_t *o, const char *k)
+{
+  return json_string_value(json_object_get(o, k));
+}
+
+static json_int_t ival(const json_t *o, const char *k)
+{
+  json_t *v = json_object_get(o, k);
+  return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+static void obj_url(const sim_req_t *req, int m, json_int_t id, char *buf,
+                    size_t size)
+{
+  snprintf(buf, size, "%s/api/%s/%s/%lld/", req->base_url, models[m].app,
+           models[m].name, (long long)id);
+}
+
+/* ---- rendering ---- */
+
+static json_t *render(netbox_t *nb, const sim_req_t *req, int m,
+                      const json_t *o, bool brief);
+
+static json_t *family_json(const char *addr)
+{
+  bool v6 = addr && strchr(addr, ':');
+  return json_pack("{s:i,s:s}", "value", v6 ? 6 : 4, "label",
+                   v6 ? "IPv6" : "IPv4");
+}
+
+static json_t *tags_json(netbox_t *nb, const sim_req_t *req, const json_t *o)
+{
+  json_t *out = json_array();
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(o, "tags"), i, t)
+  {
+    const char *name = json_string_value(t);
+    json_int_t id = json_integer_value(json_object_get(nb->tags, name));
+    char url[300];
+    snprintf(url, sizeof(url), "%s/api/extras/tags/%lld/", req->base_url,
+             (long long)id);
+    json_array_append_new(
+        out, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "id", id, "url", url,
+                       "display", name, "name", name, "slug", name, "color",
+                       "9e9e9e"));
+  }
+  return out;
+}
+
+static json_t *field_json(netbox_t *nb, const sim_req_t *req,
+                          const field_t *f, const json_t *o)
+{
+  json_t *v = json_object_get(o, f->name);
+  switch (f->type) {
+  case FT_FK: {
+    json_t *ref = json_is_integer(v) ? find_obj(nb, f->fk, json_integer_value(v))
+                                     : NULL;
+    return ref ? render(nb, req, f->fk, ref, true) : json_null();
+  }
+  case FT_CHOICE: {
+    const char *s = json_string_value(v);
+    const char *label = s ? choice_label(f->choices, s) : NULL;
+    if (!label)
+      return json_null();
+    return json_pack("{s:s,s:s}", "value", s, "label", label);
+  }
+  case FT_NULL:
+    return json_null();
+  default:
+    return v ? json_incref(v) : json_null();
+  }
+}
+
+static json_t *render(netbox_t *nb, const sim_req_t *req, int m,
+                      const json_t *o, bool brief)
+{
+  const model_desc_t *md = &models[m];
+  json_int_t id = ival(o, "id");
+  char url[300], durl[300];
+  obj_url(req, m, id, url, sizeof(url));
+  snprintf(durl, sizeof(durl), "%s/%s/%s/%lld/", req->base_url, md->app,
+           md->name, (long long)id);
+  json_t *out = json_object();
+  json_object_set_new(out, "id", json_integer(id));
+  json_object_set_new(out, "url", json_string(url));
+  json_object_set_new(out, "display_url", json_string(durl));
+  const char *disp = sval(o, md->display);
+  char dbuf[64];
+  if (!disp) {
+    snprintf(dbuf, sizeof(dbuf), "%s %lld", md->verbose, (long long)id);
+    disp = dbuf;
+  }
+  json_object_set_new(out, "display", json_string(disp));
+  if (brief) {
+    for (const char *const *b = md->brief; *b; b++) {
+      if (strcmp(*b, "family") == 0) {
+        json_object_set_new(out, "family",
+                            family_json(sval(o, m == M_IP ? "address" : "prefix")));
+        continue;
+      }
+      const field_t *f = find_field(md, *b);
+      if (f)
+        json_object_set_new(out, *b, field_json(nb, req, f, o));
+    }
+    if (m == M_IFACE) {
+      json_object_set_new(out, "cable", json_null());
+      json_object_set_new(out, "_occupied", json_false());
+    }
+    return out;
+  }
+  if (m == M_IP || m == M_PREFIX)
+    json_object_set_new(out, "family",
+                        family_json(sval(o, m == M_IP ? "address" : "prefix")));
+  for (const field_t *f = md->fields; f->name; f++)
+    json_object_set_new(out, f->name, field_json(nb, req, f, o));
+  if (m == M_IP) {
+    json_t *iface = NULL;
+    if (sval(o, "assigned_object_type"))
+      iface = find_obj(nb, M_IFACE, ival(o, "assigned_object_id"));
+    json_object_set_new(out, "assigned_object",
+                        iface ? render(nb, req, M_IFACE, iface, true)
+                              : json_null());
+  }
+  if (m == M_PREFIX) {
+    json_object_set_new(out, "children", json_integer(0));
+    json_object_set_new(out, "_depth", json_integer(0));
+  }
+  json_object_set_new(out, "tags", tags_json(nb, req, o));
+  json_object_set_new(out, "custom_fields",
+                      json_deep_copy(json_object_get(o, "custom_fields")));
+  json_object_set_new(out, "created", json_incref(json_object_get(o, "created")));
+  json_object_set_new(out, "last_updated",
+                      json_incref(json_object_get(o, "last_updated")));
+  return out;
+}
+
+/* ---- validation ---- */
+
+static void add_err(json_t *errs, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_err(json_t *errs, const char *field, const char *fmt, ...)
+{
+  char msg[300];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  json_t *list = json_object_get(errs, field);
+  if (!list) {
+    list = json_array();
+    json_object_set_new(errs, field, list);
+  }
+  json_array_append_new(list, json_string(msg));
+}
+
+static bool slug_ok(const char *s)
+{
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+      return false;
+  return true;
+}
+
+/* Resolves a write-side foreign key: an id, or a dict of attributes. */
+static json_t *resolve_fk(netbox_t *nb, int m, const json_t *v,
+                          const char *field, json_t *errs)
+{
+  if (json_is_integer(v)) {
+    json_t *o = find_obj(nb, m, json_integer_value(v));
+    if (!o)
+      add_err(errs, field, "Related object not found using the provided "
+                           "numeric ID: %lld",
+              (long long)json_integer_value(v));
+    return o;
+  }
+  if (json_is_object(v)) {
+    json_t *hit = NULL;
+    size_t hits = 0, i;
+    json_t *o;
+    json_array_foreach(nb->objs[m], i, o)
+    {
+      const char *k;
+      json_t *want;
+      bool all = true;
+      json_object_foreach((json_t *)(uintptr_t)v, k, want)
+      {
+        json_t *have = json_object_get(o, k);
+        if (!have || !json_equal(have, want))
+          all = false;
+      }
+      if (all) {
+        hit = o;
+        hits++;
+      }
+    }
+    char *dump = json_dumps(v, JSON_COMPACT);
+    if (hits == 0)
+      add_err(errs, field, "Related object not found using the provided "
+                           "attributes: %.200s", dump ? dump : "{}");
+    else if (hits > 1)
+      add_err(errs, field, "Multiple objects match the provided "
+                           "attributes: %.200s", dump ? dump : "{}");
+    free(dump);
+    return hits == 1 ? hit : NULL;
+  }
+  char *dump = json_dumps(v, JSON_ENCODE_ANY);
+  add_err(errs, field, "Related objects must be referenced by numeric ID or "
+                       "by dictionary of attributes. Received an "
+                       "unrecognized value: %.100s", dump ? dump : "");
+  free(dump);
+  return NULL;
+}
+
+static void set_tags(netbox_t *nb, json_t *dst, const json_t *v, json_t *errs)
+{
+  if (!json_is_array(v)) {
+    add_err(errs, "tags", "Expected a list of items but got type \"%s\".",
+            json_is_object(v) ? "dict" : "str");
+    return;
+  }
+  json_t *names = json_array();
+  size_t i;
+  json_t *t;
+  json_array_foreach((json_t *)(uintptr_t)v, i, t)
+  {
+    const char *name = json_string_value(t);
+    if (json_is_object(t))
+      name = sval(t, "name") ? sval(t, "name") : sval(t, "slug");
+    if (json_is_integer(t)) {
+      const char *k;
+      json_t *idv;
+      json_object_foreach(nb->tags, k, idv)
+      {
+        if (json_integer_value(idv) == json_integer_value(t))
+          name = k;
+      }
+    }
+    if (!name || !*name || strlen(name) > 100) {
+      add_err(errs, "tags", "Related object not found using the provided "
+                            "attributes.");
+      continue;
+    }
+    json_array_append_new(names, json_string(name));
+  }
+  json_object_set_new(dst, "tags", names);
+}
+
+/* Builds the stored form of an object from a write body: a copy of `old`
+ * (NULL on create) with the given fields applied. Errors go to errs.
+ * `partial` is PATCH semantics: required fields need not be present. */
+static json_t *validate(netbox_t *nb, int m, const json_t *in,
+                        const json_t *old, bool partial, json_t *errs)
+{
+  const model_desc_t *md = &models[m];
+  json_t *o = old ? json_deep_copy(old) : json_object();
+  if (!json_is_object(in)) {
+    add_err(errs, "non_field_errors", "Invalid data. Expected a dictionary, "
+                                      "but got %s.",
+            json_is_array(in) ? "list" : "str");
+    return o;
+  }
+  for (const field_t *f = md->fields; f->name; f++) {
+    json_t *v = json_object_get(in, f->name);
+    if (!v) {
+      if (old || partial)
+        continue;
+      if (f->required) {
+        add_err(errs, f->name, "This field is required.");
+        continue;
+      }
+      /* Defaults on create. */
+      if (f->type == FT_BOOL)
+        json_object_set_new(o, f->name, json_boolean(f->def &&
+                                                     strcmp(f->def, "true") == 0));
+      else if (f->type == FT_INT && f->def)
+        json_object_set_new(o, f->name, json_integer(strtoll(f->def, NULL, 10)));
+      else if (f->def)
+        json_object_set_new(o, f->name, json_string(f->def));
+      else
+        json_object_set_new(o, f->name, json_null());
+      continue;
+    }
+    if (json_is_null(v)) {
+      if (!f->nullable && f->type != FT_NULL)
+        add_err(errs, f->name, "This field may not be null.");
+      else
+        json_object_set_new(o, f->name, json_null());
+      continue;
+    }
+    switch (f->type) {
+    case FT_STR:
+    case FT_SLUG: {
+      const char *s = json_string_value(v);
+      if (!s) {
+        add_err(errs, f->name, "Not a valid string.");
+        break;
+      }
+      if (!*s && f->required) {
+        add_err(errs, f->name, "This field may not be blank.");
+        break;
+      }
+      if (f->maxlen && strlen(s) > f->maxlen) {
+        add_err(errs, f->name, "Ensure this field has no more than %u "
+                               "characters.", f->maxlen);
+        break;
+      }
+      if (f->type == FT_SLUG && !slug_ok(s)) {
+        add_err(errs, f->name, "Enter a valid \"slug\" consisting of letters, "
+                               "numbers, underscores or hyphens.");
+        break;
+      }
+      json_object_set(o, f->name, v);
+      break;
+    }
+    case FT_INT:
+      if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+          json_integer_value(v) > INT32_MAX)
+        add_err(errs, f->name, "A valid integer is required.");
+      else
+        json_object_set(o, f->name, v);
+      break;
+    case FT_BOOL:
+      if (!json_is_boolean(v))
+        add_err(errs, f->name, "Must be a valid boolean.");
+      else
+        json_object_set(o, f->name, v);
+      break;
+    case FT_FK: {
+      json_t *ref = resolve_fk(nb, f->fk, v, f->name, errs);
+      if (ref)
+        json_object_set_new(o, f->name, json_integer(ival(ref, "id")));
+      break;
+    }
+    case FT_CHOICE: {
+      const char *s = json_string_value(v);
+      if (json_is_object(v))
+        s = sval(v, "value");
+      if (!s || !choice_label(f->choices, s)) {
+        char *dump = json_dumps(v, JSON_ENCODE_ANY);
+        add_err(errs, f->name, "%.100s is not a valid choice.",
+                dump ? dump : "");
+        free(dump);
+      } else {
+        json_object_set_new(o, f->name, json_string(s));
+      }
+      break;
+    }
+    case FT_IPADDR:
+    case FT_PREFIX: {
+      sim_ip_t ip;
+      const char *s = json_string_value(v);
+      char buf[80];
+      if (!s || sim_ip_parse(s, true, &ip) < 0) {
+        add_err(errs, f->name, f->type == FT_IPADDR
+                                   ? "Enter a valid IPv4 or IPv6 address "
+                                     "with mask (e.g. 192.0.2.1/24)."
+                                   : "Enter a valid IPv4 or IPv6 prefix "
+                                     "with mask (e.g. 192.0.2.0/24).");
+        break;
+      }
+      if (f->type == FT_PREFIX)
+        ip.addr = sim_ip_network(&ip);
+      json_object_set_new(o, f->name, json_string(sim_ip_fmt(&ip, true, buf,
+                                                             sizeof(buf))));
+      break;
+    }
+    case FT_CTYPE:
+      if (!json_is_string(v) ||
+          strcmp(json_string_value(v), "dcim.interface") != 0)
+        add_err(errs, f->name, "Invalid content type: only dcim.interface "
+                               "is modelled by the simulator.");
+      else
+        json_object_set(o, f->name, v);
+      break;
+    case FT_NULL:
+      break;
+    }
+  }
+  json_t *tags = json_object_get(in, "tags");
+  if (tags)
+    set_tags(nb, o, tags, errs);
+  else if (!old)
+    json_object_set_new(o, "tags", json_array());
+  json_t *cf = json_object_get(in, "custom_fields");
+  if (cf && !json_is_object(cf))
+    add_err(errs, "custom_fields", "Invalid data. Expected a dictionary.");
+  else if (cf)
+    json_object_set(o, "custom_fields", cf);
+  else if (!old)
+    json_object_set_new(o, "custom_fields", json_object());
+  return o;
+}
+
+/* Model-level rules: uniqueness, assignment consistency. */
+static void check_model(netbox_t *nb, int m, const json_t *o, json_int_t self,
+                        json_t *errs)
+{
+  size_t i;
+  json_t *x;
+  if (json_object_size(errs))
+    return;
+  json_array_foreach(nb->objs[m], i, x)
+  {
+    if (ival(x, "id") == self)
+      continue;
+    if ((m == M_TENANT || m == M_SITE || m == M_MFR || m == M_ROLE ||
+         m == M_VRF) &&
+        sval(x, "name") && sval(o, "name") &&
+        strcmp(sval(x, "name"), sval(o, "name")) == 0 && m != M_VRF)
+      add_err(errs, "name", "%s with this name already exists.",
+              models[m].verbose);
+    if (sval(x, "slug") && sval(o, "slug") &&
+        strcmp(sval(x, "slug"), sval(o, "slug")) == 0)
+      add_err(errs, "slug", "%s with this slug already exists.",
+              models[m].verbose);
+    if (m == M_DEVICE && sval(x, "name") && sval(o, "name") &&
+        strcmp(sval(x, "name"), sval(o, "name")) == 0 &&
+        ival(x, "site") == ival(o, "site") &&
+        ival(x, "tenant") == ival(o, "tenant"))
+      add_err(errs, "non_field_errors", "Device name must be unique per "
+                                        "site.");
+    if (m == M_IFACE && ival(x, "device") == ival(o, "device") &&
+        strcmp(sval(x, "name"), sval(o, "name")) == 0)
+      add_err(errs, "non_field_errors", "The fields device, name must make "
+                                        "a unique set.");
+    if ((m == M_IP || m == M_PREFIX) && ival(x, "vrf") == ival(o, "vrf")) {
+      const char *k = m == M_IP ? "address" : "prefix";
+      sim_ip_t a, b;
+      if (sim_ip_parse(sval(x, k), true, &a) == 0 &&
+          sim_ip_parse(sval(o, k), true, &b) == 0 && a.family == b.family &&
+          a.addr == b.addr && (m == M_IP || a.plen == b.plen)) {
+        char vrfname[128] = "global table";
+        json_t *vrf = find_obj(nb, M_VRF, ival(o, "vrf"));
+        if (vrf)
+          snprintf(vrfname, sizeof(vrfname), "VRF %s", sval(vrf, "name"));
+        add_err(errs, k, "Duplicate %s found in %s: %s",
+                m == M_IP ? "IP address" : "prefix", vrfname, sval(x, k));
+      }
+    }
+    if (json_object_size(errs))
+      return;
+  }
+  if (m == M_IP) {
+    bool has_t = sval(o, "assigned_object_type") != NULL;
+    bool has_i = ival(o, "assigned_object_id") >= 0;
+    if (has_t != has_i)
+      add_err(errs, "non_field_errors", "assigned_object_type and "
+                                        "assigned_object_id go together.");
+    else if (has_i && !find_obj(nb, M_IFACE, ival(o, "assigned_object_id")))
+      add_err(errs, "assigned_object_id", "Related object not found using "
+                                          "the provided numeric ID: %lld",
+              (long long)ival(o, "assigned_object_id"));
+  }
+}
+
+/* ---- storing ---- */
+
+static json_t *insert(netbox_t *nb, int m, json_t *o)
+{
+  json_t *ts = stamp(nb);
+  json_object_set_new(o, "id", json_integer(nb->next_id[m]++));
+  json_object_set(o, "created", ts);
+  json_object_set_new(o, "last_updated", ts);
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(o, "tags"), i, t)
+  {
+    if (!json_object_get(nb->tags, json_string_value(t)))
+      json_object_set_new(nb->tags, json_string_value(t),
+                          json_integer(nb->next_tag++));
+  }
+  json_array_append_new(nb->objs[m], o);
+  return o;
+}
+
+static void replace(netbox_t *nb, int m, json_t *old, json_t *o)
+{
+  json_object_set_new(o, "last_updated", stamp(nb));
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(o, "tags"), i, t)
+  {
+    if (!json_object_get(nb->tags, json_string_value(t)))
+      json_object_set_new(nb->tags, json_string_value(t),
+                          json_integer(nb->next_tag++));
+  }
+  json_object_update(old, o);
+  json_decref(o);
+}
+
+static void remove_obj(netbox_t *nb, int m, json_int_t id)
+{
+  json_t *arr = nb->objs[m];
+  for (size_t i = 0; i < json_array_size(arr); i++)
+    if (ival(json_array_get(arr, i), "id") == id) {
+      json_array_remove(arr, i);
+      return;
+    }
+}
+
+/* Counts objects that protect `o` from deletion (on_delete=PROTECT). */
+static size_t dependents(netbox_t *nb, int m, json_int_t id)
+{
+  size_t n = 0;
+  for (int k = 0; k < M__COUNT; k++) {
+    if (k == M_IFACE && m == M_DEVICE)
+      continue; /* cascades */
+    for (const field_t *f = models[k].fields; f->name; f++) {
+      if (f->type != FT_FK || f->fk != m || strncmp(f->name, "primary_ip", 10) == 0)
+        continue;
+      size_t i;
+      json_t *x;
+      json_array_foreach(nb->objs[k], i, x)
+      {
+        if (ival(x, f->name) == id)
+          n++;
+      }
+    }
+  }
+  return n;
+}
+
+static void delete_cascade(netbox_t *nb, int m, json_int_t id)
+{
+  size_t i;
+  json_t *x;
+  if (m == M_DEVICE) {
+    i = 0;
+    while (i < json_array_size(nb->objs[M_IFACE])) {
+      x = json_array_get(nb->objs[M_IFACE], i);
+      if (ival(x, "device") == id) {
+        json_int_t iid = ival(x, "id");
+        delete_cascade(nb, M_IFACE, iid);
+        i = 0;
+        continue;
+      }
+      i++;
+    }
+  }
+  if (m == M_IFACE) {
+    i = 0;
+    while (i < json_array_size(nb->objs[M_IP])) {
+      x = json_array_get(nb->objs[M_IP], i);
+      if (sval(x, "assigned_object_type") &&
+          ival(x, "assigned_object_id") == id) {
+        delete_cascade(nb, M_IP, ival(x, "id"));
+        i = 0;
+        continue;
+      }
+      i++;
+    }
+  }
+  if (m == M_IP) {
+    json_array_foreach(nb->objs[M_DEVICE], i, x)
+    {
+      if (ival(x, "primary_ip4") == id)
+        json_object_set_new(x, "primary_ip4", json_null());
+      if (ival(x, "primary_ip6") == id)
+        json_object_set_new(x, "primary_ip6", json_null());
+    }
+  }
+  remove_obj(nb, m, id);
+}
+
+/* ---- responses ---- */
+
+static void detail(sim_resp_t *resp, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void detail(sim_resp_t *resp, unsigned status, const char *fmt, ...)
+{
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  sim_resp_json(resp, status, json_pack("{s:s}", "detail", msg));
+}
+
+static void not_found(sim_resp_t *resp, int m)
+{
+  detail(resp, 404, "No %s matches the given query.", models[m].verbose);
+}
+
+static void method_not_allowed(sim_resp_t *resp, const char *method)
+{
+  detail(resp, 405, "Method \"%s\" not allowed.", method);
+}
+
+static void etag(sim_resp_t *resp, const json_t *o)
+{
+  sim_resp_header(resp, "ETag", "W/\"%s\"", sval(o, "last_updated"));
+}
+
+/* If-Match (4.6+): "*" or the current weak ETag, else 412. */
+static bool precondition_ok(const sim_req_t *req, const json_t *o,
+                            sim_resp_t *resp)
+{
+  const char *im = sim_req_header(req, "If-Match");
+  if (!im || strcmp(im, "*") == 0)
+    return true;
+  char want[80];
+  snprintf(want, sizeof(want), "W/\"%s\"", sval(o, "last_updated"));
+  if (strstr(im, want) || strstr(im, sval(o, "last_updated")))
+    return true;
+  detail(resp, 412, "Precondition failed.");
+  etag(resp, o);
+  return false;
+}
+
+/* ---- filtering ---- */
+
+static bool str_lookup(const char *have, const char *lookup, const char *want)
+{
+  if (!have)
+    have = "";
+  if (!*lookup)
+    return strcmp(have, want) == 0;
+  if (strcmp(lookup, "n") == 0)
+    return strcmp(have, want) != 0;
+  if (strcmp(lookup, "ie") == 0)
+    return strcasecmp(have, want) == 0;
+  if (strcmp(lookup, "nie") == 0)
+    return strcasecmp(have, want) != 0;
+  if (strcmp(lookup, "ic") == 0)
+    return strcasestr(have, want) != NULL;
+  if (strcmp(lookup, "nic") == 0)
+    return strcasestr(have, want) == NULL;
+  if (strcmp(lookup, "isw") == 0)
+    return strncasecmp(have, want, strlen(want)) == 0;
+  if (strcmp(lookup, "iew") == 0) {
+    size_t a = strlen(have), b = strlen(want);
+    return a >= b && strcasecmp(have + a - b, want) == 0;
+  }
+  if (strcmp(lookup, "empty") == 0)
+    return (strcmp(want, "true") == 0) == (*have == '\0');
+  return true;
+}
+
+static bool q_match(netbox_t *nb, int m, const json_t *o, const char *q)
+{
+  static const char *const keys[] = {"name", "slug", "description", "serial",
+                                     "address", "prefix", "dns_name", "model"};
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    const char *v = sval(o, keys[i]);
+    if (v && strcasestr(v, q))
+      return true;
+  }
+  return false;
+}
+
+/* @returns 1 match, 0 no match. */
+static int filter_one(netbox_t *nb, int m, const filter_t *fl,
+                      const char *lookup, const json_t *o, const char *val)
+{
+  switch (fl->kind) {
+  case FL_STR:
+    return str_lookup(sval(o, fl->field), lookup, val);
+  case FL_ID: {
+    long long want;
+    json_t *v = json_object_get(o, fl->field);
+    bool neg = strcmp(lookup, "n") == 0;
+    bool eqv;
+    if (strcmp(val, "null") == 0)
+      eqv = !v || json_is_null(v);
+    else
+      eqv = sim_parse_ll(val, 0, LLONG_MAX, &want) == 0 && json_is_integer(v) &&
+            json_integer_value(v) == want;
+    return neg ? !eqv : eqv;
+  }
+  case FL_SLUG:
+  case FL_NAME: {
+    json_t *ref = find_obj(nb, fl->fk, ival(o, fl->field));
+    bool eqv;
+    if (strcmp(val, "null") == 0)
+      eqv = !ref;
+    else
+      eqv = ref && sval(ref, fl->kind == FL_SLUG ? "slug" : "name") &&
+            strcmp(sval(ref, fl->kind == FL_SLUG ? "slug" : "name"), val) == 0;
+    return strcmp(lookup, "n") == 0 ? !eqv : eqv;
+  }
+  case FL_CHOICE: {
+    const char *v = sval(o, fl->field);
+    bool eqv = v && strcmp(v, val) == 0;
+    return strcmp(lookup, "n") == 0 ? !eqv : eqv;
+  }
+  case FL_BOOL: {
+    json_t *v = json_object_get(o, fl->field);
+    bool want = strcasecmp(val, "true") == 0 || strcmp(val, "1") == 0;
+    return json_is_boolean(v) && json_is_true(v) == want;
+  }
+  case FL_Q:
+    return q_match(nb, m, o, val);
+  case FL_IP_ADDRESS: {
+    sim_ip_t a, b;
+    if (sim_ip_parse(val, false, &b) < 0 ||
+        sim_ip_parse(sval(o, "address"), true, &a) < 0)
+      return 0;
+    return a.family == b.family && a.addr == b.addr;
+  }
+  case FL_IP_PARENT:
+  case FL_CONTAINS: {
+    sim_ip_t net, host;
+    const char *mine = sval(o, fl->field);
+    if (fl->kind == FL_IP_PARENT) {
+      if (sim_ip_parse(val, false, &net) < 0 ||
+          sim_ip_parse(mine, true, &host) < 0)
+        return 0;
+      return sim_ip_contains(&net, &host);
+    }
+    if (sim_ip_parse(mine, true, &net) < 0 ||
+        sim_ip_parse(val, false, &host) < 0)
+      return 0;
+    return sim_ip_contains(&net, &host) && host.plen >= net.plen;
+  }
+  case FL_PREFIX: {
+    sim_ip_t a, b;
+    if (sim_ip_parse(val, true, &b) < 0 ||
+        sim_ip_parse(sval(o, fl->field), true, &a) < 0)
+      return 0;
+    return a.family == b.family && a.plen == b.plen &&
+           sim_ip_network(&a) == sim_ip_network(&b);
+  }
+  case FL_IP_DEVICE:
+  case FL_IP_IFACE: {
+    long long want;
+    if (!sval(o, "assigned_object_type") ||
+        sim_parse_ll(val, 0, LLONG_MAX, &want) < 0)
+      return 0;
+    json_int_t iid = ival(o, "assigned_object_id");
+    if (fl->kind == FL_IP_IFACE)
+      return iid == want;
+    json_t *iface = find_obj(nb, M_IFACE, iid);
+    return iface && ival(iface, "device") == want;
+  }
+  }
+  return 0;
+}
+
+typedef struct active_filter {
+  const filter_t *fl;
+  char lookup[16];
+  const char *key; /* the raw parameter name, to group repeated ones */
+} active_filter_t;
+
+/* Resolves the query parameters into filters; invalid slugs and choices
+ * are 400 with the real message. @returns the count, or -1 (resp set). */
+static int build_filters(netbox_t *nb, int m, const sim_req_t *req,
+                         active_filter_t *out, sim_resp_t *resp)
+{
+  int n = 0;
+  for (size_t i = 0; i < req->nargs; i++) {
+    const char *key = req->args[i].key;
+    const char *val = req->args[i].value ? req->args[i].value : "";
+    char base[64];
+    const char *dunder = strstr(key, "__");
+    size_t bl = dunder ? (size_t)(dunder - key) : strlen(key);
+    if (bl >= sizeof(base))
+      continue;
+    memcpy(base, key, bl);
+    base[bl] = '\0';
+    const filter_t *fl = NULL;
+    for (const filter_t *f = models[m].filters; f->param; f++)
+      if (strcmp(f->param, base) == 0)
+        fl = f;
+    if (!fl)
+      continue; /* unknown parameters are ignored */
+    if (fl->kind == FL_SLUG && strcmp(val, "null") != 0) {
+      bool found = false;
+      size_t k;
+      json_t *x;
+      json_array_foreach(nb->objs[fl->fk], k, x)
+      {
+        if (sval(x, "slug") && strcmp(sval(x, "slug"), val) == 0)
+          found = true;
+      }
+      if (!found) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "Select a valid choice. %.100s is not one "
+                                   "of the available choices.", val);
+        sim_resp_json(resp, 400, json_pack("{s:[s]}", key, msg));
+        return -1;
+      }
+    }
+    if (fl->kind == FL_CHOICE) {
+      const field_t *f = find_field(&models[m], fl->field);
+      if (f && !choice_label(f->choices, val)) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "Select a valid choice. %.100s is not one "
+                                   "of the available choices.", val);
+        sim_resp_json(resp, 400, json_pack("{s:[s]}", key, msg));
+        return -1;
+      }
+    }
+    if (n == SIM_ARGS_MAX)
+      break;
+    out[n].fl = fl;
+    snprintf(out[n].lookup, sizeof(out[n].lookup), "%s",
+             dunder ? dunder + 2 : "");
+    out[n].key = key;
+    n++;
+  }
+  return n;
+}
+
+static bool matches(netbox_t *nb, int m, const sim_req_t *req,
+                    const active_filter_t *af, int naf, const json_t *o)
+{
+  for (int i = 0; i < naf; i++) {
+    /* Repeated parameters OR their values: evaluate each group once, at
+     * its first occurrence. */
+    bool first = true;
+    for (int j = 0; j < i; j++)
+      if (strcmp(af[j].key, af[i].key) == 0)
+        first = false;
+    if (!first)
+      continue;
+    bool any = false;
+    for (int j = i; j < naf && !any; j++) {
+      if (strcmp(af[j].key, af[i].key) != 0)
+        continue;
+      for (size_t a = 0; a < req->nargs; a++)
+        if (strcmp(req->args[a].key, af[j].key) == 0 &&
+            filter_one(nb, m, af[j].fl, af[j].lookup, o,
+                       req->args[a].value ? req->args[a].value : ""))
+          any = true;
+    }
+    if (!any)
+      return false;
+  }
+  return true;
+}
+
+/* ---- list, pagination ---- */
+
+static void page_url(const sim_req_t *req, long long limit, long long offset,
+                     pv_buf_t *b)
+{
+  (void)pv_buf_appendf(b, "%s%s?", req->base_url, req->path);
+  for (size_t i = 0; i < req->nargs; i++) {
+    if (strcmp(req->args[i].key, "limit") == 0 ||
+        strcmp(req->args[i].key, "offset") == 0)
+      continue;
+    char *k = sim_pct_encode(req->args[i].key);
+    char *v = sim_pct_encode(req->args[i].value ? req->args[i].value : "");
+    (void)pv_buf_appendf(b, "%s=%s&", k, v);
+    free(k);
+    free(v);
+  }
+  if (offset > 0)
+    (void)pv_buf_appendf(b, "limit=%lld&offset=%lld", limit, offset);
+  else
+    (void)pv_buf_appendf(b, "limit=%lld", limit);
+}
+
+static long long page_limit(const sim_req_t *req)
+{
+  const char *l = sim_req_arg(req, "limit");
+  long long limit = PAGINATE_COUNT;
+  if (l && sim_parse_ll(l, 0, LLONG_MAX, &limit) < 0)
+    limit = PAGINATE_COUNT;
+  if (limit == 0 || limit > MAX_PAGE_SIZE)
+    limit = MAX_PAGE_SIZE;
+  return limit;
+}
+
+typedef struct order {
+  const char *key;
+  int dir;
+} order_t;
+
+static int order_cmp(const void *a, const void *b, void *arg)
+{
+  const order_t *ord = arg;
+  const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+  json_t *vx = json_object_get(x, ord->key), *vy = json_object_get(y, ord->key);
+  int c = 0;
+  if (json_is_integer(vx) && json_is_integer(vy))
+    c = json_integer_value(vx) < json_integer_value(vy)   ? -1
+        : json_integer_value(vx) > json_integer_value(vy) ? 1
+                                                          : 0;
+  else if (json_is_string(vx) && json_is_string(vy))
+    c = strcmp(json_string_value(vx), json_string_value(vy));
+  else
+    c = (vx && !json_is_null(vx)) - (vy && !json_is_null(vy));
+  if (c == 0)
+    c = ival(x, "id") < ival(y, "id") ? -1 : 1;
+  return c * ord->dir;
+}
+
+static json_t *shape(json_t *full, const sim_req_t *req)
+{
+  const char *fields = sim_req_arg(req, "fields");
+  const char *omit = sim_req_arg(req, "omit");
+  if (fields && *fields) {
+    json_t *o = json_object();
+    char *copy = pv_strdup(fields);
+    for (char *f = copy; f;) {
+      char *c = strchr(f, ',');
+      if (c)
+        *c = '\0';
+      json_t *v = json_object_get(full, f);
+      if (v)
+        json_object_set(o, f, v);
+      f = c ? c + 1 : NULL;
+    }
+    free(copy);
+    json_decref(full);
+    return o;
+  }
+  if (omit && *omit) {
+    char *copy = pv_strdup(omit);
+    for (char *f = copy; f;) {
+      char *c = strchr(f, ',');
+      if (c)
+        *c = '\0';
+      json_object_del(full, f);
+      f = c ? c + 1 : NULL;
+    }
+    free(copy);
+  }
+  return full;
+}
+
+static void list(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
+{
+  active_filter_t af[SIM_ARGS_MAX];
+  int naf = build_filters(nb, m, req, af, resp);
+  if (naf < 0)
+    return;
+  long long limit = page_limit(req), offset = 0, start = -1;
+  const char *off = sim_req_arg(req, "offset");
+  const char *st = sim_req_arg(req, "start");
+  const char *ord = sim_req_arg(req, "ordering");
+  bool brief = sim_req_arg(req, "brief") &&
+               (strcmp(sim_req_arg(req, "brief"), "true") == 0 ||
+                strcmp(sim_req_arg(req, "brief"), "1") == 0 ||
+                strcmp(sim_req_arg(req, "brief"), "True") == 0);
+  if (off && sim_parse_ll(off, 0, LLONG_MAX, &offset) < 0)
+    offset = 0;
+  if (st) {
+    if (off || ord) {
+      detail(resp, 400, "'start' may not be combined with 'offset' or "
+                        "'ordering'.");
+      return;
+    }
+    if (sim_parse_ll(st, 0, LLONG_MAX, &start) < 0) {
+      detail(resp, 400, "'start' must be a non-negative integer.");
+      return;
+    }
+  }
+  json_t *arr = nb->objs[m];
+  size_t n = 0;
+  json_t **hits = pv_malloc((json_array_size(arr) + 1) * sizeof(*hits));
+  size_t i;
+  json_t *o;
+  json_array_foreach(arr, i, o)
+  {
+    if (start >= 0 && ival(o, "id") < start)
+      continue;
+    if (matches(nb, m, req, af, naf, o))
+      hits[n++] = o;
+  }
+  if (ord && *ord) {
+    const char *key = ord[0] == '-' ? ord + 1 : ord;
+    if (find_field(&models[m], key) || strcmp(key, "id") == 0 ||
+        strcmp(key, "created") == 0 || strcmp(key, "last_updated") == 0) {
+      order_t oc = {.key = key, .dir = ord[0] == '-' ? -1 : 1};
+      qsort_r(hits, n, sizeof(*hits), order_cmp, &oc);
+    }
+  }
+  json_t *results = json_array();
+  for (size_t k = (size_t)(offset < (long long)n ? offset : (long long)n);
+       k < n && (long long)json_array_size(results) < limit; k++)
+    json_array_append_new(results,
+                          shape(render(nb, req, m, hits[k], brief), req));
+  json_t *page = json_object();
+  pv_buf_t b;
+  if (start >= 0) {
+    json_object_set_new(page, "count", json_null());
+    if (json_array_size(results) == (size_t)limit && n > (size_t)limit) {
+      pv_buf_init(&b, 8192);
+      (void)pv_buf_appendf(&b, "%s%s?start=%lld&limit=%lld", req->base_url,
+                           req->path,
+                           (long long)ival(hits[limit], "id"), limit);
+      json_object_set_new(page, "next", json_string(b.data ? b.data : ""));
+      pv_buf_free(&b);
+    } else {
+      json_object_set_new(page, "next", json_null());
+    }
+    json_object_set_new(page, "previous", json_null());
+  } else {
+    json_object_set_new(page, "count", json_integer((json_int_t)n));
+    if (offset + limit < (long long)n) {
+      pv_buf_init(&b, 8192);
+      page_url(req, limit, offset + limit, &b);
+      json_object_set_new(page, "next", b.data ? json_string(b.data)
+                                               : json_null());
+      pv_buf_free(&b);
+    } else {
+      json_object_set_new(page, "next", json_null());
+    }
+    if (offset > 0) {
+      pv_buf_init(&b, 8192);
+      page_url(req, limit, offset - limit > 0 ? offset - limit : 0, &b);
+      json_object_set_new(page, "previous", b.data ? json_string(b.data)
+                                                   : json_null());
+      pv_buf_free(&b);
+    } else {
+      json_object_set_new(page, "previous", json_null());
+    }
+  }
+  json_object_set_new(page, "results", results);
+  free(hits);
+  sim_resp_json(resp, 200, page);
+}
+
+/* ---- writes ---- */
+
+static bool body_json(const sim_req_t *req, json_t **out, sim_resp_t *resp)
+{
+  const char *ct = sim_req_header(req, "Content-Type");
+  json_error_t jerr;
+  if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+    detail(resp, 415, "Unsupported media type \"%.80s\" in request.", ct);
+    return false;
+  }
+  *out = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &jerr);
+  if (!*out) {
+    detail(resp, 400, "JSON parse error - %s: line %d column %d (char %d)",
+           jerr.text, jerr.line, jerr.column, jerr.position);
+    return false;
+  }
+  return true;
+}
+
+/* POST on a list endpoint: one object, or a list created all-or-none. */
+static void create(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
+{
+  json_t *in = NULL;
+  if (!body_json(req, &in, resp))
+    return;
+  bool bulk = json_is_array(in);
+  size_t n = bulk ? json_array_size(in) : 1;
+  if (bulk && (n == 0 || n > MAX_BULK)) {
+    json_decref(in);
+    detail(resp, 400, "A bulk request needs between 1 and %u objects.",
+           MAX_BULK);
+    return;
+  }
+  if (json_array_size(nb->objs[m]) + n > MAX_OBJECTS) {
+    json_decref(in);
+    detail(resp, 400, "The simulator holds at most %u objects per model.",
+           MAX_OBJECTS);
+    return;
+  }
+  json_t *built = json_array(), *errs_list = json_array();
+  bool bad = false;
+  for (size_t i = 0; i < n; i++) {
+    json_t *errs = json_object();
+    json_t *o = validate(nb, m, bulk ? json_array_get(in, i) : in, NULL,
+                         false, errs);
+    check_model(nb, m, o, -1, errs);
+    /* Within one bulk request the new objects must not clash either. */
+    for (size_t k = 0; k < json_array_size(built) && !json_object_size(errs);
+         k++) {
+      json_t *p = json_array_get(built, k);
+      if (sval(p, "slug") && sval(o, "slug") &&
+          strcmp(sval(p, "slug"), sval(o, "slug")) == 0)
+        add_err(errs, "slug", "%s with this slug already exists.",
+                models[m].verbose);
+    }
+    bad = bad || json_object_size(errs) > 0;
+    json_array_append_new(errs_list, errs);
+    json_array_append_new(built, o);
+  }
+  if (bad) {
+    sim_resp_json(resp, 400, bulk ? json_incref(errs_list)
+                                  : json_incref(json_array_get(errs_list, 0)));
+    goto out;
+  }
+  json_t *out_list = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *o = insert(nb, m, json_incref(json_array_get(built, i)));
+    json_array_append_new(out_list, render(nb, req, m, o, false));
+  }
+  if (bulk) {
+    sim_resp_json(resp, 201, out_list);
+  } else {
+    json_t *one = json_incref(json_array_get(out_list, 0));
+    json_decref(out_list);
+    sim_resp_json(resp, 201, one);
+  }
+out:
+  json_decref(built);
+  json_decref(errs_list);
+  json_decref(in);
+}
+
+static void update_one(netbox_t *nb, int m, json_t *obj, const sim_req_t *req,
+                       sim_resp_t *resp)
+{
+  json_t *in = NULL;
+  if (!precondition_ok(req, obj, resp) || !body_json(req, &in, resp))
+    return;
+  bool partial = strcmp(req->method, "PATCH") == 0;
+  json_t *errs = json_object();
+  /* PUT replaces: required fields must be given, like on create. */
+  json_t *o = validate(nb, m, in, partial ? obj : NULL, partial, errs);
+  if (!partial && !json_object_size(errs)) {
+    json_t *merged = json_deep_copy(obj);
+    json_object_update(merged, o);
+    json_decref(o);
+    o = merged;
+  }
+  check_model(nb, m, o, ival(obj, "id"), errs);
+  if (json_object_size(errs)) {
+    json_decref(o);
+    sim_resp_json(resp, 400, errs);
+  } else {
+    json_decref(errs);
+    json_object_set(o, "id", json_object_get(obj, "id"));
+    replace(nb, m, obj, o);
+    sim_resp_json(resp, 200, render(nb, req, m, obj, false));
+    etag(resp, obj);
+  }
+  json_decref(in);
+}
+
+static void delete_one(netbox_t *nb, int m, json_t *obj, const sim_req_t *req,
+                       sim_resp_t *resp)
+{
+  if (!precondition_ok(req, obj, resp))
+    return;
+  json_int_t id = ival(obj, "id");
+  size_t deps = dependents(nb, m, id);
+  if (deps) {
+    detail(resp, 409, "Unable to delete object. %zu dependent objects were "
+                      "found: protected by on_delete=PROTECT", deps);
+    return;
+  }
+  delete_cascade(nb, m, id);
+  resp->status = 204;
+}
+
+/* PATCH/PUT/DELETE with a list body on the list endpoint. */
+static void bulk_write(netbox_t *nb, int m, const sim_req_t *req,
+                       sim_resp_t *resp)
+{
+  json_t *in = NULL;
+  if (!body_json(req, &in, resp))
+    return;
+  bool del = strcmp(req->method, "DELETE") == 0;
+  bool partial = strcmp(req->method, "PATCH") == 0;
+  if (!json_is_array(in) || json_array_size(in) == 0 ||
+      json_array_size(in) > MAX_BULK) {
+    json_decref(in);
+    detail(resp, 400, "Bulk operations require a list of 1 to %u objects "
+                      "with \"id\".", MAX_BULK);
+    return;
+  }
+  size_t n = json_array_size(in);
+  json_t *errs_list = json_array(), *built = json_array();
+  bool bad = false;
+  for (size_t i = 0; i < n; i++) {
+    json_t *item = json_array_get(in, i);
+    json_t *errs = json_object();
+    json_t *obj = json_is_integer(json_object_get(item, "id"))
+                      ? find_obj(nb, m, ival(item, "id"))
+                      : NULL;
+    json_t *o = NULL;
+    if (!obj) {
+      add_err(errs, "id", "Object with id %lld does not exist.",
+              (long long)ival(item, "id"));
+    } else if (del) {
+      if (dependents(nb, m, ival(obj, "id")))
+        add_err(errs, "non_field_errors",
+                "Unable to delete object: dependent objects exist.");
+    } else {
+      o = validate(nb, m, item, partial ? obj : NULL, partial, errs);
+      if (!partial && !json_object_size(errs)) {
+        json_t *merged = json_deep_copy(obj);
+        json_object_update(merged, o);
+        json_decref(o);
+        o = merged;
+      }
+      check_model(nb, m, o, ival(obj, "id"), errs);
+    }
+    bad = bad || json_object_size(errs) > 0;
+    json_array_append_new(errs_list, errs);
+    json_array_append_new(built, o ? o : json_null());
+  }
+  if (bad) {
+    sim_resp_json(resp, 400, json_incref(errs_list));
+    goto out;
+  }
+  if (del) {
+    for (size_t i = 0; i < n; i++)
+      delete_cascade(nb, m, ival(json_array_get(in, i), "id"));
+    resp->status = 204;
+    goto out;
+  }
+  json_t *out_list = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *obj = find_obj(nb, m, ival(json_array_get(in, i), "id"));
+    json_t *o = json_incref(json_array_get(built, i));
+    json_object_set(o, "id", json_object_get(obj, "id"));
+    replace(nb, m, obj, o);
+    json_array_append_new(out_list, render(nb, req, m, obj, false));
+  }
+  sim_resp_json(resp, 200, out_list);
+out:
+  json_decref(errs_list);
+  json_decref(built);
+  json_decref(in);
+}
+
+/* ---- available-ips ---- */
+
+static int u128_cmp(const void *a, const void *b)
+{
+  sim_u128_t x = *(const sim_u128_t *)a, y = *(const sim_u128_t *)b;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Collects up to `want` free host addresses of prefix `p`, ascending,
+ * skipping network/broadcast (v4) or subnet-router anycast (v6) unless the
+ * prefix is a pool or a /31-/32 (/127-/128). */
+static size_t free_ips(netbox_t *nb, const json_t *p, size_t want,
+                       sim_u128_t *out, sim_ip_t *net)
+{
+  if (sim_ip_parse(sval(p, "prefix"), true, net) < 0)
+    return 0;
+  bool v4 = net->family == 4;
+  bool pool = json_is_true(json_object_get(p, "is_pool"));
+  sim_u128_t lo = sim_ip_network(net), hi = sim_ip_last(net);
+  if (!pool && !(v4 ? net->plen >= 31 : net->plen >= 127)) {
+    lo++;
+    if (v4)
+      hi--;
+  }
+  json_int_t vrf = ival(p, "vrf");
+  size_t nused = 0, cap = 64;
+  sim_u128_t *used = pv_malloc(cap * sizeof(*used));
+  size_t i;
+  json_t *ip;
+  json_array_foreach(nb->objs[M_IP], i, ip)
+  {
+    sim_ip_t a;
+    if (ival(ip, "vrf") != vrf || sim_ip_parse(sval(ip, "address"), true, &a) < 0 ||
+        a.family != net->family || a.addr < lo || a.addr > hi)
+      continue;
+    if (nused == cap) {
+      cap *= 2;
+      used = pv_realloc(used, cap * sizeof(*used));
+    }
+    used[nused++] = a.addr;
+  }
+  qsort(used, nused, sizeof(*used), u128_cmp);
+  size_t n = 0, u = 0;
+  for (sim_u128_t a = lo; a <= hi && n < want; a++) {
+    while (u < nused && used[u] < a)
+      u++;
+    if (u < nused && used[u] == a)
+      continue;
+    out[n++] = a;
+    if (a == hi)
+      break; /* avoid wrapping at the top of the address space */
+  }
+  free(used);
+  return n;
+}
+
+static json_t *vrf_brief(netbox_t *nb, const sim_req_t *req, const json_t *p)
+{
+  json_t *vrf = find_obj(nb, M_VRF, ival(p, "vrf"));
+  return vrf ? render(nb, req, M_VRF, vrf, true) : json_null();
+}
+
+static void available_ips(netbox_t *nb, json_t *p, const sim_req_t *req,
+                          sim_resp_t *resp)
+{
+  sim_ip_t net;
+  char buf[80];
+  if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) {
+    long long limit = page_limit(req);
+    sim_u128_t *addrs = pv_malloc((size_t)limit * sizeof(*addrs));
+    size_t n = free_ips(nb, p, (size_t)limit, addrs, &net);
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+      sim_ip_t a = {.family = net.family, .addr = addrs[i], .plen = net.plen};
+      json_array_append_new(
+          out, json_pack("{s:i,s:s,s:o}", "family", net.family, "address",
+                         sim_ip_fmt(&a, true, buf, sizeof(buf)), "vrf",
+                         vrf_brief(nb, req, p)));
+    }
+    free(addrs);
+    sim_resp_json(resp, 200, out);
+    return;
+  }
+  if (strcmp(req->method, "POST") != 0) {
+    method_not_allowed(resp, req->method);
+    return;
+  }
+  json_t *in = NULL;
+  if (!body_json(req, &in, resp))
+    return;
+  bool bulk = json_is_array(in);
+  size_t n = bulk ? json_array_size(in) : 1;
+  json_t *errs_list = json_array(), *built = json_array();
+  bool bad = false;
+  sim_u128_t *addrs = NULL;
+  if (n == 0 || n > MAX_BULK) {
+    detail(resp, 400, "Request between 1 and %u addresses.", MAX_BULK);
+    goto out;
+  }
+  (void)sim_ip_parse(sval(p, "prefix"), true, &net);
+  for (size_t i = 0; i < n; i++) {
+    json_t *item = bulk ? json_array_get(in, i) : in;
+    json_t *errs = json_object();
+    /* address and vrf are the server's to choose. */
+    json_t *copy = json_is_object(item) ? json_deep_copy(item) : json_incref(item);
+    if (json_is_object(copy)) {
+      json_object_set_new(copy, "address", json_string("0.0.0.0/32"));
+      json_object_del(copy, "vrf");
+    }
+    json_t *o = validate(nb, M_IP, copy, NULL, false, errs);
+    json_t *plen = json_is_object(item) ? json_object_get(item, "prefix_length")
+                                        : NULL;
+    int bits = net.plen;
+    if (plen) {
+      int maxb = net.family == 4 ? 32 : 128;
+      if (!json_is_integer(plen) || json_integer_value(plen) < net.plen ||
+          json_integer_value(plen) > maxb)
+        add_err(errs, "prefix_length", "Must be between %d and %d.", net.plen,
+                maxb);
+      else
+        bits = (int)json_integer_value(plen);
+    }
+    json_object_set_new(o, "_bits", json_integer(bits));
+    bad = bad || json_object_size(errs) > 0;
+    json_array_append_new(errs_list, errs);
+    json_array_append_new(built, o);
+    json_decref(copy);
+  }
+  if (bad) {
+    sim_resp_json(resp, 400, bulk ? json_incref(errs_list)
+                                  : json_incref(json_array_get(errs_list, 0)));
+    goto out;
+  }
+  addrs = pv_malloc(n * sizeof(*addrs));
+  if (free_ips(nb, p, n, addrs, &net) < n ||
+      json_array_size(nb->objs[M_IP]) + n > MAX_OBJECTS) {
+    detail(resp, 409, "Insufficient resources are available to satisfy the "
+                      "request");
+    goto out;
+  }
+  json_t *out_list = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *o = json_incref(json_array_get(built, i));
+    sim_ip_t a = {.family = net.family,
+                  .addr = addrs[i],
+                  .plen = (int)ival(o, "_bits")};
+    json_object_del(o, "_bits");
+    json_object_set_new(o, "address",
+                        json_string(sim_ip_fmt(&a, true, buf, sizeof(buf))));
+    json_object_set(o, "vrf", json_object_get(p, "vrf"));
+    insert(nb, M_IP, o);
+    json_array_append_new(out_list, render(nb, req, M_IP, o, false));
+  }
+  if (bulk) {
+    sim_resp_json(resp, 201, out_list);
+  } else {
+    json_t *one = json_incref(json_array_get(out_list, 0));
+    json_decref(out_list);
+    sim_resp_json(resp, 201, one);
+  }
+out:
+  free(addrs);
+  json_decref(errs_list);
+  json_decref(built);
+  json_decref(in);
+}
+
+/* ---- auth ---- */
+
+/* netbox/api/authentication.py: 403 (not 401) with the real detail texts.
+ * The version is chosen by the nbt_ prefix, not by the keyword. */
+static bool authenticate(netbox_t *nb, const sim_req_t *req, sim_resp_t *resp)
+{
+  const char *h = sim_req_header(req, "Authorization");
+  if (!h || !*h) {
+    detail(resp, 403, "Authentication credentials were not provided.");
+    return false;
+  }
+  const char *sp = strchr(h, ' ');
+  size_t kl = sp ? (size_t)(sp - h) : strlen(h);
+  bool known_kw = (kl == 5 && strncasecmp(h, "Token", 5) == 0) ||
+                  (kl == 6 && strncasecmp(h, "Bearer", 6) == 0);
+  if (!known_kw) {
+    detail(resp, 403, "Authentication credentials were not provided.");
+    return false;
+  }
+  const char *cred = sp ? sp + 1 : "";
+  while (*cred == ' ')
+    cred++;
+  if (!*cred) {
+    detail(resp, 403, "Invalid token header. No credentials provided.");
+    return false;
+  }
+  if (strchr(cred, ' ')) {
+    detail(resp, 403, "Invalid token header. Token string should not contain "
+                      "spaces.");
+    return false;
+  }
+  bool v2 = strncmp(cred, "nbt_", 4) == 0;
+  for (size_t i = 0; i < nb->ntokens; i++)
+    if (nb->tokens[i].v2 == v2 && strcmp(nb->tokens[i].plain, cred) == 0)
+      return true;
+  detail(resp, 403, v2 ? "Invalid v2 token" : "Invalid v1 token");
+  return false;
+}
+
+/* ---- seeding ---- */
+
+static json_t *seed(netbox_t *nb, int m, json_t *fields)
+{
+  json_t *errs = json_object();
+  json_t *o = validate(nb, m, fields, NULL, false, errs);
+  json_decref(errs);
+  json_decref(fields);
+  return insert(nb, m, o);
+}
+
+void *sim_netbox_new(const sim_inventory_t *inv, const char *const *tokens,
+                     size_t ntokens)
+{
+  netbox_t *nb = pv_calloc(1, sizeof(*nb));
+  nb->inv = *inv;
+  nb->rng = inv->seed * 0xd1342543de82ef95ULL + 0x6e6574626f78ULL;
+  for (int m = 0; m < M__COUNT; m++) {
+    nb->objs[m] = json_array();
+    nb->next_id[m] = 1;
+  }
+  nb->tags = json_object();
+  nb->next_tag = 1;
+  nb->tokens = pv_calloc(ntokens ? ntokens : 1, sizeof(*nb->tokens));
+  for (size_t i = 0; i < ntokens; i++) {
+    nb->tokens[i].plain = pv_strdup(tokens[i]);
+    nb->tokens[i].v2 = strncmp(tokens[i], "nbt_", 4) == 0;
+  }
+  nb->ntokens = ntokens;
+
+  seed(nb, M_TENANT, json_pack("{s:s,s:s,s:s}", "name", "ISP East", "slug",
+                               "isp-east", "description", "seeded tenant"));
+  seed(nb, M_TENANT, json_pack("{s:s,s:s,s:s}", "name", "ISP West", "slug",
+                               "isp-west", "description", "seeded tenant"));
+  seed(nb, M_SITE, json_pack("{s:s,s:s,s:i}", "name", "East POP 1", "slug",
+                             "east-pop-1", "tenant", 1));
+  seed(nb, M_SITE, json_pack("{s:s,s:s,s:i}", "name", "West POP 1", "slug",
+                             "west-pop-1", "tenant", 2));
+  seed(nb, M_MFR, json_pack("{s:s,s:s}", "name", "EdgeCore", "slug",
+                            "edgecore"));
+  seed(nb, M_MFR, json_pack("{s:s,s:s}", "name", "Generic", "slug",
+                            "generic"));
+  seed(nb, M_DTYPE, json_pack("{s:i,s:s,s:s}", "manufacturer", 1, "model",
+                              "ASFvOLT16", "slug", "asfvolt16"));
+  seed(nb, M_DTYPE, json_pack("{s:i,s:s,s:s}", "manufacturer", 2, "model",
+                              "ONT", "slug", "generic-ont"));
+  seed(nb, M_ROLE, json_pack("{s:s,s:s}", "name", "OLT", "slug", "olt"));
+  seed(nb, M_ROLE, json_pack("{s:s,s:s}", "name", "CPE", "slug", "cpe"));
+
+  char buf[80];
+  for (unsigned i = 0; i < inv->prefixes; i++) {
+    snprintf(buf, sizeof(buf), "100.64.%u.0/28", i);
+    json_t *p = seed(nb, M_PREFIX,
+                     json_pack("{s:s,s:i,s:s}", "prefix", buf, "tenant",
+                               (int)(i % 2 + 1), "description",
+                               "subscriber pool"));
+    snprintf(buf, sizeof(buf), "100.64.%u.1/28", i);
+    seed(nb, M_IP, json_pack("{s:s,s:O,s:s}", "address", buf, "tenant",
+                             json_object_get(p, "tenant"), "description",
+                             "gateway"));
+  }
+  seed(nb, M_PREFIX, json_pack("{s:s,s:s}", "prefix", "198.18.0.0/24",
+                               "description", "management"));
+  seed(nb, M_PREFIX, json_pack("{s:s,s:s,s:b}", "prefix", "2001:db8:100::/64",
+                               "description", "ipv6 subscriber pool",
+                               "is_pool", 0));
+  for (unsigned i = 0; i < inv->olts && i < 240; i++) {
+    char name[32], serial[32];
+    snprintf(name, sizeof(name), "olt-%02u", i + 1);
+    snprintf(serial, sizeof(serial), "EC%010u", 1800000000u + i + 1);
+    json_t *d = seed(nb, M_DEVICE,
+                     json_pack("{s:s,s:i,s:i,s:i,s:i,s:s}", "name", name,
+                               "device_type", 1, "role", 1, "site",
+                               (int)(i % 2 + 1), "tenant", (int)(i % 2 + 1),
+                               "serial", serial));
+    json_int_t did = ival(d, "id");
+    json_t *mg = seed(nb, M_IFACE, json_pack("{s:I,s:s,s:s,s:b}", "device",
+                                             did, "name", "mgmt0", "type",
+                                             "1000base-t", "mgmt_only", 1));
+    seed(nb, M_IFACE, json_pack("{s:I,s:s,s:s}", "device", did, "name",
+                                "nni0", "type", "10gbase-x-sfpp"));
+    snprintf(buf, sizeof(buf), "198.18.0.%u/24", i + 10);
+    json_t *ip = seed(nb, M_IP,
+                      json_pack("{s:s,s:s,s:I,s:s}", "address", buf,
+                                "assigned_object_type", "dcim.interface",
+                                "assigned_object_id", ival(mg, "id"),
+                                "description", "management"));
+    json_object_set_new(d, "primary_ip4", json_integer(ival(ip, "id")));
+  }
+  return nb;
+}
+
+static void netbox_destroy(void *state)
+{
+  netbox_t *nb = state;
+  if (!nb)
+    return;
+  for (int m = 0; m < M__COUNT; m++)
+    json_decref(nb->objs[m]);
+  json_decref(nb->tags);
+  for (size_t i = 0; i < nb->ntokens; i++)
+    free(nb->tokens[i].plain);
+  free(nb->tokens);
+  free(nb);
+}
+
+/* ---- routing ---- */
+
+static void common_headers(netbox_t *nb, sim_resp_t *resp)
+{
+  uint64_t a = sim_rng_next(&nb->rng), b = sim_rng_next(&nb->rng);
+  sim_resp_header(resp, "API-Version", "%s", API_VERSION);
+  sim_resp_header(resp, "X-Request-ID", "%08x-%04x-4%03x-%04x-%012llx",
+                  (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+                  (unsigned)a & 0xfff,
+                  (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
+                  (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+static void status(const sim_req_t *req, sim_resp_t *resp)
+{
+  sim_resp_json(
+      resp, 200,
+      json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:s,s:{},s:s,s:i}",
+                "django-version", "5.2.8", "hostname", "southbound-sim",
+                "installed_apps", "dcim", "4.6", "ipam", "4.6",
+                "netbox-version", NETBOX_VERSION, "netbox-full-version",
+                NETBOX_VERSION " (southbound-sim)", "plugins",
+                "python-version", "3.12.3", "rq-workers-running", 1));
+}
+
+static void netbox_handle(void *state, const sim_req_t *req, sim_resp_t *resp)
+{
+  netbox_t *nb = state;
+  char *seg[8];
+  char *storage = NULL;
+  const char *m = req->method;
+  bool read = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+  size_t plen = strlen(req->path);
+
+  /* Django's APPEND_SLASH: 301 to the slashed URL, before any view. */
+  if (strncmp(req->path, "/api", 4) == 0 && req->path[plen - 1] != '/') {
+    pv_buf_t b;
+    pv_buf_init(&b, 8192);
+    (void)pv_buf_appendf(&b, "%s%s/", req->base_url, req->path);
+    for (size_t i = 0; i < req->nargs; i++) {
+      char *k = sim_pct_encode(req->args[i].key);
+      char *v = req->args[i].value ? sim_pct_encode(req->args[i].value) : NULL;
+      (void)pv_buf_appendf(&b, "%s%s%s%s", i ? "&" : "?", k, v ? "=" : "",
+                           v ? v : "");
+      free(k);
+      free(v);
+    }
+    resp->status = 301;
+    resp->content_type = "text/html; charset=utf-8";
+    sim_resp_header(resp, "Location", "%s", b.data ? b.data : "/");
+    pv_buf_free(&b);
+    goto out;
+  }
+  int n = sim_split_path(req->path, seg, 8, &storage);
+  if (n < 2 || strcmp(seg[0], "api") != 0) {
+    detail(resp, 404, "Not found.");
+    goto out;
+  }
+  n--; /* the trailing "" segment */
+  if (!authenticate(nb, req, resp))
+    goto out;
+  if (n == 1) {
+    if (!read) {
+      method_not_allowed(resp, m);
+      goto out;
+    }
+    char u[3][300];
+    snprintf(u[0], sizeof(u[0]), "%s/api/dcim/", req->base_url);
+    snprintf(u[1], sizeof(u[1]), "%s/api/ipam/", req->base_url);
+    snprintf(u[2], sizeof(u[2]), "%s/api/tenancy/", req->base_url);
+    sim_resp_json(resp, 200, json_pack("{s:s,s:s,s:s}", "dcim", u[0], "ipam",
+                                       u[1], "tenancy", u[2]));
+    goto out;
+  }
+  if (n == 2 && strcmp(seg[1], "status") == 0) {
+    if (!read)
+      method_not_allowed(resp, m);
+    else
+      status(req, resp);
+    goto out;
+  }
+  if (n == 2 && strcmp(seg[1], "authentication-check") == 0) {
+    if (!read)
+      method_not_allowed(resp, m);
+    else
+      sim_resp_json(resp, 200, json_pack("{s:i,s:s,s:s}", "id", 1, "username",
+                                         "admin", "display", "admin"));
+    goto out;
+  }
+  int model = -1;
+  if (n >= 3)
+    for (int k = 0; k < M__COUNT; k++)
+      if (strcmp(seg[1], models[k].app) == 0 &&
+          strcmp(seg[2], models[k].name) == 0)
+        model = k;
+  if (model < 0 || n > 5) {
+    detail(resp, 404, "Not found.");
+    goto out;
+  }
+  if (n == 3) {
+    if (read)
+      list(nb, model, req, resp);
+    else if (strcmp(m, "POST") == 0)
+      create(nb, model, req, resp);
+    else if (strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0 ||
+             strcmp(m, "DELETE") == 0)
+      bulk_write(nb, model, req, resp);
+    else
+      method_not_allowed(resp, m);
+    goto out;
+  }
+  long long id;
+  if (sim_parse_ll(seg[3], 1, LLONG_MAX, &id) < 0) {
+    detail(resp, 404, "Not found.");
+    goto out;
+  }
+  json_t *obj = find_obj(nb, model, (json_int_t)id);
+  if (n == 5) {
+    if (model != M_PREFIX || strcmp(seg[4], "available-ips") != 0) {
+      detail(resp, 404, "Not found.");
+      goto out;
+    }
+    if (!obj)
+      not_found(resp, model);
+    else
+      available_ips(nb, obj, req, resp);
+    goto out;
+  }
+  if (!read && strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0 &&
+      strcmp(m, "DELETE") != 0) {
+    method_not_allowed(resp, m);
+    goto out;
+  }
+  if (!obj) {
+    not_found(resp, model);
+    goto out;
+  }
+  if (read) {
+    sim_resp_json(resp, 200, shape(render(nb, req, model, obj, false), req));
+    etag(resp, obj);
+  } else if (strcmp(m, "DELETE") == 0) {
+    delete_one(nb, model, obj, req, resp);
+  } else {
+    update_one(nb, model, obj, req, resp);
+  }
+out:
+  common_headers(nb, resp);
+  free(storage);
+}
+
+static void netbox_error(void *state, const sim_req_t *req, unsigned status,
+                         sim_resp_t *resp)
+{
+  netbox_t *nb = state;
+  if (status == 500) {
+    sim_resp_json(resp, 500,
+                  json_pack("{s:s,s:s,s:s,s:s}", "error",
+                            "Injected fault (southbound-sim)", "exception",
+                            "RuntimeError", "netbox_version", NETBOX_VERSION,
+                            "python_version", "3.12.3"));
+  } else if (status == 429) {
+    detail(resp, 429, "Request was throttled.");
+  } else if (status == 413) {
+    detail(resp, 413, "Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_"
+                      "SIZE.");
+  } else {
+    const char *r = status == 503 ? "Service Unavailable"
+                    : status == 502 ? "Bad Gateway"
+                    : status == 504 ? "Gateway Timeout"
+                                    : "Error";
+    detail(resp, status, "%s", r);
+  }
+  common_headers(nb, resp);
+}
+
+const sim_svc_ops_t sim_netbox_ops = {
+    .name = "netbox",
+    .handle = netbox_handle,
+    .error = netbox_error,
+    .admin = NULL,
+    .destroy = netbox_destroy,
+};
