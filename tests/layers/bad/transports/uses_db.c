@@ -1,0 +1,3 @@
+/* Fixture for check_layers_refuses: the transport knowing the PostgreSQL
+ * layer. Never built. */
+#include "db/store.h"
