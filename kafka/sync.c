@@ -465,6 +465,24 @@ int pv_ksync_ping(const char *brokers, int timeout_ms, char *err, size_t errsz)
   return rc;
 }
 
+/* A partition's watermarks. For a while after a topic is created (and
+ * during a leader change) a broker answers "not leader" or "leader not
+ * available": that passes, so it is asked again for up to 10 s. */
+static rd_kafka_resp_err_t watermarks(rd_kafka_t *rk, const char *topic,
+                                      int32_t p, int64_t *lo, int64_t *hi)
+{
+  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int tries = 0; tries < 100; tries++) {
+    e = rd_kafka_query_watermark_offsets(rk, topic, p, lo, hi, 10000);
+    if (e != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+        e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+        e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+      break;
+    usleep(100 * 1000);
+  }
+  return e;
+}
+
 pv_ksync_consumer_t *pv_ksync_consumer_snapshot(const char *brokers,
                                                 const char *topic, char *err,
                                                 size_t errsz)
@@ -504,7 +522,7 @@ pv_ksync_consumer_t *pv_ksync_consumer_snapshot(const char *brokers,
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
   for (int p = 0; p < nparts; p++) {
     int64_t lo = 0, hi = 0;
-    e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+    e = watermarks(rk, topic, p, &lo, &hi);
     if (e) {
       snprintf(err, errsz, "topic %s partition %d: %s", topic, p,
                rd_kafka_err2str(e));
