@@ -177,23 +177,27 @@ static const char *bound_class(const char *cls)
   return cls && pv_errclass_parse(cls) >= 0 ? cls : UNKNOWN;
 }
 
+/* v as the set's own string when it is one of the n values, else
+ * "unknown": a label value never comes from outside unbounded. */
+static const char *bound_to(const char *const *set, size_t n, const char *v)
+{
+  for (size_t i = 0; v && i < n; i++)
+    if (!strcmp(set[i], v))
+      return set[i];
+  return UNKNOWN;
+}
+
 static const char *bound_state(const char *st)
 {
   static const char *const states[] = {"succeeded", "failed", "dead"};
-  for (size_t i = 0; st && i < 3; i++)
-    if (!strcmp(states[i], st))
-      return states[i];
-  return UNKNOWN;
+  return bound_to(states, 3, st);
 }
 
 static const char *bound_method(const char *mth)
 {
   static const char *const methods[] = {"GET",   "POST",   "PUT",
                                         "PATCH", "DELETE", "HEAD"};
-  for (size_t i = 0; mth && i < 6; i++)
-    if (!strcmp(methods[i], mth))
-      return methods[i];
-  return UNKNOWN;
+  return bound_to(methods, 6, mth);
 }
 
 /* ---- registry ------------------------------------------------------------ */
@@ -464,10 +468,7 @@ static void backlog_refresh(pv_metrics_t *m)
 static const char *bound_unfinished(const char *st)
 {
   static const char *const states[] = {"received", "running", "retry_wait"};
-  for (size_t i = 0; st && i < 3; i++)
-    if (!strcmp(states[i], st))
-      return states[i];
-  return UNKNOWN;
+  return bound_to(states, 3, st);
 }
 
 /* ---- rendering ----------------------------------------------------------- */

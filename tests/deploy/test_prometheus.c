@@ -14,17 +14,13 @@
 #include "tests/support/proc.h"
 #include "tests/support/testenv.h"
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROM_PORT_OFFSET 90 /* from PV_PORT_BASE; stack.sh uses 32..93 sparsely */
@@ -35,31 +31,8 @@ static pid_t prom = -1;
 static char prom_dir[256];
 static char parked_id[128];
 
-static int free_port(void)
-{
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  cr_assert_geq(fd, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  socklen_t l = sizeof(sa);
-  cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
-  close(fd);
-  return ntohs(sa.sin_port);
-}
 
-static void sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
 
-static long now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void teardown(void)
 {
@@ -111,10 +84,10 @@ static double query(int port, const char *promql)
 static double query_until(int port, const char *promql, bool (*pred)(double),
                           int timeout_ms)
 {
-  long until = now_ms() + timeout_ms;
+  long long until = pv_test_now_ms() + timeout_ms;
   double v;
-  while (!pred(v = query(port, promql)) && now_ms() < until)
-    sleep_ms(250);
+  while (!pred(v = query(port, promql)) && pv_test_now_ms() < until)
+    pv_test_sleep_ms(250);
   return v;
 }
 
@@ -140,7 +113,7 @@ Test(prometheus, scrapes_a_worker_and_counts_its_jobs)
   snprintf(extra, sizeof(extra), "[tenant.%s]\nvoltha_url = %s\n", tenant,
            pv_test_require_env("SIM_VOLTHA_URL"));
   pv_e2e_config_append(&E, extra);
-  int mport = free_port();
+  int mport = pv_test_free_port();
   char lenv[96];
   snprintf(lenv, sizeof(lenv), "PROVISIOND_WORKER_METRICS_LISTEN=127.0.0.1:%d",
            mport);
@@ -229,7 +202,7 @@ Test(prometheus, scrapes_a_worker_and_counts_its_jobs)
   /* Every rule of alerts.yml evaluated on these series without error, and
    * the worker-not-ready alert is not firing. */
   snprintf(q, sizeof(q), "http://%s/api/v1/rules", listen);
-  long until = now_ms() + 20000;
+  long long until = pv_test_now_ms() + 20000;
   size_t rules = 0, evaluated = 0;
   for (;;) {
     json_t *doc = pv_e2e_http_get_json(q);
@@ -251,9 +224,9 @@ Test(prometheus, scrapes_a_worker_and_counts_its_jobs)
       }
     }
     json_decref(doc);
-    if ((rules > 0 && evaluated == rules) || now_ms() > until)
+    if ((rules > 0 && evaluated == rules) || pv_test_now_ms() > until)
       break;
-    sleep_ms(500);
+    pv_test_sleep_ms(500);
   }
   cr_assert_geq(rules, 8, "alerts.yml loaded %zu rules", rules);
   cr_assert_eq(evaluated, rules, "%zu of %zu rules evaluated", evaluated,
