@@ -6,6 +6,7 @@
 #   make up      start the dev stack (writes .dev/env, .dev/provisiond.conf)
 #   make down    stop the dev stack
 #   make bench   run the benchmarks, each against its baseline
+#   make deb     build the Debian packages into build-deb/packages/
 #
 # KAFKA=apache uses a real Apache Kafka broker instead of kafka-mock.
 # SANITIZE=1 builds with ASan+UBSan (into build-asan/).
@@ -27,12 +28,12 @@ JOBS ?= $(shell nproc)
 
 export KAFKA BUILD_DIR
 
-.PHONY: all deps build up down demo test bench clean help
+.PHONY: all deps build up down demo test bench deb clean help
 
 all: build
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@dev/deps.sh
@@ -57,6 +58,10 @@ test: build
 bench: build
 	@bench/run.sh
 
+deb: deps
+	@deploy/debian/build-deb.sh build-deb
+	@lintian --fail-on error,warning build-deb/packages/*.deb 2>/dev/null && echo "lintian: no error, no warning"
+
 clean:
 	@dev/stack.sh down >/dev/null 2>&1 || true
-	rm -rf build build-asan .dev
+	rm -rf build build-asan build-deb .dev

@@ -614,3 +614,81 @@ void pv_config_dump_markdown(FILE *out)
             k->def ? k->def : "(none)", k->def ? "`" : "", env, k->doc);
   }
 }
+
+/* Writes text as "# " comment lines of at most 76 columns, breaking at
+ * spaces (a word longer than a line stays whole). */
+static void comment_wrapped(FILE *out, const char *text)
+{
+  const size_t width = 74;
+  const char *p = text;
+  while (*p) {
+    size_t len = strlen(p);
+    size_t cut = len;
+    if (len > width) {
+      cut = width;
+      while (cut > 0 && p[cut] != ' ')
+        cut--;
+      if (cut == 0)
+        cut = strcspn(p, " ");
+    }
+    fprintf(out, "# %.*s\n", (int)cut, p);
+    p += cut;
+    while (*p == ' ')
+      p++;
+  }
+}
+
+void pv_config_dump_example(FILE *out)
+{
+  fprintf(out,
+          "# provisiond configuration (INI), written by `provisiond "
+          "--config-example`\n"
+          "# from the key table the daemon itself reads: every key is shown "
+          "with its\n"
+          "# default, commented out. Uncomment and change what differs; "
+          "check with\n"
+          "#   provisiond -c FILE --check-config\n"
+          "# Reference: man provisiond, docs/configuration.md.\n"
+          "#\n"
+          "# Environment: PROVISIOND_<SECTION>_<KEY> overrides a key "
+          "(PROVISIOND_PG is\n"
+          "# postgres.conninfo). Secrets never sit in this file: give the "
+          "PostgreSQL\n"
+          "# password through PROVISIOND_PG or ~/.pgpass, NetBox tokens "
+          "through\n"
+          "# netbox_token_file or netbox_token_env.\n");
+  const char *section = "";
+  for (size_t i = 0; i < NKEYS; i++) {
+    const key_t_ *k = &keys[i];
+    if (strcmp(section, k->section)) {
+      section = k->section;
+      fprintf(out, "\n[%s]\n", section);
+      if (!strcmp(section, "kafka"))
+        fprintf(out, "# A key with a dot in it goes to librdkafka unchanged, "
+                     "e.g.\n# session.timeout.ms = 45000\n");
+    }
+    fprintf(out, "\n");
+    comment_wrapped(out, k->doc);
+    fprintf(out, "# %s =%s%s\n", k->name, k->def ? " " : "",
+            k->def ? k->def : "");
+  }
+  /* Tenant keys are parsed by tenant_key(), not the table; the test of the
+   * example uncomments this block and loads it, so a renamed key fails. */
+  fprintf(out, "\n");
+  comment_wrapped(out, "One section per tenant (name: 1-64 letters, digits, "
+                  "'-', '_', '.'), with at least one endpoint. netbox_url "
+                  "needs exactly one of netbox_token_file (a file not "
+                  "readable by others; its first line is the token) or "
+                  "netbox_token_env (an environment variable). weight: the "
+                  "tenant's share under weighted round robin (1-1000). "
+                  "max_in_flight: its cap (0 = [worker] "
+                  "max_in_flight_per_tenant).");
+  fprintf(out, "#\n"
+               "#[tenant.isp-east]\n"
+               "#voltha_url = https://voltha.isp-east.example:8181\n"
+               "#genieacs_url = https://acs.isp-east.example:7557\n"
+               "#netbox_url = https://netbox.isp-east.example\n"
+               "#netbox_token_file = /etc/provisiond/secrets/netbox-isp-east\n"
+               "#weight = 1\n"
+               "#max_in_flight = 0\n");
+}

@@ -111,4 +111,12 @@ const pv_tenant_entry_t *pv_config_tenant(const pv_config_t *conf,
 /** @brief Writes the key table as Markdown (docs/configuration.md). */
 void pv_config_dump_markdown(FILE *out);
 
+/**
+ * @brief Writes a commented example configuration: every table key with
+ * its description and default, commented out, and a commented tenant
+ * section. It loads as it is (defaults only, no tenant); the packages
+ * install it as /etc/provisiond/provisiond.conf.
+ */
+void pv_config_dump_example(FILE *out);
+
 #endif

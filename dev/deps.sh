@@ -32,6 +32,11 @@ pkgs=(
   wrk
   valgrind
   jq                    # make demo reads the simulator's inventory
+  python3-yaml          # tests/deploy: the deploy/ YAML (compose, k8s, alerts)
+  lintian               # make deb / test_package: the package's lint
+  prometheus            # promtool (alert rules) and the scrape test's server;
+                        # where systemd runs, Debian's package also starts
+                        # its own service on :9090 (tests never use that one)
 )
 case "${KAFKA:-mock}" in
   apache|both) pkgs+=("default-jre-headless|openjdk-17-jre-headless" maven) ;;

@@ -41,13 +41,16 @@ static void usage(FILE *out)
 {
   fprintf(out,
           "usage: provisiond -c FILE [--migrate] [--check-config]\n"
-          "       provisiond --config-docs | --version | --help\n"
+          "       provisiond --config-docs | --config-example | --version | "
+          "--help\n"
           "\n"
           "  -c, --config FILE   configuration file (INI; see "
           "docs/configuration.md)\n"
           "      --migrate       apply pending schema migrations and exit\n"
           "      --check-config  load and check the configuration, then exit\n"
           "      --config-docs   print the configuration keys as Markdown\n"
+          "      --config-example\n"
+          "                      print a commented example configuration\n"
           "\n"
           "Environment: PROVISIOND_<SECTION>_<KEY> overrides a key, e.g.\n"
           "PROVISIOND_KAFKA_BROKERS; PROVISIOND_PG is postgres.conninfo.\n");
@@ -268,6 +271,7 @@ int main(int argc, char **argv)
     {"migrate", no_argument, NULL, 'm'},
     {"check-config", no_argument, NULL, 'k'},
     {"config-docs", no_argument, NULL, 'd'},
+    {"config-example", no_argument, NULL, 'e'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -281,6 +285,7 @@ int main(int argc, char **argv)
     case 'm': migrate = true; break;
     case 'k': check = true; break;
     case 'd': pv_config_dump_markdown(stdout); return 0;
+    case 'e': pv_config_dump_example(stdout); return 0;
     case 'V': printf("provisiond %s\n", PV_VERSION); return 0;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;

@@ -145,6 +145,11 @@ struct pv_metrics_s {
   bool poll_init, timer_init;
   int port;
   int64_t started_wall_ms;
+  /* The fleet's unfinished jobs, read from job_status (backlog_refresh). */
+  struct backlog_row *backlog;
+  size_t n_backlog;
+  bool backlog_valid, backlog_busy;
+  uint64_t backlog_asked_ms;
 };
 
 /* ---- label bounding ------------------------------------------------------ */
@@ -172,23 +177,27 @@ static const char *bound_class(const char *cls)
   return cls && pv_errclass_parse(cls) >= 0 ? cls : UNKNOWN;
 }
 
+/* v as the set's own string when it is one of the n values, else
+ * "unknown": a label value never comes from outside unbounded. */
+static const char *bound_to(const char *const *set, size_t n, const char *v)
+{
+  for (size_t i = 0; v && i < n; i++)
+    if (!strcmp(set[i], v))
+      return set[i];
+  return UNKNOWN;
+}
+
 static const char *bound_state(const char *st)
 {
   static const char *const states[] = {"succeeded", "failed", "dead"};
-  for (size_t i = 0; st && i < 3; i++)
-    if (!strcmp(states[i], st))
-      return states[i];
-  return UNKNOWN;
+  return bound_to(states, 3, st);
 }
 
 static const char *bound_method(const char *mth)
 {
   static const char *const methods[] = {"GET",   "POST",   "PUT",
                                         "PATCH", "DELETE", "HEAD"};
-  for (size_t i = 0; mth && i < 6; i++)
-    if (!strcmp(methods[i], mth))
-      return methods[i];
-  return UNKNOWN;
+  return bound_to(methods, 6, mth);
 }
 
 /* ---- registry ------------------------------------------------------------ */
@@ -368,6 +377,98 @@ void pv_metrics_on_breaker(pv_metrics_t *m, const pv_breaker_change_t *chg)
                      pv_breaker_state_name(chg->from),
                      pv_breaker_state_name(chg->to)};
   add(&m->fam[F_BREAKER_TRANSITIONS], v, 1);
+}
+
+/* ---- fleet backlog (from PostgreSQL) -------------------------------------- */
+
+/* How many jobs are unfinished, and since when the oldest waits, per
+ * tenant, service and state: what the "jobs parked too long" and "oldest
+ * job over the SLA" alerts need. Only PostgreSQL knows the parked jobs of
+ * the whole fleet, so a scrape reads the answer of the previous query and
+ * asks again (at most every BACKLOG_REFRESH_MS, one query in flight): no
+ * query runs while nobody scrapes, and the values are at most one scrape
+ * interval old. The query reads the unfinished rows only (state index). */
+#define BACKLOG_REFRESH_MS 10000
+#define BACKLOG_ROWS_MAX 4096 /* tenants x services x 3 states, and more */
+#define BACKLOG_STR_(x) #x
+#define BACKLOG_STR(x) BACKLOG_STR_(x)
+
+typedef struct backlog_row {
+  char *tenant, *service, *state;
+  double jobs, oldest_s;
+} backlog_row_t;
+
+static const char backlog_sql[] =
+    "SELECT tenant, service, state, count(*), "
+    "extract(epoch FROM now() - min(received_at)) FROM job_status "
+    "WHERE state IN ('received', 'running', 'retry_wait') "
+    "GROUP BY tenant, service, state LIMIT " BACKLOG_STR(BACKLOG_ROWS_MAX);
+
+static void backlog_clear(pv_metrics_t *m)
+{
+  for (size_t i = 0; i < m->n_backlog; i++) {
+    free(m->backlog[i].tenant);
+    free(m->backlog[i].service);
+    free(m->backlog[i].state);
+  }
+  free(m->backlog);
+  m->backlog = NULL;
+  m->n_backlog = 0;
+  m->backlog_valid = false;
+}
+
+static void on_backlog(const pv_pg_result_t *res, void *arg)
+{
+  pv_metrics_t *m = arg;
+  m->backlog_busy = false;
+  backlog_clear(m);
+  if (!pv_pg_result_ok(res)) {
+    /* The series disappear rather than show a stale backlog; the PG
+     * alerts say why. */
+    pv_log(PV_LOG_DEBUG, "metrics.backlog_failed",
+           PV_S("error", pv_pg_result_error(res)));
+    return;
+  }
+  int n = pv_pg_result_ntuples(res);
+  if (n > BACKLOG_ROWS_MAX)
+    n = BACKLOG_ROWS_MAX;
+  m->backlog = pv_calloc(n > 0 ? (size_t)n : 1, sizeof(*m->backlog));
+  for (int r = 0; r < n; r++) {
+    const char *t = pv_pg_result_get(res, r, 0);
+    const char *sv = pv_pg_result_get(res, r, 1);
+    const char *st = pv_pg_result_get(res, r, 2);
+    const char *cnt = pv_pg_result_get(res, r, 3);
+    const char *age = pv_pg_result_get(res, r, 4);
+    if (!t || !sv || !st || !cnt || !age)
+      continue;
+    backlog_row_t *b = &m->backlog[m->n_backlog++];
+    b->tenant = pv_strdup(t);
+    b->service = pv_strdup(sv);
+    b->state = pv_strdup(st);
+    b->jobs = strtod(cnt, NULL);
+    b->oldest_s = strtod(age, NULL);
+    if (!(b->oldest_s >= 0)) /* clock skew between hosts */
+      b->oldest_s = 0;
+  }
+  m->backlog_valid = true;
+}
+
+static void backlog_refresh(pv_metrics_t *m)
+{
+  if (!m->pg || m->backlog_busy || !pv_pg_connected(m->pg))
+    return;
+  uint64_t now = pv_clock_mono_ms();
+  if (m->backlog_asked_ms && now - m->backlog_asked_ms < BACKLOG_REFRESH_MS)
+    return;
+  m->backlog_asked_ms = now;
+  if (pv_pg_query(m->pg, backlog_sql, 0, NULL, on_backlog, m) == PV_PG_OK)
+    m->backlog_busy = true;
+}
+
+static const char *bound_unfinished(const char *st)
+{
+  static const char *const states[] = {"received", "running", "retry_wait"};
+  return bound_to(states, 3, st);
 }
 
 /* ---- rendering ----------------------------------------------------------- */
@@ -714,6 +815,42 @@ int pv_metrics_render(pv_metrics_t *m, pv_buf_t *out)
                      (double)ps.batch_max);
   }
 
+  if (rc == 0 && m->pg) {
+    backlog_refresh(m);
+    scrape_fam_t jobs, oldest;
+    sf_init(&jobs, "provisiond_jobs_unfinished",
+            "Jobs of the whole fleet not finished (job_status), as of the "
+            "previous scrape.", K_GAUGE, 3, "tenant", "service", "state");
+    sf_init(&oldest, "provisiond_jobs_unfinished_oldest_seconds",
+            "Age (since received) of the fleet's oldest unfinished job, as "
+            "of the previous scrape.", K_GAUGE, 3, "tenant", "service",
+            "state");
+    for (size_t i = 0; m->backlog_valid && i < m->n_backlog; i++) {
+      const backlog_row_t *b = &m->backlog[i];
+      const char *v[] = {bound_tenant(m, b->tenant),
+                         bound_service(b->service),
+                         bound_unfinished(b->state)};
+      add(&jobs.f, v, b->jobs);
+      /* rows folded into "unknown" keep the oldest of their ages */
+      series_t *o = series_get(&oldest.f, v);
+      if (o && b->oldest_s > o->value)
+        o->value = b->oldest_s;
+    }
+    rc = sf_done(out, &jobs, rc);
+    rc = sf_done(out, &oldest, rc);
+  }
+
+  if (rc == 0) {
+    bool ready;
+    pv_buf_t body;
+    pv_buf_init(&body, 4096);
+    ready = pv_metrics_ready(m, &body); /* the same verdict as /readyz */
+    pv_buf_free(&body);
+    rc = one_value(out, "provisiond_ready",
+                   "1 when /readyz answers 200 (ready), 0 otherwise.", K_GAUGE,
+                   ready ? 1 : 0);
+  }
+
   if (rc == 0) {
     uint64_t dropped = 0;
     for (int i = 0; i < F__COUNT; i++)
@@ -1000,6 +1137,7 @@ void pv_metrics_destroy(pv_metrics_t *m)
     pv_metrics_stop(m);
   for (int i = 0; i < F__COUNT; i++)
     family_clear(&m->fam[i]);
+  backlog_clear(m);
   for (size_t i = 0; i < m->n_tenants; i++)
     free(m->tenants[i]);
   free(m->tenants);

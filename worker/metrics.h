@@ -46,7 +46,9 @@ void pv_metrics_destroy(pv_metrics_t *m);
 /**
  * @brief Borrowed modules read at scrape time; any may be NULL (its
  * gauges are left out, and /readyz reports it as not ready). Call again
- * with NULLs before destroying them.
+ * with NULLs before destroying them. With pg set, a scrape also sends a
+ * query (the fleet's unfinished jobs, at most every 10 s) whose callback
+ * writes into m: destroy pg before m (pv_pg_destroy runs that callback).
  */
 void pv_metrics_set_sources(pv_metrics_t *m, pv_engine_t *engine,
                             pv_http_t *http, pv_pg_t *pg);

@@ -86,7 +86,11 @@ if command -v systemd-analyze >/dev/null; then
   bin=${PV_BUILD_DIR:-$SRC/build}/provisiond
   [ -x "$bin" ] || fail "systemd: $bin not built"
   sed "s|/usr/local/bin/provisiond|$bin|" "$U" >"$TMP/provisiond.service"
-  out=$(systemd-analyze verify "$TMP/provisiond.service" 2>&1) || fail "systemd-analyze verify: $out"
+  # verify looks up Documentation=man:provisiond(8): the page of this tree
+  mkdir -p "$TMP/man/man8"
+  cp "$SRC/docs/man/provisiond.8" "$TMP/man/man8/"
+  out=$(MANPATH=$TMP/man systemd-analyze verify "$TMP/provisiond.service" 2>&1) ||
+    fail "systemd-analyze verify: $out"
   [ -z "$out" ] || fail "systemd-analyze verify: $out"
   score=$(systemd-analyze security --offline=yes "$TMP/provisiond.service" 2>/dev/null |
           sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')

@@ -286,31 +286,8 @@ static char *http_get(const char *url, long *status)
   return body ? body : strdup("");
 }
 
-static int free_port(void)
-{
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  cr_assert_geq(fd, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  socklen_t l = sizeof(sa);
-  cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
-  close(fd);
-  return ntohs(sa.sin_port);
-}
 
-static void sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
 
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void scrape(const char *base, scrape_t *sc)
 {
@@ -469,7 +446,7 @@ Test(metrics, counters_match_the_jobs_processed)
 {
   pv_e2e_setup(&E, 4);
   char listen[64], base[96], lenv[128];
-  int port = free_port();
+  int port = pv_test_free_port();
   snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
   snprintf(base, sizeof(base), "http://%s", listen);
   snprintf(lenv, sizeof(lenv), "PROVISIOND_WORKER_METRICS_LISTEN=%s", listen);
@@ -519,16 +496,16 @@ Test(metrics, counters_match_the_jobs_processed)
                         "health_check", "state", "succeeded", NULL};
   const char *inv[] = {"error_class", "invalid_job", NULL};
   scrape_t sc = {0};
-  int64_t until = now_ms() + 30000;
+  int64_t until = pv_test_now_ms() + 30000;
   for (;;) {
     scrape(base, &sc);
     if ((sum_of(&sc, "provisiond_jobs_finished_total", east) == EAST &&
          sum_of(&sc, "provisiond_jobs_finished_total", west) == WEST &&
          sum_of(&sc, "provisiond_job_errors_total", inv) == 1) ||
-        now_ms() > until)
+        pv_test_now_ms() > until)
       break;
     free(sc.s);
-    sleep_ms(200);
+    pv_test_sleep_ms(200);
   }
   cr_assert_eq(sum_of(&sc, "provisiond_jobs_finished_total", east), EAST);
   cr_assert_eq(sum_of(&sc, "provisiond_jobs_finished_total", west), WEST);
@@ -608,16 +585,16 @@ static bool wait_ready(const char *base, long want, const char *needle,
 {
   char url[160];
   snprintf(url, sizeof(url), "%s/readyz", base);
-  int64_t until = now_ms() + timeout_ms;
+  int64_t until = pv_test_now_ms() + timeout_ms;
   for (;;) {
     long st = 0;
     free(*last);
     *last = http_get(url, &st);
     if (*last && st == want && (!needle || strstr(*last, needle)))
       return true;
-    if (now_ms() > until)
+    if (pv_test_now_ms() > until)
       return false;
-    sleep_ms(200);
+    pv_test_sleep_ms(200);
   }
 }
 
@@ -625,7 +602,7 @@ Test(metrics, readyz_follows_postgres)
 {
   pv_e2e_setup(&E, 2);
   char listen[64], base[96], lenv[128];
-  snprintf(listen, sizeof(listen), "127.0.0.1:%d", free_port());
+  snprintf(listen, sizeof(listen), "127.0.0.1:%d", pv_test_free_port());
   snprintf(base, sizeof(base), "http://%s", listen);
   snprintf(lenv, sizeof(lenv), "PROVISIOND_WORKER_METRICS_LISTEN=%s", listen);
   const char *env[] = {lenv, NULL};

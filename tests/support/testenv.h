@@ -16,4 +16,12 @@ const char *pv_test_source_dir(void);
  */
 const char *pv_test_require_env(const char *name);
 
+/** @returns a TCP port of 127.0.0.1 that was free when asked (the kernel's
+ *  pick; a race with other programs is possible but rare). */
+int pv_test_free_port(void);
+/** @brief Sleeps ms milliseconds. */
+void pv_test_sleep_ms(long ms);
+/** @returns the monotonic clock in milliseconds. */
+long long pv_test_now_ms(void);
+
 #endif
