@@ -178,6 +178,13 @@ static int set_key(load_ctx_t *ctx, const key_t_ *k, const char *value,
       return -1;
     }
     free(*dst);
+    /* An optional key set to nothing is unset, as if absent: never an
+     * empty string handed on (curl takes ca_path "" as a CA file named
+     * "" and every TLS handshake fails). */
+    if (!*v) {
+      free(v);
+      v = NULL;
+    }
     *dst = v;
     return 0;
   }

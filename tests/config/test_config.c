@@ -321,3 +321,16 @@ Test(config, docs_configuration_md_in_sync)
   free(disk);
   free(gen);
 }
+
+/* An optional key set to nothing is unset: `ca_path =` (as the example
+ * configuration shows it, uncommented) must not hand curl an empty CA
+ * file name, which fails every TLS handshake. */
+Test(config, empty_optional_string_is_unset)
+{
+  write_file(path, "[http]\nca_path =\n[worker]\nmetrics_listen =  \n", 0600);
+  pv_config_t *c = pv_config_load(path, err, sizeof(err));
+  cr_assert_not_null(c, "%s", err);
+  cr_assert_null(c->http_ca_path, "ca_path is \"%s\"", c->http_ca_path);
+  cr_assert_null(c->metrics_listen, "empty metrics_listen disables it");
+  pv_config_destroy(c);
+}
