@@ -9,10 +9,13 @@
  */
 #include "jobs/catalog.h"
 
+#include "common/base64.h"
 #include "jobs/job.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- argument building blocks ------------------------------------------ */
@@ -105,7 +108,7 @@ static const pv_op_t ops[] = {
   /* VOLTHA: REST through chameleon/envoy on :8881 (SOUTHBOUND 1.2). */
   {"voltha", "health_check", "GET", "/health", PV_TMO_HEALTH, true,
    PV_NORM_OBJECT, NULL, NULL, NO_ARGS,
-   "VOLTHA health ({\"state\":\"HEALTHY\"})"},
+   "VOLTHA health ({\"state\":\"HEALTHY\"})", NULL, NULL},
   {"voltha", "list_devices", "GET", "/api/v1/devices", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL,
    ARGS(V_PAGING,
@@ -113,19 +116,19 @@ static const pv_op_t ops[] = {
          "only children of this device (client-side filter)"},
         {"serial_number", PV_ARG_STR, PV_IN_CLIENT, false, 1, 64, NULL, NULL,
          "only devices with this serial (client-side filter)"}),
-   "devices (OLTs and ONUs)"},
+   "devices (OLTs and ONUs)", NULL, NULL},
   {"voltha", "get_device", "GET", "/api/v1/devices/{device_id}", PV_TMO_GET,
    true, PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_DEVICE_ID(PV_IN_PATH)),
-   "one device"},
+   "one device", NULL, NULL},
   {"voltha", "list_logical_devices", "GET", "/api/v1/logical_devices",
    PV_TMO_LIST, true, PV_NORM_LIST, NULL, NULL, ARGS(V_PAGING),
-   "logical (OpenFlow) devices"},
+   "logical (OpenFlow) devices", NULL, NULL},
   {"voltha", "get_device_ports", "GET", "/api/v1/devices/{device_id}/ports",
    PV_TMO_GET, true, PV_NORM_LIST, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "a device's ports"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "a device's ports", NULL, NULL},
   {"voltha", "get_device_flows", "GET", "/api/v1/devices/{device_id}/flows",
    PV_TMO_GET, true, PV_NORM_LIST, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "a device's flows"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "a device's flows", NULL, NULL},
   {"voltha", "preprovision_olt", "POST", "/api/v1/devices", PV_TMO_WRITE,
    false, PV_NORM_OBJECT, NULL, "host_and_port|ipv4_address|mac_address",
    ARGS({"type", PV_ARG_STR, PV_IN_BODY, true, 1, 64, NULL, NULL,
@@ -138,21 +141,21 @@ static const pv_op_t ops[] = {
          "OLT MAC address (aa:bb:cc:dd:ee:ff)"},
         {"extra_args", PV_ARG_STR, PV_IN_BODY, false, 0, 1024, NULL, NULL,
          "adapter-specific arguments"}),
-   "pre-provisions an OLT (admin_state PREPROVISIONED)"},
+   "pre-provisions an OLT (admin_state PREPROVISIONED)", NULL, NULL},
   {"voltha", "enable_device", "POST", "/api/v1/devices/{device_id}/enable",
    PV_TMO_WRITE, true, PV_NORM_CUSTOM, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH)),
    "enables a device; an already enabled device is success: "
-   "{\"changed\":b}"},
+   "{\"changed\":b}", NULL, NULL},
   {"voltha", "disable_device", "POST", "/api/v1/devices/{device_id}/disable",
    PV_TMO_WRITE, true, PV_NORM_ACTION, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "disables a device"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "disables a device", NULL, NULL},
   {"voltha", "reboot_device", "POST", "/api/v1/devices/{device_id}/reboot",
    PV_TMO_LONG, false, PV_NORM_ACTION, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "reboots a device"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "reboots a device", NULL, NULL},
   {"voltha", "delete_device", "DELETE", "/api/v1/devices/{device_id}/delete",
    PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "deletes a device"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "deletes a device", NULL, NULL},
   {"voltha", "provision_onu", "GET", "/api/v1/devices", PV_TMO_LONG, true,
    PV_NORM_CUSTOM, NULL, NULL,
    ARGS({"olt_id", PV_ARG_STR, PV_IN_CLIENT, true, 1, 256, NULL, NULL,
@@ -160,39 +163,39 @@ static const pv_op_t ops[] = {
         {"serial_number", PV_ARG_STR, PV_IN_CLIENT, true, 1, 64, NULL, NULL,
          "the ONU's serial number"}),
    "finds the OLT's child ONU by serial number and enables it (enabled "
-   "already = success): {device_id,olt_id,serial_number,changed,device}"},
+   "already = success): {device_id,olt_id,serial_number,changed,device}", NULL, NULL},
 
   /* GenieACS NBI on :7557 (SOUTHBOUND 2). */
   {"genieacs", "health_check", "GET", "/devices/", PV_TMO_HEALTH, true,
    PV_NORM_CUSTOM, NULL, NULL, NO_ARGS,
-   "NBI reachable: {\"healthy\":true,\"devices\":total}"},
+   "NBI reachable: {\"healthy\":true,\"devices\":total}", NULL, NULL},
   {"genieacs", "list_devices", "GET", "/devices/", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL, ARGS(G_QUERY_ARGS),
-   "devices matching a query; total from the `total` header"},
+   "devices matching a query; total from the `total` header", NULL, NULL},
   {"genieacs", "get_device", "GET", "/devices/", PV_TMO_GET, true,
    PV_NORM_FIND, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_CLIENT),
         {"projection", PV_ARG_STR, PV_IN_CLIENT, false, 1, 4096, NULL, NULL,
          "comma-separated paths to return"}),
-   "one device, by ?query={\"_id\":...} (the NBI has no GET by id)"},
+   "one device, by ?query={\"_id\":...} (the NBI has no GET by id)", NULL, NULL},
   {"genieacs", "get_parameter_values", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, true, PV_NORM_TASK, "getParameterValues", NULL,
    ARGS(G_TASK_ARGS,
         {"parameter_names", PV_ARG_STR_LIST, PV_IN_BODY, true, 1, 256,
          "parameterNames", NULL, "parameter paths to read"}),
-   "task getParameterValues"},
+   "task getParameterValues", NULL, NULL},
   {"genieacs", "set_parameter_values", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, true, PV_NORM_TASK, "setParameterValues", NULL,
    ARGS(G_TASK_ARGS,
         {"parameter_values", PV_ARG_PARAM_VALUES, PV_IN_BODY, true, 1, 256,
          "parameterValues", NULL, "[[path, value, \"xsd:type\"?], ...]"}),
-   "task setParameterValues"},
+   "task setParameterValues", NULL, NULL},
   {"genieacs", "refresh_object", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, true, PV_NORM_TASK, "refreshObject", NULL,
    ARGS(G_TASK_ARGS,
         {"object_name", PV_ARG_STR, PV_IN_BODY, true, 0, 1024, "objectName",
          NULL, "object path; \"\" means everything"}),
-   "task refreshObject"},
+   "task refreshObject", NULL, NULL},
   {"genieacs", "add_object", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, false, PV_NORM_TASK, "addObject", NULL,
    ARGS(G_TASK_ARGS,
@@ -200,18 +203,18 @@ static const pv_op_t ops[] = {
          NULL, "object path to add an instance to"},
         {"parameter_values", PV_ARG_PARAM_VALUES, PV_IN_BODY, false, 1, 256,
          "parameterValues", NULL, "values for the new instance"}),
-   "task addObject"},
+   "task addObject", NULL, NULL},
   {"genieacs", "delete_object", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, false, PV_NORM_TASK, "deleteObject", NULL,
    ARGS(G_TASK_ARGS,
         {"object_name", PV_ARG_STR, PV_IN_BODY, true, 1, 1024, "objectName",
          NULL, "object instance path, e.g. ...WANIPConnection.2"}),
-   "task deleteObject"},
+   "task deleteObject", NULL, NULL},
   {"genieacs", "reboot", "POST", "/devices/{device_id}/tasks", PV_TMO_TASK_CR,
-   false, PV_NORM_TASK, "reboot", NULL, ARGS(G_TASK_ARGS), "task reboot"},
+   false, PV_NORM_TASK, "reboot", NULL, ARGS(G_TASK_ARGS), "task reboot", NULL, NULL},
   {"genieacs", "factory_reset", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, false, PV_NORM_TASK, "factoryReset", NULL,
-   ARGS(G_TASK_ARGS), "task factoryReset"},
+   ARGS(G_TASK_ARGS), "task factoryReset", NULL, NULL},
   {"genieacs", "download", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, false, PV_NORM_TASK, "download", NULL,
    ARGS(G_TASK_ARGS,
@@ -221,42 +224,42 @@ static const pv_op_t ops[] = {
          "\"1 Firmware Upgrade Image\"", "TR-069 file type"},
         {"target_file_name", PV_ARG_STR, PV_IN_BODY, false, 1, 1024,
          "targetFileName", NULL, "name on the device"}),
-   "task download (firmware)"},
+   "task download (firmware)", NULL, NULL},
   {"genieacs", "add_tag", "POST", "/devices/{device_id}/tags/{tag}",
    PV_TMO_WRITE, true, PV_NORM_ACTION, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH),
         {"tag", PV_ARG_STR, PV_IN_PATH, true, 1, 128, NULL, NULL, "tag"}),
-   "tags a device"},
+   "tags a device", NULL, NULL},
   {"genieacs", "remove_tag", "DELETE", "/devices/{device_id}/tags/{tag}",
    PV_TMO_WRITE, true, PV_NORM_ACTION, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH),
         {"tag", PV_ARG_STR, PV_IN_PATH, true, 1, 128, NULL, NULL, "tag"}),
-   "removes a tag"},
+   "removes a tag", NULL, NULL},
   {"genieacs", "delete_device", "DELETE", "/devices/{device_id}", PV_TMO_WRITE,
    true, PV_NORM_DELETE, NULL, NULL, ARGS(ARG_DEVICE_ID(PV_IN_PATH)),
-   "deletes a device with its tasks and faults"},
+   "deletes a device with its tasks and faults", NULL, NULL},
   {"genieacs", "list_tasks", "GET", "/tasks/", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL,
    ARGS(G_DEVICE_FILTER, G_QUERY_ARGS),
-   "pending tasks (device_id is optional here: adds {\"device\":id})"},
+   "pending tasks (device_id is optional here: adds {\"device\":id})", NULL, NULL},
   {"genieacs", "list_faults", "GET", "/faults/", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL,
    ARGS(G_DEVICE_FILTER, G_QUERY_ARGS),
-   "faults (device_id is optional here: adds {\"device\":id})"},
+   "faults (device_id is optional here: adds {\"device\":id})", NULL, NULL},
   {"genieacs", "retry_task", "POST", "/tasks/{task_id}/retry", PV_TMO_WRITE,
    true, PV_NORM_ACTION, NULL, NULL,
    ARGS({"task_id", PV_ARG_STR, PV_IN_PATH, true, 1, 64, NULL, NULL,
          "task _id"}),
-   "retries a faulted task"},
+   "retries a faulted task", NULL, NULL},
   {"genieacs", "delete_task", "DELETE", "/tasks/{task_id}", PV_TMO_WRITE,
    true, PV_NORM_DELETE, NULL, NULL,
    ARGS({"task_id", PV_ARG_STR, PV_IN_PATH, true, 1, 64, NULL, NULL,
          "task _id"}),
-   "deletes a task"},
+   "deletes a task", NULL, NULL},
 
   /* NetBox REST (SOUTHBOUND 3): trailing slashes everywhere. */
   {"netbox", "health_check", "GET", "/api/status/", PV_TMO_HEALTH, true,
-   PV_NORM_OBJECT, NULL, NULL, NO_ARGS, "NetBox status"},
+   PV_NORM_OBJECT, NULL, NULL, NO_ARGS, "NetBox status", NULL, NULL},
   {"netbox", "list_devices", "GET", "/api/dcim/devices/", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL,
    ARGS(N_PAGING, N_FILTER_STR("name", 64, "device name"),
@@ -265,31 +268,31 @@ static const pv_op_t ops[] = {
         N_FILTER_INT("role_id", "role id"),
         N_FILTER_STR("status", 32, "status value"),
         N_FILTER_STR("serial", 50, "serial number")),
-   "devices (pages followed)"},
+   "devices (pages followed)", NULL, NULL},
   {"netbox", "get_device", "GET", "/api/dcim/devices/{id}/", PV_TMO_GET, true,
-   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_NB_ID("device")), "one device"},
+   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_NB_ID("device")), "one device", NULL, NULL},
   {"netbox", "create_device", "POST", "/api/dcim/devices/", PV_TMO_WRITE,
    false, PV_NORM_OBJECT, NULL, NULL, ARGS(N_DEVICE_FIELDS(true)),
-   "creates a device"},
+   "creates a device", NULL, NULL},
   {"netbox", "update_device", "PATCH", "/api/dcim/devices/{id}/",
    PV_TMO_WRITE, true, PV_NORM_OBJECT, NULL, NULL,
    ARGS(ARG_NB_ID("device"), N_DEVICE_FIELDS(false)),
-   "changes the given fields of a device (at least one)"},
+   "changes the given fields of a device (at least one)", NULL, NULL},
   {"netbox", "delete_device", "DELETE", "/api/dcim/devices/{id}/",
    PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL, ARGS(ARG_NB_ID("device")),
-   "deletes a device"},
+   "deletes a device", NULL, NULL},
   {"netbox", "list_interfaces", "GET", "/api/dcim/interfaces/", PV_TMO_LIST,
    true, PV_NORM_LIST, NULL, NULL,
    ARGS(N_PAGING, N_FILTER_INT("device_id", "device id"),
         N_FILTER_STR("name", 64, "interface name")),
-   "interfaces (pages followed)"},
+   "interfaces (pages followed)", NULL, NULL},
   {"netbox", "list_prefixes", "GET", "/api/ipam/prefixes/", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL,
    ARGS(N_PAGING, N_FILTER_STR("prefix", 64, "e.g. 10.0.0.0/24"),
         N_FILTER_INT("vrf_id", "VRF id"),
         N_FILTER_INT("tenant_id", "tenant id"),
         N_FILTER_STR("status", 32, "status value")),
-   "prefixes (pages followed)"},
+   "prefixes (pages followed)", NULL, NULL},
   {"netbox", "allocate_ip", "POST",
    "/api/ipam/prefixes/{prefix_id}/available-ips/", PV_TMO_WRITE, false,
    PV_NORM_CUSTOM, NULL, NULL,
@@ -313,14 +316,14 @@ static const pv_op_t ops[] = {
         {"tags", PV_ARG_ARRAY, PV_IN_BODY, false, 0, 100, NULL, NULL,
          "tag ids or {\"name\":...} objects"}),
    "next free address of a prefix; the job id is recorded in description "
-   "and an unknown outcome is reconciled by looking it up"},
+   "and an unknown outcome is reconciled by looking it up", NULL, NULL},
   {"netbox", "release_ip", "DELETE", "/api/ipam/ip-addresses/{id}/",
    PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL,
    ARGS(ARG_NB_ID("IP address")),
-   "deletes an IP address; an absent address (404) is success"},
+   "deletes an IP address; an absent address (404) is success", NULL, NULL},
   {"netbox", "get_ip_address", "GET", "/api/ipam/ip-addresses/{id}/",
    PV_TMO_GET, true, PV_NORM_OBJECT, NULL, NULL,
-   ARGS(ARG_NB_ID("IP address")), "one IP address"},
+   ARGS(ARG_NB_ID("IP address")), "one IP address", NULL, NULL},
   {"netbox", "list_ip_addresses", "GET", "/api/ipam/ip-addresses/",
    PV_TMO_LIST, true, PV_NORM_LIST, NULL, NULL,
    ARGS(N_PAGING, N_FILTER_STR("address", 64, "e.g. 10.0.0.5/24"),
@@ -331,14 +334,14 @@ static const pv_op_t ops[] = {
         N_FILTER_INT("tenant_id", "tenant id"),
         N_FILTER_STR("status", 32, "status value"),
         N_FILTER_STR("description", 200, "exact description")),
-   "IP addresses (pages followed)"},
+   "IP addresses (pages followed)", NULL, NULL},
 
   /* Any service: the steps name their own services. */
   {"*", PV_OP_ORDER, "-", "-", PV_TMO_LONG, false, PV_NORM_CUSTOM, NULL, NULL,
    ARGS({"steps", PV_ARG_STEPS, PV_IN_CLIENT, true, 1, PV_ORDER_MAX_STEPS,
          NULL, NULL, "[{\"service\",\"op\",\"args\"}] run in sequence"}),
    "runs steps in order; a failed step stops the order: "
-   "{steps:[{service,op,status,result|error}],completed,count}"},
+   "{steps:[{service,op,status,result|error}],completed,count}", NULL, NULL},
 };
 
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
@@ -426,6 +429,8 @@ const char *pv_arg_type_name(pv_arg_type_t type)
   case PV_ARG_REF: return "id or object";
   case PV_ARG_PARAM_VALUES: return "parameter values";
   case PV_ARG_STEPS: return "steps";
+  case PV_ARG_U64: return "unsigned 64-bit";
+  case PV_ARG_BASE64: return "base64";
   }
   return "?";
 }
@@ -518,6 +523,60 @@ static int check_param_value(const char *pfx, const char *name, size_t i,
   return 0;
 }
 
+/* OpenFlow cookies are uint64: a JSON integer covers only half the range,
+ * so a decimal string is accepted too (protobuf's JSON takes both). */
+static int check_u64(const char *pfx, const char *what, const json_t *v,
+                     pv_error_t *err)
+{
+  if (json_is_integer(v)) {
+    if (json_integer_value(v) < 0) {
+      pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                   "%s%s: %" JSON_INTEGER_FORMAT " is negative", pfx, what,
+                   json_integer_value(v));
+      return -1;
+    }
+    return 0;
+  }
+  if (!json_is_string(v)) {
+    pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                 "%s%s: expected integer or decimal string, got %s", pfx,
+                 what, pv_doc_kind(v));
+    return -1;
+  }
+  const char *s = json_string_value(v);
+  size_t len = json_string_length(v);
+  bool digits = len > 0 && len <= 20;
+  for (size_t i = 0; i < len && digits; i++)
+    digits = s[i] >= '0' && s[i] <= '9';
+  errno = 0;
+  if (digits)
+    (void)strtoull(s, NULL, 10);
+  if (!digits || errno == ERANGE) {
+    pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                 "%s%s: \"%.24s\" is not a decimal number in [0, "
+                 "18446744073709551615]", pfx, what, s);
+    return -1;
+  }
+  return 0;
+}
+
+/* A header value must stay one header: no CR, LF or other control byte. */
+static int check_header(const char *pfx, const char *what, const json_t *v,
+                        pv_error_t *err)
+{
+  const char *s = json_string_value(v);
+  for (size_t i = 0; s && i < json_string_length(v); i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) {
+      pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                   "%s%s: control characters are not allowed (sent as a "
+                   "header)", pfx, what);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int check_steps(const json_t *steps, pv_error_t *err);
 
 static int check_value(const char *pfx, const pv_arg_t *a, const json_t *v,
@@ -605,6 +664,19 @@ static int check_value(const char *pfx, const pv_arg_t *a, const json_t *v,
     if (check_array_len(pfx, what, v, a->min, a->max, err) < 0)
       return -1;
     return check_steps(v, err);
+  case PV_ARG_U64:
+    return check_u64(pfx, what, v, err);
+  case PV_ARG_BASE64:
+    if (check_string(pfx, what, v, a->min, a->max, err) < 0)
+      return -1;
+    if (pv_base64_decode(json_string_value(v), json_string_length(v),
+                         NULL) < 0) {
+      pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                   "%s%s: not base64 (RFC 4648, with padding, no line "
+                   "breaks)", pfx, what);
+      return -1;
+    }
+    return 0;
   }
   pv_error_set(err, PV_ERR_INTERNAL, 0, "%s%s: unknown type", pfx, what);
   return -1;
@@ -654,6 +726,12 @@ static int check_args_pfx(const char *pfx, const pv_op_t *op,
     }
     if (check_value(pfx, a, v, err) < 0)
       return -1;
+    if (a->in == PV_IN_HEADER) {
+      char what[96];
+      snprintf(what, sizeof(what), "argument \"%s\"", a->name);
+      if (check_header(pfx, what, v, err) < 0)
+        return -1;
+    }
     if (a->in == PV_IN_BODY)
       body_args++;
   }
@@ -763,6 +841,7 @@ static void arg_limits(const pv_arg_t *a, char *buf, size_t size)
   buf[0] = '\0';
   switch (a->type) {
   case PV_ARG_STR:
+  case PV_ARG_BASE64:
     if (a->min == a->max)
       snprintf(buf, size, "%" PRId64 " bytes", a->max);
     else
@@ -837,17 +916,29 @@ static void md_service(FILE *out, const char *service)
                  "sent as | description |\n");
     fprintf(out, "| --- | --- | --- | --- | --- | --- | --- |\n");
     for (const pv_arg_t *a = op->args; a->name; a++) {
-      static const char *const where[] = {"path", "query", "body", "client"};
+      static const char *const where[] = {"path", "query", "body", "client",
+                                          "header", "raw body"};
       char lim[64];
       arg_limits(a, lim, sizeof(lim));
-      fprintf(out, "| `%s` | %s | %s | %s | %s | %s%s%s%s | %s |\n",
+      fprintf(out, "| `%s` | %s | %s | %s | %s | %s%s%s%s%s | %s |\n",
               a->name, pv_arg_type_name(a->type), a->required ? "yes" : "no",
               lim[0] ? lim : "-", a->dflt ? a->dflt : "-", where[a->in],
+              a->wire && a->in == PV_IN_PATH ? " and body" : "",
               a->wire ? " `" : "", a->wire ? a->wire : "",
               a->wire ? "`" : "", a->desc);
     }
     if (op->one_of)
       fprintf(out, "\nExactly one of `%s` is required.\n", op->one_of);
+    if (op->body)
+      fprintf(out, "\nAlways sent in the body: `%s`.\n", op->body);
+    if (op->lookup)
+      fprintf(out, "\nNot idempotent, so keyed by the job: the client "
+                   "records `[pv-job <job id>]` in `description` (the "
+                   "`description` argument, at most 60 bytes, comes first) "
+                   "and looks `GET %s?description=...` up before creating "
+                   "and after a lost answer: a job creates at most one "
+                   "object, and a replay returns it with `\"reconciled\": "
+                   "true`.\n", op->lookup);
     fprintf(out, "\n");
   }
 }
