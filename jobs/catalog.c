@@ -315,8 +315,7 @@ static const pv_op_t ops[] = {
          "mask of the address (>= the prefix's)"},
         {"tags", PV_ARG_ARRAY, PV_IN_BODY, false, 0, 100, NULL, NULL,
          "tag ids or {\"name\":...} objects"}),
-   "next free address of a prefix; the job id is recorded in description "
-   "and an unknown outcome is reconciled by looking it up", NULL, NULL},
+   "next free address of a prefix", NULL, "/api/ipam/ip-addresses/"},
   {"netbox", "release_ip", "DELETE", "/api/ipam/ip-addresses/{id}/",
    PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL,
    ARGS(ARG_NB_ID("IP address")),

@@ -5,11 +5,11 @@
  * `next` URL the server sends: a job must not make us fetch a URL we did
  * not build), up to PV_NETBOX_MAX_ROWS rows.
  *
- * allocate_ip is not idempotent: each allocation records the job in its
- * description. Before allocating, and after an outcome_unknown, the client
- * looks that description up; an address found is the job's address. So a
- * job replayed or retried after a crash or a lost answer never takes a
- * second address.
+ * allocate_ip and the create_* ops are not idempotent: each object created
+ * records the job in its description. Before creating, and after an
+ * outcome_unknown, the client looks that description up (op->lookup); an
+ * object found is the job's. So a job replayed or retried after a crash or
+ * a lost answer never creates a second object.
  */
 #include "transports/netbox.h"
 
@@ -121,18 +121,18 @@ static void list_page(pv_call_t *call)
   pv_buf_free(&path);
 }
 
-/* ---- allocate_ip -------------------------------------------------------- */
+/* ---- keyed creates (allocate_ip, create_*) -------------------------------- */
 
-static void allocate(pv_call_t *call);
+static void create(pv_call_t *call);
 
-/* flag: 0 = look-up before allocating, 1 = reconciling after an unknown
+/* flag: 0 = look-up before creating, 1 = reconciling after an unknown
  * outcome (call->saved holds it). */
 static void on_lookup(pv_call_t *call, const pv_http_response_t *resp)
 {
   pv_error_t err;
   if (!pv_client_resp_ok("netbox", resp, &err)) {
     if (call->flag == 1) {
-      /* Could not tell: the allocation may or may not exist. */
+      /* Could not tell: the object may or may not exist. */
       pv_call_fail(call, &call->saved);
     } else {
       pv_call_fail(call, &err);
@@ -144,7 +144,7 @@ static void on_lookup(pv_call_t *call, const pv_http_response_t *resp)
   size_t i;
   const json_t *row;
   /* Check the description ourselves: a server that ignores the filter
-   * would otherwise hand us someone else's address. */
+   * would otherwise hand us someone else's object. */
   json_array_foreach(rows, i, row) {
     if (pv_netbox_ip_matches(row, call->s1)) {
       json_t *res = json_deep_copy(row);
@@ -160,22 +160,22 @@ static void on_lookup(pv_call_t *call, const pv_http_response_t *resp)
      * effect, so running the job again is safe. Reported as `connect`, a
      * class the worker retries. */
     pv_error_set(&err, PV_ERR_CONNECT, 0,
-                 "netbox: allocation for job %.128s not confirmed (%.60s) "
-                 "and not found: safe to retry",
-                 call->key, call->saved.message);
+                 "netbox: %s for job %.128s not confirmed (%.60s) and not "
+                 "found: safe to retry",
+                 call->op->name, call->key, call->saved.message);
     pv_call_fail(call, &err);
     return;
   }
-  allocate(call);
+  create(call);
 }
 
-/* GET ip-addresses/?description=<ours>: NetBox's description filter is
- * an exact match. */
+/* GET <op->lookup>?description=<ours>: NetBox's description filter is an
+ * exact match. */
 static int send_lookup(pv_call_t *call, pv_error_t *err)
 {
   pv_buf_t path;
   pv_buf_init(&path, PV_CLIENT_PATH_MAX);
-  if (pv_buf_append(&path, "/api/ipam/ip-addresses/", 23) < 0 ||
+  if (pv_buf_append(&path, call->op->lookup, strlen(call->op->lookup)) < 0 ||
       pv_client_query_append(&path, "description", call->s1) < 0 ||
       pv_buf_append(&path, "&limit=50", 9) < 0) {
     pv_error_set(err, PV_ERR_BAD_ARGS, 0, "request path too long");
@@ -194,24 +194,40 @@ static void lookup(pv_call_t *call)
     pv_call_fail(call, call->flag == 1 ? &call->saved : &err);
 }
 
-static void on_allocated(pv_call_t *call, const pv_http_response_t *resp)
+/* A 409 from an available-* endpoint: the parent has nothing left. */
+static void explain_full(pv_call_t *call, pv_error_t *err)
+{
+  const pv_arg_t *parent = NULL;
+  for (const pv_arg_t *a = call->op->args; a->name && !parent; a++)
+    if (a->in == PV_IN_PATH)
+      parent = a;
+  if (!parent || !strstr(call->op->path, "/available-"))
+    return;
+  char msg[PV_ERROR_MSG_MAX];
+  snprintf(msg, sizeof(msg), "%s", err->message);
+  pv_error_set(err, PV_ERR_HTTP_4XX, 409, "netbox: %s %" PRId64 " is full (%s)",
+               strstr(call->op->path, "vlan-groups") ? "VLAN group" : "prefix",
+               pv_client_arg_int(call->args, parent->name, 0), msg);
+}
+
+static void on_created(pv_call_t *call, const pv_http_response_t *resp)
 {
   pv_error_t err;
   if (pv_client_resp_ok("netbox", resp, &err)) {
-    json_t *ip = pv_client_parse_body(resp);
-    if (json_is_array(ip) && json_array_size(ip) == 1) {
-      json_t *one = json_incref(json_array_get(ip, 0));
-      json_decref(ip);
-      ip = one;
+    json_t *obj = pv_client_parse_body(resp);
+    if (json_is_array(obj) && json_array_size(obj) == 1) {
+      json_t *one = json_incref(json_array_get(obj, 0));
+      json_decref(obj);
+      obj = one;
     }
-    if (!json_is_object(ip)) {
-      json_decref(ip);
+    if (!json_is_object(obj)) {
+      json_decref(obj);
       pv_error_set(&err, PV_ERR_INTERNAL, (int)resp->status,
-                   "netbox: allocation answer is not an object");
+                   "netbox: %s answer is not an object", call->op->name);
       pv_call_fail(call, &err);
       return;
     }
-    pv_call_succeed(call, ip);
+    pv_call_succeed(call, obj);
     return;
   }
   if (err.cls == PV_ERR_OUTCOME_UNKNOWN || err.cls == PV_ERR_TIMEOUT) {
@@ -220,17 +236,12 @@ static void on_allocated(pv_call_t *call, const pv_http_response_t *resp)
     lookup(call);
     return;
   }
-  if (err.http_status == 409) {
-    char msg[PV_ERROR_MSG_MAX];
-    snprintf(msg, sizeof(msg), "%s", err.message);
-    pv_error_set(&err, PV_ERR_HTTP_4XX, 409, "netbox: prefix %" PRId64
-                 " is full (%s)", pv_client_arg_int(call->args, "prefix_id", 0),
-                 msg);
-  }
+  if (err.http_status == 409)
+    explain_full(call, &err);
   pv_call_fail(call, &err);
 }
 
-static void allocate(pv_call_t *call)
+static void create(pv_call_t *call)
 {
   pv_error_t err;
   pv_client_req_t req;
@@ -241,7 +252,7 @@ static void allocate(pv_call_t *call)
   if (!req.body)
     req.body = json_object();
   json_object_set_new(req.body, "description", json_string(call->s1));
-  if (pv_call_send_req(call, &req, on_allocated, &err) < 0)
+  if (pv_call_send_req(call, &req, on_created, &err) < 0)
     pv_call_fail(call, &err);
   pv_client_req_clear(&req);
 }
@@ -292,7 +303,7 @@ int pv_netbox_start(pv_call_t *call, pv_error_t *err)
     return rc;
   }
 
-  if (strcmp(op->name, "allocate_ip") == 0) {
+  if (op->lookup) {
     call->s1 = pv_netbox_ip_description(
         call->key, pv_client_arg_str(call->args, "description"));
     call->flag = 0;
