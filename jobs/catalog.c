@@ -36,6 +36,19 @@
   {"offset", PV_ARG_INT, PV_IN_CLIENT, false, 0, 1000000000, NULL, "0",       \
    "rows to skip first"}
 
+#define ARG_LD_ID(wire)                                                       \
+  {"logical_device_id", PV_ARG_STR, PV_IN_PATH, true, 1, 256, wire, NULL,     \
+   "logical device id (opaque; percent-encoded into the path)"}
+
+/* The ONU ops name the ONU as its OLT sees it (SOUTHBOUND 1.2: ONUs are
+ * discovered, never created). */
+#define ONU_ARGS                                                              \
+  {"olt_id", PV_ARG_STR, PV_IN_CLIENT, true, 1, 256, NULL, NULL,              \
+   "the parent OLT's device id"},                                             \
+  {"serial_number", PV_ARG_STR, PV_IN_CLIENT, true, 1, 64, NULL, NULL,        \
+   "the ONU's serial number"}
+#define ONU_RESULT "{device_id,olt_id,serial_number,changed,device}"
+
 /* VOLTHA has no server-side paging: the client slices the list. */
 #define V_PAGING                                                              \
   ARG_LIMIT(NULL, "most rows returned (default: all)"), ARG_OFFSET
@@ -157,13 +170,100 @@ static const pv_op_t ops[] = {
    PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "deletes a device", NULL, NULL},
   {"voltha", "provision_onu", "GET", "/api/v1/devices", PV_TMO_LONG, true,
-   PV_NORM_CUSTOM, NULL, NULL,
-   ARGS({"olt_id", PV_ARG_STR, PV_IN_CLIENT, true, 1, 256, NULL, NULL,
-         "the parent OLT's device id"},
-        {"serial_number", PV_ARG_STR, PV_IN_CLIENT, true, 1, 64, NULL, NULL,
-         "the ONU's serial number"}),
+   PV_NORM_CUSTOM, NULL, NULL, ARGS(ONU_ARGS),
    "finds the OLT's child ONU by serial number and enables it (enabled "
-   "already = success): {device_id,olt_id,serial_number,changed,device}", NULL, NULL},
+   "already = success): " ONU_RESULT, NULL, NULL},
+  {"voltha", "enable_onu", "GET", "/api/v1/devices", PV_TMO_LONG, true,
+   PV_NORM_CUSTOM, NULL, NULL, ARGS(ONU_ARGS),
+   "resumes a disabled ONU, found by OLT and serial number (enabled already "
+   "= success): " ONU_RESULT, NULL, NULL},
+  {"voltha", "disable_onu", "GET", "/api/v1/devices", PV_TMO_LONG, true,
+   PV_NORM_CUSTOM, NULL, NULL, ARGS(ONU_ARGS),
+   "suspends an ONU, found by OLT and serial number (disabled already = "
+   "success; a never-enabled ONU is refused): " ONU_RESULT, NULL, NULL},
+  {"voltha", "get_logical_device", "GET",
+   "/api/v1/logical_devices/{logical_device_id}", PV_TMO_GET, true,
+   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_LD_ID(NULL)),
+   "one logical device (datapath_id, desc, switch_features, root_device_id)",
+   NULL, NULL},
+  {"voltha", "get_logical_device_ports", "GET",
+   "/api/v1/logical_devices/{logical_device_id}/ports", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(ARG_LD_ID(NULL)),
+   "a logical device's OpenFlow ports (NNI and the enabled ONUs' UNIs)",
+   NULL, NULL},
+  {"voltha", "get_logical_device_flows", "GET",
+   "/api/v1/logical_devices/{logical_device_id}/flows", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(ARG_LD_ID(NULL)),
+   "a logical device's flow table (ofp_flow_stats)", NULL, NULL},
+  {"voltha", "add_flow", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/flows", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL,
+   ARGS(ARG_LD_ID("id"),
+        {"priority", PV_ARG_INT, PV_IN_BODY, true, 0, 65535,
+         "flow_mod.priority", NULL, "flow priority"},
+        {"table_id", PV_ARG_INT, PV_IN_BODY, false, 0, 254,
+         "flow_mod.table_id", NULL, "flow table (0 when left out)"},
+        {"cookie", PV_ARG_U64, PV_IN_BODY, false, 0, 0, "flow_mod.cookie",
+         NULL, "controller's flow identifier; delete_flow removes by it"},
+        {"match", PV_ARG_OBJECT, PV_IN_BODY, false, 0, 0, "flow_mod.match",
+         NULL, "ofp_match: {\"type\":\"OFPMT_OXM\",\"oxm_fields\":[...]}"},
+        {"instructions", PV_ARG_ARRAY, PV_IN_BODY, false, 0, 16,
+         "flow_mod.instructions", NULL, "ofp_instruction list"},
+        {"idle_timeout", PV_ARG_INT, PV_IN_BODY, false, 0, 65535,
+         "flow_mod.idle_timeout", NULL, "seconds; 0 = permanent"},
+        {"hard_timeout", PV_ARG_INT, PV_IN_BODY, false, 0, 65535,
+         "flow_mod.hard_timeout", NULL, "seconds; 0 = permanent"},
+        {"flags", PV_ARG_INT, PV_IN_BODY, false, 0, 31, "flow_mod.flags",
+         NULL, "OFPFF_* bits"}),
+   "adds a flow: FlowTableUpdate with OFPFC_ADD. Idempotent: a flow with "
+   "the same table, priority and match is replaced, not doubled",
+   "{\"flow_mod\":{\"command\":\"OFPFC_ADD\"}}", NULL},
+  {"voltha", "delete_flow", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/flows", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL,
+   ARGS(ARG_LD_ID("id"),
+        {"cookie", PV_ARG_U64, PV_IN_BODY, true, 0, 0, "flow_mod.cookie",
+         NULL, "cookie of the flows to delete (see get_logical_device_flows)"},
+        {"table_id", PV_ARG_INT, PV_IN_BODY, false, 0, 255,
+         "flow_mod.table_id", "255", "table, 255 = every table"}),
+   "deletes the flows with this cookie: FlowTableUpdate with OFPFC_DELETE, "
+   "an exact cookie mask and any out port/group (none left = success)",
+   "{\"flow_mod\":{\"command\":\"OFPFC_DELETE\","
+   "\"cookie_mask\":\"18446744073709551615\",\"out_port\":2147483647,"
+   "\"out_group\":2147483647}}", NULL},
+  {"voltha", "list_meters", "GET",
+   "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(ARG_LD_ID(NULL)),
+   "a logical device's meters ({config, stats})", NULL, NULL},
+  {"voltha", "add_meter", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL,
+   ARGS(ARG_LD_ID("id"),
+        {"meter_id", PV_ARG_INT, PV_IN_BODY, true, 1, 4294901760LL,
+         "meter_mod.meter_id", NULL, "meter id (1..OFPM_MAX)"},
+        {"bands", PV_ARG_ARRAY, PV_IN_BODY, true, 1, 16, "meter_mod.bands",
+         NULL, "[{\"type\":\"OFPMBT_DROP\",\"rate\":kbps,"
+         "\"burst_size\":kb}, ...]"},
+        {"flags", PV_ARG_INT, PV_IN_BODY, false, 0, 15, "meter_mod.flags",
+         "13", "OFPMF_* bits (13 = KBPS, BURST, STATS)"}),
+   "adds a meter: MeterModUpdate with OFPMC_ADD (an existing meter id is "
+   "left as it is and is success)",
+   "{\"meter_mod\":{\"command\":\"OFPMC_ADD\"}}", NULL},
+  {"voltha", "delete_meter", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL,
+   ARGS(ARG_LD_ID("id"),
+        {"meter_id", PV_ARG_INT, PV_IN_BODY, true, 1, 4294901760LL,
+         "meter_mod.meter_id", NULL, "meter id"}),
+   "deletes a meter and the flows that use it: MeterModUpdate with "
+   "OFPMC_DELETE (no such meter = success)",
+   "{\"meter_mod\":{\"command\":\"OFPMC_DELETE\"}}", NULL},
+  {"voltha", "list_adapters", "GET", "/api/v1/adapters", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(V_PAGING),
+   "the adapters (plugins) VOLTHA runs", NULL, NULL},
+  {"voltha", "list_device_types", "GET", "/api/v1/device_types", PV_TMO_LIST,
+   true, PV_NORM_LIST, NULL, NULL, ARGS(V_PAGING),
+   "the device types the adapters support", NULL, NULL},
 
   /* GenieACS NBI on :7557 (SOUTHBOUND 2). */
   {"genieacs", "health_check", "GET", "/devices/", PV_TMO_HEALTH, true,
