@@ -69,6 +69,11 @@
   {"device_id", PV_ARG_STR, PV_IN_CLIENT, false, 1, 256, NULL, NULL,          \
    "only this device's (added to the query as {\"device\":id})"}
 
+/* Presets, provisions and files are named by the path (_id = name). */
+#define G_NAME(what)                                                          \
+  {"name", PV_ARG_STR, PV_IN_PATH, true, 1, 256, NULL, NULL,                  \
+   what " name (_id)"}
+
 /* GenieACS task options (SOUTHBOUND 2.3). */
 #define G_TASK_ARGS                                                           \
   ARG_DEVICE_ID(PV_IN_PATH),                                                  \
@@ -356,6 +361,82 @@ static const pv_op_t ops[] = {
    ARGS({"task_id", PV_ARG_STR, PV_IN_PATH, true, 1, 64, NULL, NULL,
          "task _id"}),
    "deletes a task", NULL, NULL},
+  {"genieacs", "count_devices", "HEAD", "/devices/", PV_TMO_LIST, true,
+   PV_NORM_CUSTOM, NULL, NULL,
+   ARGS({"query", PV_ARG_OBJECT, PV_IN_CLIENT, false, 0, 0, NULL, NULL,
+         "MongoDB-style filter, sent URL-encoded (none: every device)"}),
+   "how many devices match, from the `total` header of a HEAD: no device "
+   "is fetched: {\"count\":n}", NULL, NULL},
+  {"genieacs", "delete_fault", "DELETE", "/faults/{fault_id}", PV_TMO_WRITE,
+   true, PV_NORM_DELETE, NULL, NULL,
+   ARGS({"fault_id", PV_ARG_STR, PV_IN_PATH, true, 3, 512, NULL, NULL,
+         "fault _id, \"<device id>:<channel>\" (see list_faults); a "
+         "task_<id> channel deletes that task too"}),
+   "deletes a fault (the NBI answers 200 for an absent one too)", NULL,
+   NULL},
+  {"genieacs", "list_presets", "GET", "/presets/", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(G_QUERY_ARGS), "presets", NULL, NULL},
+  {"genieacs", "put_preset", "PUT", "/presets/{name}", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL,
+   ARGS(G_NAME("preset"),
+        {"configurations", PV_ARG_ARRAY, PV_IN_BODY, true, 0, 256, NULL,
+         NULL, "[{\"type\":\"value\"|\"age\"|\"add_tag\"|"
+         "\"delete_tag\"|\"provision\"|\"add_object\"|"
+         "\"delete_object\",...}]"},
+        {"weight", PV_ARG_INT, PV_IN_BODY, false, -1000000, 1000000, NULL,
+         "0", "order among presets (lower first)"},
+        {"channel", PV_ARG_STR, PV_IN_BODY, false, 0, 128, NULL, NULL,
+         "fault channel (\"default\" when empty)"},
+        {"precondition", PV_ARG_STR, PV_IN_BODY, false, 0, 4096, NULL, NULL,
+         "when it applies: an expression over device parameters (or the old "
+         "JSON query form)"},
+        {"events", PV_ARG_OBJECT, PV_IN_BODY, false, 0, 0, NULL, NULL,
+         "{\"0 BOOTSTRAP\":true,...}"},
+        {"schedule", PV_ARG_STR, PV_IN_BODY, false, 0, 256, NULL, NULL,
+         "cron-like schedule"}),
+   "creates or replaces a preset (the NBI stores what it is given)", NULL,
+   NULL},
+  {"genieacs", "delete_preset", "DELETE", "/presets/{name}", PV_TMO_WRITE,
+   true, PV_NORM_DELETE, NULL, NULL, ARGS(G_NAME("preset")),
+   "deletes a preset (200 for an absent one too)", NULL, NULL},
+  {"genieacs", "list_provisions", "GET", "/provisions/", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(G_QUERY_ARGS),
+   "provisions ({_id, script})", NULL, NULL},
+  {"genieacs", "put_provision", "PUT", "/provisions/{name}", PV_TMO_WRITE,
+   true, PV_NORM_ACTION, NULL, NULL,
+   ARGS(G_NAME("provision"),
+        {"script", PV_ARG_STR, PV_IN_RAW, true, 1, 512 * 1024, NULL, NULL,
+         "the provision's JavaScript, sent as the body"}),
+   "creates or replaces a provision; the NBI refuses a script that does "
+   "not compile (400 SyntaxError)", NULL, NULL},
+  {"genieacs", "delete_provision", "DELETE", "/provisions/{name}",
+   PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL, ARGS(G_NAME("provision")),
+   "deletes a provision (200 for an absent one too)", NULL, NULL},
+  {"genieacs", "list_files", "GET", "/files/", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(G_QUERY_ARGS),
+   "files ({_id, length, uploadDate, filename, metadata})", NULL, NULL},
+  {"genieacs", "upload_file", "PUT", "/files/{name}", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, "content|content_base64",
+   ARGS(G_NAME("file"),
+        {"file_type", PV_ARG_STR, PV_IN_HEADER, true, 1, 128, "fileType",
+         NULL, "TR-069 file type, e.g. \"1 Firmware Upgrade Image\""},
+        {"oui", PV_ARG_STR, PV_IN_HEADER, false, 1, 64, "oui", NULL,
+         "devices it is for (OUI)"},
+        {"product_class", PV_ARG_STR, PV_IN_HEADER, false, 1, 128,
+         "productClass", NULL, "devices it is for (product class)"},
+        {"version", PV_ARG_STR, PV_IN_HEADER, false, 1, 128, "version",
+         NULL, "file version"},
+        {"content", PV_ARG_STR, PV_IN_RAW, false, 0, 768 * 1024, NULL, NULL,
+         "text content (configuration files, scripts)"},
+        {"content_base64", PV_ARG_BASE64, PV_IN_RAW, false, 4, 1000000,
+         NULL, NULL, "binary content, base64 (at most ~730 KiB decoded: a "
+         "job is at most 1 MiB)"}),
+   "stores a file (replacing one of that name) with its metadata headers; "
+   "firmware images larger than a job must be uploaded to GenieACS directly",
+   NULL, NULL},
+  {"genieacs", "delete_file", "DELETE", "/files/{name}", PV_TMO_WRITE, true,
+   PV_NORM_DELETE, NULL, NULL, ARGS(G_NAME("file")),
+   "deletes a file (absent: 404)", NULL, NULL},
 
   /* NetBox REST (SOUTHBOUND 3): trailing slashes everywhere. */
   {"netbox", "health_check", "GET", "/api/status/", PV_TMO_HEALTH, true,

@@ -259,3 +259,163 @@ Test(voltha_ops, flows_and_meters)
            "{\"logical_device_id\":\"nope\",\"meter_id\":1,\"bands\":[{}]}",
            PV_ERR_HTTP_4XX, 404, "LogicalDevice 'nope' not found");
 }
+
+/* ---- GenieACS ----------------------------------------------------------- */
+
+TestSuite(genieacs_ops, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Every tenth seeded CPE is offline (docs/simulator.md), 20 by default. */
+Test(genieacs_ops, count_devices_fetches_no_device)
+{
+  json_t *all = cl_ok("genieacs", "list_devices",
+                      "{\"projection\":\"_id\",\"limit\":1}");
+  json_int_t total = ival(all, "total");
+  json_decref(all);
+  long long before = cl_sim_last_seq(env.sim.genieacs_url);
+  json_t *res = cl_ok("genieacs", "count_devices", "{}");
+  cr_assert_eq(ival(res, "count"), total);
+  json_decref(res);
+  json_t *log = cl_sim_requests(env.sim.genieacs_url, before);
+  cr_assert_eq(json_array_size(log), 1);
+  cr_assert_str_eq(cl_str(json_array_get(log, 0), "method"), "HEAD");
+  json_decref(log);
+
+  res = cl_ok("genieacs", "count_devices",
+              "{\"query\":{\"_tags\":\"isp-east\"}}");
+  cr_assert_eq(ival(res, "count"), (total + 1) / 2, "even CPEs are isp-east");
+  json_decref(res);
+  res = cl_ok("genieacs", "count_devices", "{\"query\":{\"_id\":\"nope\"}}");
+  cr_assert_eq(ival(res, "count"), 0);
+  json_decref(res);
+  /* A HEAD error has no body: the status says it. */
+  cl_fails("genieacs", "count_devices", "{\"query\":{\"$where\":\"1\"}}",
+           PV_ERR_HTTP_4XX, 400, "genieacs answered 400");
+}
+
+Test(genieacs_ops, presets)
+{
+  const char *p = "{\"name\":\"wifi-on\",\"weight\":10,\"channel\":\"wifi\","
+                  "\"precondition\":\"DeviceID.ProductClass = \\\"HG8245H\\\"\","
+                  "\"events\":{\"1 BOOT\":true},\"configurations\":"
+                  "[{\"type\":\"value\",\"name\":\"InternetGatewayDevice."
+                  "LANDevice.1.WLANConfiguration.1.Enable\",\"value\":true}]}";
+  json_decref(cl_ok("genieacs", "put_preset", p));
+  json_decref(cl_ok("genieacs", "put_preset", p)); /* replaces */
+  json_t *res = cl_ok("genieacs", "list_presets",
+                      "{\"query\":{\"_id\":\"wifi-on\"}}");
+  cr_assert_eq(json_array_size(cl_items(res)), 1);
+  json_t *pr = json_array_get(cl_items(res), 0);
+  cr_assert_eq(ival(pr, "weight"), 10);
+  cr_assert_str_eq(cl_str(pr, "channel"), "wifi");
+  cr_assert_eq(json_array_size(json_object_get(pr, "configurations")), 1);
+  json_decref(res);
+  res = cl_ok("genieacs", "list_presets", "{}");
+  cr_assert_eq(ival(res, "total"), 2, "the seeded inform preset and ours");
+  json_decref(res);
+
+  res = cl_ok("genieacs", "delete_preset", "{\"name\":\"wifi-on\"}");
+  cr_assert(json_is_true(json_object_get(res, "deleted")));
+  json_decref(res);
+  /* The NBI deletes by _id and answers 200 whether or not it existed. */
+  json_decref(cl_ok("genieacs", "delete_preset", "{\"name\":\"wifi-on\"}"));
+  res = cl_ok("genieacs", "list_presets", "{\"query\":{\"_id\":\"wifi-on\"}}");
+  cr_assert_eq(json_array_size(cl_items(res)), 0);
+  json_decref(res);
+}
+
+Test(genieacs_ops, provisions)
+{
+  json_decref(cl_ok("genieacs", "put_provision",
+                    "{\"name\":\"inform-10m\",\"script\":"
+                    "\"declare(\\\"InternetGatewayDevice.ManagementServer."
+                    "PeriodicInformInterval\\\", {value: 1}, {value: 600});\"}"));
+  json_t *res = cl_ok("genieacs", "list_provisions",
+                      "{\"query\":{\"_id\":\"inform-10m\"}}");
+  json_t *pr = json_array_get(cl_items(res), 0);
+  cr_assert(strstr(cl_str(pr, "script"), "PeriodicInformInterval"),
+            "the script is the raw body, stored as sent");
+  json_decref(res);
+  cl_fails("genieacs", "put_provision",
+           "{\"name\":\"broken\",\"script\":\"declare(\\\"X\\\", {value: 1}\"}",
+           PV_ERR_HTTP_4XX, 400, "SyntaxError: Unexpected end of input");
+  json_decref(cl_ok("genieacs", "delete_provision", "{\"name\":\"inform-10m\"}"));
+  res = cl_ok("genieacs", "list_provisions", "{}");
+  cr_assert_eq(ival(res, "total"), 1, "only the seeded default is left");
+  json_decref(res);
+}
+
+Test(genieacs_ops, files_text_and_binary)
+{
+  json_decref(cl_ok("genieacs", "upload_file",
+                    "{\"name\":\"cpe.cfg\",\"file_type\":\"3 Vendor "
+                    "Configuration File\",\"oui\":\"00E0FC\",\"product_class\":"
+                    "\"HG8245H\",\"version\":\"7\",\"content\":\"a=1\\nb=2\\n\"}"));
+  /* "AAECAwQF" is the six bytes 00 01 02 03 04 05. */
+  json_decref(cl_ok("genieacs", "upload_file",
+                    "{\"name\":\"fw-1.2.bin\",\"file_type\":\"1 Firmware "
+                    "Upgrade Image\",\"content_base64\":\"AAECAwQF\"}"));
+  json_t *res = cl_ok("genieacs", "list_files", "{\"sort\":{\"_id\":1}}");
+  json_t *it = cl_items(res);
+  cr_assert_eq(json_array_size(it), 2);
+  json_t *cfg = json_array_get(it, 0), *fw = json_array_get(it, 1);
+  cr_assert_str_eq(cl_str(cfg, "_id"), "cpe.cfg");
+  cr_assert_eq(ival(cfg, "length"), 8);
+  json_t *md = json_object_get(cfg, "metadata");
+  cr_assert_str_eq(cl_str(md, "fileType"), "3 Vendor Configuration File");
+  cr_assert_str_eq(cl_str(md, "oui"), "00E0FC");
+  cr_assert_str_eq(cl_str(md, "productClass"), "HG8245H");
+  cr_assert_str_eq(cl_str(md, "version"), "7");
+  cr_assert_str_eq(cl_str(fw, "_id"), "fw-1.2.bin");
+  cr_assert_eq(ival(fw, "length"), 6, "base64 decoded before sending");
+  json_decref(res);
+
+  res = cl_ok("genieacs", "delete_file", "{\"name\":\"fw-1.2.bin\"}");
+  cr_assert(json_is_true(json_object_get(res, "deleted")));
+  json_decref(res);
+  cl_fails("genieacs", "delete_file", "{\"name\":\"fw-1.2.bin\"}",
+           PV_ERR_HTTP_4XX, 404, "genieacs answered 404 Not Found: 404 Not Found");
+  /* A header value must stay one header. */
+  cl_fails("genieacs", "upload_file",
+           "{\"name\":\"x\",\"file_type\":\"1\\r\\nX-Evil: 1\",\"content\":\"\"}",
+           PV_ERR_BAD_ARGS, 0, "control characters");
+  cl_fails("genieacs", "upload_file",
+           "{\"name\":\"x\",\"file_type\":\"1\",\"content_base64\":\"AAEC!wQF\"}",
+           PV_ERR_BAD_ARGS, 0, "not base64");
+}
+
+Test(genieacs_ops, delete_fault_and_its_task)
+{
+  /* A faulted task: setting a read-only parameter (docs/simulator.md). */
+  json_t *res = cl_ok("genieacs", "list_devices",
+                      "{\"projection\":\"_id\",\"limit\":1}");
+  char *dev = json_dumps(json_object_get(json_array_get(cl_items(res), 0), "_id"),
+                         JSON_ENCODE_ANY);
+  json_decref(res);
+  res = cl_ok("genieacs", "set_parameter_values",
+              fmt("{\"device_id\":%s,\"parameter_values\":[[\"Internet"
+                  "GatewayDevice.DeviceInfo.SerialNumber\",\"x\"]]}", dev));
+  cr_assert_str_eq(cl_str(res, "reason"), "Task faulted");
+  json_decref(res);
+  res = cl_ok("genieacs", "list_faults", fmt("{\"device_id\":%s}", dev));
+  cr_assert_eq(json_array_size(cl_items(res)), 1);
+  char fid[512];
+  snprintf(fid, sizeof(fid), "%s",
+           cl_str(json_array_get(cl_items(res), 0), "_id"));
+  json_decref(res);
+  cr_assert(strstr(fid, ":task_"), "%s", fid);
+
+  json_t *id = json_string(fid);
+  char *idq = json_dumps(id, JSON_ENCODE_ANY);
+  json_decref(id);
+  res = cl_ok("genieacs", "delete_fault", fmt("{\"fault_id\":%s}", idq));
+  cr_assert(json_is_true(json_object_get(res, "deleted")));
+  json_decref(res);
+  free(idq);
+  res = cl_ok("genieacs", "list_faults", fmt("{\"device_id\":%s}", dev));
+  cr_assert_eq(json_array_size(cl_items(res)), 0);
+  json_decref(res);
+  res = cl_ok("genieacs", "list_tasks", fmt("{\"device_id\":%s}", dev));
+  cr_assert_eq(json_array_size(cl_items(res)), 0, "its task went with it");
+  json_decref(res);
+  free(dev);
+}
