@@ -139,7 +139,7 @@ static json_t *field_json(netbox_t *nb, const sim_req_t *req,
   case FT_NULL:
     return json_null();
   default:
-    return v ? json_incref(v) : json_null();
+    return nb_field_extra(nb, req, f, v);
   }
 }
 
@@ -156,13 +156,9 @@ json_t *nb_render(netbox_t *nb, const sim_req_t *req, int m,
   json_object_set_new(out, "id", json_integer(id));
   json_object_set_new(out, "url", json_string(url));
   json_object_set_new(out, "display_url", json_string(durl));
-  const char *disp = nb_sval(o, md->display);
-  char dbuf[64];
-  if (!disp) {
-    snprintf(dbuf, sizeof(dbuf), "%s %lld", md->verbose, (long long)id);
-    disp = dbuf;
-  }
-  json_object_set_new(out, "display", json_string(disp));
+  char dbuf[160];
+  json_object_set_new(out, "display",
+                      json_string(nb_display(nb, m, o, dbuf, sizeof(dbuf))));
   if (brief) {
     for (const char *const *b = md->brief; *b; b++) {
       if (strcmp(*b, "family") == 0) {
@@ -174,10 +170,7 @@ json_t *nb_render(netbox_t *nb, const sim_req_t *req, int m,
       if (f)
         json_object_set_new(out, *b, field_json(nb, req, f, o));
     }
-    if (m == M_IFACE) {
-      json_object_set_new(out, "cable", json_null());
-      json_object_set_new(out, "_occupied", json_false());
-    }
+    nb_render_extras(nb, req, m, o, true, out);
     return out;
   }
   if (m == M_IP || m == M_PREFIX)
@@ -185,18 +178,7 @@ json_t *nb_render(netbox_t *nb, const sim_req_t *req, int m,
                         family_json(nb_sval(o, m == M_IP ? "address" : "prefix")));
   for (const field_t *f = md->fields; f->name; f++)
     json_object_set_new(out, f->name, field_json(nb, req, f, o));
-  if (m == M_IP) {
-    json_t *iface = NULL;
-    if (nb_sval(o, "assigned_object_type"))
-      iface = nb_find_obj(nb, M_IFACE, nb_ival(o, "assigned_object_id"));
-    json_object_set_new(out, "assigned_object",
-                        iface ? nb_render(nb, req, M_IFACE, iface, true)
-                              : json_null());
-  }
-  if (m == M_PREFIX) {
-    json_object_set_new(out, "children", json_integer(0));
-    json_object_set_new(out, "_depth", json_integer(0));
-  }
+  nb_render_extras(nb, req, m, o, false, out);
   json_object_set_new(out, "tags", tags_json(nb, req, o));
   json_object_set_new(out, "custom_fields",
                       json_deep_copy(json_object_get(o, "custom_fields")));
@@ -341,7 +323,11 @@ json_t *nb_validate(netbox_t *nb, int m, const json_t *in,
         continue;
       }
       /* Defaults on create. */
-      if (f->type == FT_BOOL)
+      if (f->type == FT_RANGES)
+        json_object_set_new(o, f->name, json_pack("[[i,i]]", 1, 4094));
+      else if (f->type == FT_TERMS)
+        json_object_set_new(o, f->name, json_array());
+      else if (f->type == FT_BOOL)
         json_object_set_new(o, f->name, json_boolean(f->def &&
                                                      strcmp(f->def, "true") == 0));
       else if (f->type == FT_INT && f->def)
@@ -403,7 +389,8 @@ json_t *nb_validate(netbox_t *nb, int m, const json_t *in,
         json_object_set_new(o, f->name, json_integer(nb_ival(ref, "id")));
       break;
     }
-    case FT_CHOICE: {
+    case FT_CHOICE:
+    case FT_CHOICE_RAW: {
       const char *s = json_string_value(v);
       if (json_is_object(v))
         s = nb_sval(v, "value");
@@ -437,10 +424,48 @@ json_t *nb_validate(netbox_t *nb, int m, const json_t *in,
       break;
     }
     case FT_CTYPE:
-      if (!json_is_string(v) ||
-          strcmp(json_string_value(v), "dcim.interface") != 0)
-        nb_add_err(errs, f->name, "Invalid content type: only dcim.interface "
-                               "is modelled by the simulator.");
+      if (!json_is_string(v) || !nb_choice_label(f->choices,
+                                                 json_string_value(v)))
+        nb_add_err(errs, f->name, "Invalid content type: only %s is "
+                   "modelled by the simulator.", f->choices[0]);
+      else
+        json_object_set(o, f->name, v);
+      break;
+    case FT_VID:
+      if (!json_is_integer(v))
+        nb_add_err(errs, f->name, "A valid integer is required.");
+      else if (json_integer_value(v) < 1)
+        nb_add_err(errs, f->name, "Ensure this value is greater than or "
+                                  "equal to 1.");
+      else if (json_integer_value(v) > 4094)
+        nb_add_err(errs, f->name, "Ensure this value is less than or equal "
+                                  "to 4094.");
+      else
+        json_object_set(o, f->name, v);
+      break;
+    case FT_RANGES:
+      nb_validate_ranges(v, o, errs);
+      break;
+    case FT_TERMS:
+      nb_validate_terms(f->name, v, o, errs);
+      break;
+    case FT_DATE: {
+      const char *d = json_string_value(v);
+      int y, mo, dd;
+      char tail;
+      if (!d || strlen(d) != 10 ||
+          sscanf(d, "%4d-%2d-%2d%c", &y, &mo, &dd, &tail) != 3 || mo < 1 ||
+          mo > 12 || dd < 1 || dd > 31)
+        nb_add_err(errs, f->name, "Date has wrong format. Use one of these "
+                                  "formats instead: YYYY-MM-DD.");
+      else
+        json_object_set(o, f->name, v);
+      break;
+    }
+    case FT_NUM:
+      if (!json_is_number(v) || json_number_value(v) < 0 ||
+          json_number_value(v) >= 1000000)
+        nb_add_err(errs, f->name, "A valid number is required.");
       else
         json_object_set(o, f->name, v);
       break;
@@ -461,68 +486,6 @@ json_t *nb_validate(netbox_t *nb, int m, const json_t *in,
   else if (!old)
     json_object_set_new(o, "custom_fields", json_object());
   return o;
-}
-
-/* Model-level rules: uniqueness, assignment consistency. */
-void nb_check_model(netbox_t *nb, int m, const json_t *o, json_int_t self,
-                        json_t *errs)
-{
-  size_t i;
-  json_t *x;
-  if (json_object_size(errs))
-    return;
-  json_array_foreach(nb->objs[m], i, x)
-  {
-    if (nb_ival(x, "id") == self)
-      continue;
-    if ((m == M_TENANT || m == M_SITE || m == M_MFR || m == M_ROLE ||
-         m == M_VRF) &&
-        nb_sval(x, "name") && nb_sval(o, "name") &&
-        strcmp(nb_sval(x, "name"), nb_sval(o, "name")) == 0 && m != M_VRF)
-      nb_add_err(errs, "name", "%s with this name already exists.",
-              nb_models[m].verbose);
-    if (nb_sval(x, "slug") && nb_sval(o, "slug") &&
-        strcmp(nb_sval(x, "slug"), nb_sval(o, "slug")) == 0)
-      nb_add_err(errs, "slug", "%s with this slug already exists.",
-              nb_models[m].verbose);
-    if (m == M_DEVICE && nb_sval(x, "name") && nb_sval(o, "name") &&
-        strcmp(nb_sval(x, "name"), nb_sval(o, "name")) == 0 &&
-        nb_ival(x, "site") == nb_ival(o, "site") &&
-        nb_ival(x, "tenant") == nb_ival(o, "tenant"))
-      nb_add_err(errs, "non_field_errors", "Device name must be unique per "
-                                        "site.");
-    if (m == M_IFACE && nb_ival(x, "device") == nb_ival(o, "device") &&
-        strcmp(nb_sval(x, "name"), nb_sval(o, "name")) == 0)
-      nb_add_err(errs, "non_field_errors", "The fields device, name must make "
-                                        "a unique set.");
-    if ((m == M_IP || m == M_PREFIX) && nb_ival(x, "vrf") == nb_ival(o, "vrf")) {
-      const char *k = m == M_IP ? "address" : "prefix";
-      sim_ip_t a, b;
-      if (sim_ip_parse(nb_sval(x, k), true, &a) == 0 &&
-          sim_ip_parse(nb_sval(o, k), true, &b) == 0 && a.family == b.family &&
-          a.addr == b.addr && (m == M_IP || a.plen == b.plen)) {
-        char vrfname[128] = "global table";
-        json_t *vrf = nb_find_obj(nb, M_VRF, nb_ival(o, "vrf"));
-        if (vrf)
-          snprintf(vrfname, sizeof(vrfname), "VRF %s", nb_sval(vrf, "name"));
-        nb_add_err(errs, k, "Duplicate %s found in %s: %s",
-                m == M_IP ? "IP address" : "prefix", vrfname, nb_sval(x, k));
-      }
-    }
-    if (json_object_size(errs))
-      return;
-  }
-  if (m == M_IP) {
-    bool has_t = nb_sval(o, "assigned_object_type") != NULL;
-    bool has_i = nb_ival(o, "assigned_object_id") >= 0;
-    if (has_t != has_i)
-      nb_add_err(errs, "non_field_errors", "assigned_object_type and "
-                                        "assigned_object_id go together.");
-    else if (has_i && !nb_find_obj(nb, M_IFACE, nb_ival(o, "assigned_object_id")))
-      nb_add_err(errs, "assigned_object_id", "Related object not found using "
-                                          "the provided numeric ID: %lld",
-              (long long)nb_ival(o, "assigned_object_id"));
-  }
 }
 
 /* ---- storing ---- */
@@ -558,80 +521,6 @@ static void replace(netbox_t *nb, int m, json_t *old, json_t *o)
   }
   json_object_update(old, o);
   json_decref(o);
-}
-
-static void remove_obj(netbox_t *nb, int m, json_int_t id)
-{
-  json_t *arr = nb->objs[m];
-  for (size_t i = 0; i < json_array_size(arr); i++)
-    if (nb_ival(json_array_get(arr, i), "id") == id) {
-      json_array_remove(arr, i);
-      return;
-    }
-}
-
-/* Counts objects that protect `o` from deletion (on_delete=PROTECT). */
-static size_t dependents(netbox_t *nb, int m, json_int_t id)
-{
-  size_t n = 0;
-  for (int k = 0; k < M__COUNT; k++) {
-    if (k == M_IFACE && m == M_DEVICE)
-      continue; /* cascades */
-    for (const field_t *f = nb_models[k].fields; f->name; f++) {
-      if (f->type != FT_FK || f->fk != m || strncmp(f->name, "primary_ip", 10) == 0)
-        continue;
-      size_t i;
-      json_t *x;
-      json_array_foreach(nb->objs[k], i, x)
-      {
-        if (nb_ival(x, f->name) == id)
-          n++;
-      }
-    }
-  }
-  return n;
-}
-
-static void delete_cascade(netbox_t *nb, int m, json_int_t id)
-{
-  size_t i;
-  json_t *x;
-  if (m == M_DEVICE) {
-    i = 0;
-    while (i < json_array_size(nb->objs[M_IFACE])) {
-      x = json_array_get(nb->objs[M_IFACE], i);
-      if (nb_ival(x, "device") == id) {
-        json_int_t iid = nb_ival(x, "id");
-        delete_cascade(nb, M_IFACE, iid);
-        i = 0;
-        continue;
-      }
-      i++;
-    }
-  }
-  if (m == M_IFACE) {
-    i = 0;
-    while (i < json_array_size(nb->objs[M_IP])) {
-      x = json_array_get(nb->objs[M_IP], i);
-      if (nb_sval(x, "assigned_object_type") &&
-          nb_ival(x, "assigned_object_id") == id) {
-        delete_cascade(nb, M_IP, nb_ival(x, "id"));
-        i = 0;
-        continue;
-      }
-      i++;
-    }
-  }
-  if (m == M_IP) {
-    json_array_foreach(nb->objs[M_DEVICE], i, x)
-    {
-      if (nb_ival(x, "primary_ip4") == id)
-        json_object_set_new(x, "primary_ip4", json_null());
-      if (nb_ival(x, "primary_ip6") == id)
-        json_object_set_new(x, "primary_ip6", json_null());
-    }
-  }
-  remove_obj(nb, m, id);
 }
 
 /* ---- responses ---- */
@@ -789,6 +678,32 @@ static int filter_one(netbox_t *nb, int m, const filter_t *fl,
       return 0;
     return a.family == b.family && a.plen == b.plen &&
            sim_ip_network(&a) == sim_ip_network(&b);
+  }
+  case FL_CABLE_DEVICE: {
+    long long want;
+    if (sim_parse_ll(val, 0, LLONG_MAX, &want) < 0)
+      return 0;
+    for (int s = 0; s < 2; s++) {
+      size_t i;
+      json_t *t;
+      json_array_foreach(json_object_get(o, s ? "b_terminations"
+                                              : "a_terminations"), i, t)
+      {
+        json_t *itf = strcmp(nb_sval(t, "object_type"), "dcim.interface") == 0
+                          ? nb_find_obj(nb, M_IFACE, nb_ival(t, "object_id"))
+                          : NULL;
+        if (itf && nb_ival(itf, "device") == want)
+          return 1;
+      }
+    }
+    return 0;
+  }
+  case FL_SITE_TERM: {
+    long long want;
+    return sim_parse_ll(val, 0, LLONG_MAX, &want) == 0 &&
+           nb_sval(o, "termination_type") &&
+           strcmp(nb_sval(o, "termination_type"), "dcim.site") == 0 &&
+           nb_ival(o, "termination_id") == want;
   }
   case FL_IP_DEVICE:
   case FL_IP_IFACE: {
@@ -1202,13 +1117,13 @@ static void delete_one(netbox_t *nb, int m, json_t *obj, const sim_req_t *req,
   if (!precondition_ok(req, obj, resp))
     return;
   json_int_t id = nb_ival(obj, "id");
-  size_t deps = dependents(nb, m, id);
+  size_t deps = nb_dependents(nb, m, id);
   if (deps) {
     nb_detail(resp, 409, "Unable to delete object. %zu dependent objects were "
                       "found: protected by on_delete=PROTECT", deps);
     return;
   }
-  delete_cascade(nb, m, id);
+  nb_delete_cascade(nb, m, id);
   resp->status = 204;
 }
 
@@ -1242,7 +1157,7 @@ static void bulk_write(netbox_t *nb, int m, const sim_req_t *req,
       nb_add_err(errs, "id", "Object with id %lld does not exist.",
               (long long)nb_ival(item, "id"));
     } else if (del) {
-      if (dependents(nb, m, nb_ival(obj, "id")))
+      if (nb_dependents(nb, m, nb_ival(obj, "id")))
         nb_add_err(errs, "non_field_errors",
                 "Unable to delete object: dependent objects exist.");
     } else {
@@ -1265,7 +1180,7 @@ static void bulk_write(netbox_t *nb, int m, const sim_req_t *req,
   }
   if (del) {
     for (size_t i = 0; i < n; i++)
-      delete_cascade(nb, m, nb_ival(json_array_get(in, i), "id"));
+      nb_delete_cascade(nb, m, nb_ival(json_array_get(in, i), "id"));
     resp->status = 204;
     goto out;
   }
@@ -1332,6 +1247,41 @@ static json_t *seed(netbox_t *nb, int m, json_t *fields)
   json_decref(errs);
   json_decref(fields);
   return nb_insert(nb, m, o);
+}
+
+/* VLAN groups, a VLAN, a provider with one circuit and its A end, and a
+ * cable from the first OLT's NNI to it (docs/simulator.md lists them). */
+static void seed_l2_and_circuits(netbox_t *nb)
+{
+  seed(nb, M_VLANGROUP, json_pack("{s:s,s:s,s:[[i,i]],s:i}", "name", "Access",
+                                  "slug", "access", "vid_ranges", 100, 3999,
+                                  "tenant", 1));
+  seed(nb, M_VLANGROUP, json_pack("{s:s,s:s,s:[[i,i]]}", "name", "Spare",
+                                  "slug", "spare", "vid_ranges", 10, 12));
+  seed(nb, M_VLAN, json_pack("{s:i,s:s,s:i,s:i,s:i}", "vid", 100, "name",
+                             "subscribers", "group", 1, "site", 1, "tenant",
+                             1));
+  json_t *p1 = nb_find_obj(nb, M_PREFIX, 1);
+  if (p1 && nb->inv.prefixes > 0)
+    json_object_set_new(p1, "vlan", json_integer(1));
+  seed(nb, M_PROVIDER, json_pack("{s:s,s:s}", "name", "Transit Co", "slug",
+                                 "transit-co"));
+  seed(nb, M_CTYPE, json_pack("{s:s,s:s}", "name", "Internet", "slug",
+                              "internet"));
+  seed(nb, M_CIRCUIT, json_pack("{s:s,s:i,s:i,s:i,s:i}", "cid", "TC-0001",
+                                "provider", 1, "type", 1, "tenant", 1,
+                                "commit_rate", 1000000));
+  seed(nb, M_CTERM, json_pack("{s:i,s:s,s:s,s:i,s:i}", "circuit", 1,
+                              "term_side", "A", "termination_type",
+                              "dcim.site", "termination_id", 1, "port_speed",
+                              1000000));
+  if (nb->inv.olts > 0)
+    seed(nb, M_CABLE,
+         json_pack("{s:[{s:s,s:i}],s:[{s:s,s:i}],s:s}", "a_terminations",
+                   "object_type", "dcim.interface", "object_id", 2,
+                   "b_terminations", "object_type",
+                   "circuits.circuittermination", "object_id", 1, "label",
+                   "uplink-1"));
 }
 
 void *sim_netbox_new(const sim_inventory_t *inv, const char *const *tokens,
@@ -1412,6 +1362,7 @@ void *sim_netbox_new(const sim_inventory_t *inv, const char *const *tokens,
                                 "description", "management"));
     json_object_set_new(d, "primary_ip4", json_integer(nb_ival(ip, "id")));
   }
+  seed_l2_and_circuits(nb);
   return nb;
 }
 
@@ -1495,12 +1446,15 @@ static void netbox_handle(void *state, const sim_req_t *req, sim_resp_t *resp)
       nb_method_not_allowed(resp, m);
       goto out;
     }
-    char u[3][300];
-    snprintf(u[0], sizeof(u[0]), "%s/api/dcim/", req->base_url);
-    snprintf(u[1], sizeof(u[1]), "%s/api/ipam/", req->base_url);
-    snprintf(u[2], sizeof(u[2]), "%s/api/tenancy/", req->base_url);
-    sim_resp_json(resp, 200, json_pack("{s:s,s:s,s:s}", "dcim", u[0], "ipam",
-                                       u[1], "tenancy", u[2]));
+    static const char *const apps[] = {"circuits", "dcim", "ipam",
+                                       "tenancy"};
+    json_t *root = json_object();
+    for (size_t k = 0; k < sizeof(apps) / sizeof(apps[0]); k++) {
+      char u[300];
+      snprintf(u, sizeof(u), "%s/api/%s/", req->base_url, apps[k]);
+      json_object_set_new(root, apps[k], json_string(u));
+    }
+    sim_resp_json(resp, 200, root);
     goto out;
   }
   if (n == 2 && strcmp(seg[1], "status") == 0) {
@@ -1547,14 +1501,25 @@ static void netbox_handle(void *state, const sim_req_t *req, sim_resp_t *resp)
   }
   json_t *obj = nb_find_obj(nb, model, (json_int_t)id);
   if (n == 5) {
-    if (model != M_PREFIX || strcmp(seg[4], "available-ips") != 0) {
+    static const struct {
+      int model;
+      const char *view;
+      void (*fn)(netbox_t *, json_t *, const sim_req_t *, sim_resp_t *);
+    } views[] = {
+      {M_PREFIX, "available-ips", nb_available_ips},
+      {M_PREFIX, "available-prefixes", nb_available_prefixes},
+      {M_VLANGROUP, "available-vlans", nb_available_vlans},
+    };
+    size_t k = 0;
+    while (k < sizeof(views) / sizeof(views[0]) &&
+           (views[k].model != model || strcmp(seg[4], views[k].view) != 0))
+      k++;
+    if (k == sizeof(views) / sizeof(views[0]))
       nb_detail(resp, 404, "Not found.");
-      goto out;
-    }
-    if (!obj)
+    else if (!obj)
       nb_not_found(resp, model);
     else
-      nb_available_ips(nb, obj, req, resp);
+      views[k].fn(nb, obj, req, resp);
     goto out;
   }
   if (!read && strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0 &&

@@ -12,6 +12,7 @@
 #include "deploy/dev/sim/sim.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define NETBOX_VERSION "4.6.8"
@@ -32,6 +33,13 @@ typedef enum {
   M_VRF,
   M_PREFIX,
   M_IP,
+  M_VLANGROUP,
+  M_VLAN,
+  M_PROVIDER,
+  M_CTYPE,
+  M_CIRCUIT,
+  M_CTERM,
+  M_CABLE,
   M__COUNT
 } model_id_t;
 
@@ -41,11 +49,18 @@ typedef enum {
   FT_INT,
   FT_BOOL,
   FT_FK,
-  FT_CHOICE,
+  FT_CHOICE,  /* read as {"value","label"} (the serializer's ChoiceField) */
+  FT_CHOICE_RAW, /* a choice the serializer leaves plain: read as the value */
   FT_IPADDR,
   FT_PREFIX,
   FT_NULL,  /* always null (relations the simulator does not model) */
-  FT_CTYPE, /* assigned_object_type */
+  FT_CTYPE, /* a content type ("dcim.interface"): choices lists the ones
+               modelled, value then label */
+  FT_VID,   /* a VLAN id, 1..4094 */
+  FT_RANGES, /* vid_ranges: [[lo, hi], ...] within 1..4094 */
+  FT_DATE,  /* "YYYY-MM-DD" */
+  FT_NUM,   /* a decimal number >= 0 (cable length) */
+  FT_TERMS, /* cable ends: [{"object_type", "object_id"}, ...] */
 } ftype_t;
 
 typedef struct field {
@@ -73,6 +88,8 @@ typedef enum {
   FL_IP_IFACE,
   FL_PREFIX,
   FL_CONTAINS,
+  FL_CABLE_DEVICE, /* cables with an end on one of the device's interfaces */
+  FL_SITE_TERM,    /* circuit terminations on a site (termination_id) */
 } fltype_t;
 
 typedef struct filter {
@@ -92,6 +109,16 @@ typedef struct model_desc {
   const char *display; /* field shown as "display" */
 } model_desc_t;
 
+/* What deleting an object does to those that refer to it by a foreign
+ * key: PROTECT (409) unless a rule says otherwise. */
+typedef enum { OD_PROTECT = 0, OD_CASCADE, OD_SET_NULL } ondelete_t;
+
+typedef struct delete_rule {
+  int model;         /* the referring model */
+  const char *field; /* its foreign key */
+  ondelete_t rule;
+} delete_rule_t;
+
 typedef struct token {
   char *plain;
   bool v2;
@@ -110,6 +137,8 @@ typedef struct netbox {
 } netbox_t;
 
 extern const model_desc_t nb_models[M__COUNT];
+/** Foreign keys that cascade or are nulled; ended by {.field = NULL}. */
+extern const delete_rule_t nb_delete_rules[];
 
 /* ---- the engine (netbox.c) ---- */
 
@@ -140,9 +169,39 @@ void nb_method_not_allowed(sim_resp_t *resp, const char *method);
 long long nb_page_limit(const sim_req_t *req);
 bool nb_body_json(const sim_req_t *req, json_t **out, sim_resp_t *resp);
 
+/* ---- model rules (netbox_rules.c) ---- */
+
+/** Model-level rules (uniqueness, clean()) for o; self = its id or -1. */
+void nb_check_model(netbox_t *nb, int m, const json_t *o, json_int_t self,
+                    json_t *errs);
+/** @returns how many objects PROTECT object id of model m from deletion. */
+size_t nb_dependents(netbox_t *nb, int m, json_int_t id);
+/** Deletes object id of model m and what cascades from it. */
+void nb_delete_cascade(netbox_t *nb, int m, json_int_t id);
+/** Adds the values computed on read (counts, children, cable ends). */
+void nb_render_extras(netbox_t *nb, const sim_req_t *req, int m,
+                      const json_t *o, bool brief, json_t *out);
+/** @returns the `display` of o (in buf when it is composed). */
+const char *nb_display(netbox_t *nb, int m, const json_t *o, char *buf,
+                       size_t size);
+/** The read form of a stored value of field f that is not a plain copy. */
+json_t *nb_field_extra(netbox_t *nb, const sim_req_t *req, const field_t *f,
+                       const json_t *v);
+void nb_validate_ranges(const json_t *v, json_t *o, json_t *errs);
+void nb_validate_terms(const char *field, const json_t *v, json_t *o,
+                       json_t *errs);
+bool nb_vid_in_group(const json_t *group, json_int_t vid);
+/** The cable with (type, id) at one end, or NULL; *end = "A" or "B". */
+json_t *nb_cable_of(netbox_t *nb, const char *type, json_int_t id,
+                    const char **end);
+
 /* ---- available-* (netbox_avail.c) ---- */
 
 void nb_available_ips(netbox_t *nb, json_t *prefix, const sim_req_t *req,
                       sim_resp_t *resp);
+void nb_available_prefixes(netbox_t *nb, json_t *prefix, const sim_req_t *req,
+                           sim_resp_t *resp);
+void nb_available_vlans(netbox_t *nb, json_t *group, const sim_req_t *req,
+                        sim_resp_t *resp);
 
 #endif
