@@ -94,28 +94,106 @@
 #define N_FILTER_STR(n, maxlen, d)                                            \
   {n, PV_ARG_STR, PV_IN_QUERY, false, 1, maxlen, NULL, NULL, d}
 
-#define N_DEVICE_FIELDS(req)                                                  \
-  {"name", PV_ARG_STR, PV_IN_BODY, false, 1, 64, NULL, NULL, "device name"},  \
-  {"device_type", PV_ARG_REF, PV_IN_BODY, req, 0, 0, NULL, NULL,              \
-   "device type id or {\"slug\":...}"},                                       \
-  {"role", PV_ARG_REF, PV_IN_BODY, req, 0, 0, NULL, NULL,                     \
-   "device role id or {\"slug\":...}"},                                       \
-  {"site", PV_ARG_REF, PV_IN_BODY, req, 0, 0, NULL, NULL,                     \
-   "site id or {\"slug\":...}"},                                              \
-  {"status", PV_ARG_STR, PV_IN_BODY, false, 1, 32, NULL, NULL,                \
-   "offline, active, planned, staged, failed, inventory, decommissioning"},   \
-  {"serial", PV_ARG_STR, PV_IN_BODY, false, 0, 50, NULL, NULL,                \
-   "serial number"},                                                          \
-  {"tenant", PV_ARG_REF, PV_IN_BODY, false, 0, 0, NULL, NULL,                 \
-   "NetBox tenant id or {\"slug\":...}"},                                     \
-  {"platform", PV_ARG_REF, PV_IN_BODY, false, 0, 0, NULL, NULL,               \
-   "platform id or {\"slug\":...}"},                                          \
-  {"description", PV_ARG_STR, PV_IN_BODY, false, 0, 200, NULL, NULL,          \
-   "free text"},                                                              \
+/* NetBox body fields. REF = an id or an object of unique attributes. */
+#define N_REF(n, req, d)                                                      \
+  {n, PV_ARG_REF, PV_IN_BODY, req, 0, 0, NULL, NULL, d " id or {\"slug\":...}"}
+#define N_STR(n, req, lo, hi, d)                                              \
+  {n, PV_ARG_STR, PV_IN_BODY, req, lo, hi, NULL, NULL, d}
+#define N_INT(n, req, lo, hi, d)                                              \
+  {n, PV_ARG_INT, PV_IN_BODY, req, lo, hi, NULL, NULL, d}
+#define N_BOOL(n, d) {n, PV_ARG_BOOL, PV_IN_BODY, false, 0, 0, NULL, NULL, d}
+#define N_TENANT N_REF("tenant", false, "NetBox tenant")
+#define N_SLUG(req) N_STR("slug", req, 1, 100, "URL-friendly unique name")
+#define N_TAGS_CF                                                             \
   {"custom_fields", PV_ARG_OBJECT, PV_IN_BODY, false, 0, 0, NULL, NULL,       \
    "custom field values"},                                                    \
   {"tags", PV_ARG_ARRAY, PV_IN_BODY, false, 0, 100, NULL, NULL,               \
    "tag ids or {\"name\":...} objects"}
+/* A keyed create records the job in description (pv_op_t.lookup): what
+ * the caller gives is kept short enough for NetBox's 200 characters. */
+#define N_DESC_KEYED                                                          \
+  {"description", PV_ARG_STR, PV_IN_CLIENT, false, 0, 60, NULL, NULL,         \
+   "free text; \" [pv-job <job id>]\" is appended"}
+#define N_DESC N_STR("description", false, 0, 200, "free text")
+
+#define N_DEVICE_FIELDS(req)                                                  \
+  N_STR("name", false, 1, 64, "device name"),                                 \
+  N_REF("device_type", req, "device type"), N_REF("role", req, "device role"),\
+  N_REF("site", req, "site"),                                                 \
+  N_STR("status", false, 1, 32,                                               \
+        "offline, active, planned, staged, failed, inventory, "               \
+        "decommissioning"),                                                   \
+  N_STR("serial", false, 0, 50, "serial number"), N_TENANT,                   \
+  N_REF("platform", false, "platform"), N_TAGS_CF
+#define N_IP_FIELDS                                                           \
+  N_STR("status", false, 1, 32, "active, reserved, deprecated, dhcp, slaac"), \
+  N_STR("dns_name", false, 0, 255, "DNS name"),                               \
+  N_STR("role", false, 1, 32, "loopback, secondary, anycast, vip, vrrp..."),  \
+  N_TENANT,                                                                   \
+  N_STR("assigned_object_type", false, 1, 64, "e.g. dcim.interface"),         \
+  N_INT("assigned_object_id", false, 1, INT32_MAX,                            \
+        "id of the assigned object"),                                         \
+  N_TAGS_CF
+#define N_PREFIX_FIELDS(req)                                                  \
+  N_STR("prefix", req, 3, 64, "e.g. 10.0.0.0/24"), N_REF("vrf", false, "VRF"),\
+  N_TENANT, N_REF("vlan", false, "VLAN"),                                     \
+  N_STR("status", false, 1, 32, "container, active, reserved, deprecated"),   \
+  N_BOOL("is_pool", "every address usable, network and broadcast too"),       \
+  N_BOOL("mark_utilized", "count as fully used"), N_TAGS_CF
+#define N_VLAN_FIELDS(req)                                                    \
+  N_INT("vid", req, 1, 4094, "VLAN id"),                                      \
+  N_STR("name", req, 1, 64, "VLAN name (unique in its group)"),               \
+  N_REF("group", false, "VLAN group"), N_REF("site", false, "site"),          \
+  N_TENANT, N_STR("status", false, 1, 32, "active, reserved, deprecated"),    \
+  N_TAGS_CF
+#define N_CABLE_FIELDS(req)                                                   \
+  {"a_terminations", PV_ARG_ARRAY, PV_IN_BODY, req, 1, 16, NULL, NULL,        \
+   "[{\"object_type\":\"dcim.interface\",\"object_id\":n}, ...]"},            \
+  {"b_terminations", PV_ARG_ARRAY, PV_IN_BODY, req, 1, 16, NULL, NULL,        \
+   "the other end, same form"},                                               \
+  N_STR("type", false, 1, 50, "cat6, smf, mmf, dac-passive, ..."),            \
+  N_STR("status", false, 1, 32, "connected, planned, decommissioning"),       \
+  N_TENANT, N_STR("label", false, 0, 100, "label"),                           \
+  N_STR("color", false, 0, 6, "RGB hex, e.g. ff0000"),                       \
+  N_INT("length", false, 0, 99999, "length in length_unit (whole units)"),    \
+  N_STR("length_unit", false, 1, 2, "km, m, cm, mi, ft, in"), N_TAGS_CF
+#define N_CIRCUIT_FIELDS(req)                                                 \
+  N_STR("cid", req, 1, 100, "circuit id (unique per provider)"),              \
+  N_REF("provider", req, "provider"), N_REF("type", req, "circuit type"),     \
+  N_STR("status", false, 1, 32,                                               \
+        "planned, provisioning, active, offline, deprovisioning, "            \
+        "decommissioned"),                                                    \
+  N_TENANT, N_STR("install_date", false, 10, 10, "YYYY-MM-DD"),               \
+  N_STR("termination_date", false, 10, 10, "YYYY-MM-DD"),                     \
+  N_INT("commit_rate", false, 0, INT32_MAX, "committed rate (Kbps)"),         \
+  N_TAGS_CF
+#define N_NAME_SLUG(what)                                                     \
+  N_STR("name", true, 1, 100, what " name (unique)"), N_SLUG(true)
+
+/* The usual shapes of a NetBox resource's ops (path = its list path). */
+#define N_LIST(name, path, what, ...)                                         \
+  {"netbox", "list_" name, "GET", path, PV_TMO_LIST, true, PV_NORM_LIST,      \
+   NULL, NULL, ARGS(N_PAGING, __VA_ARGS__), what " (pages followed)", NULL,   \
+   NULL}
+#define N_GET(name, path, what)                                               \
+  {"netbox", "get_" name, "GET", path "{id}/", PV_TMO_GET, true,              \
+   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_NB_ID(what)), "one " what, NULL,      \
+   NULL}
+#define N_CREATE(name, path, what, ...)                                       \
+  {"netbox", "create_" name, "POST", path, PV_TMO_WRITE, false,               \
+   PV_NORM_OBJECT, NULL, NULL, ARGS(__VA_ARGS__, N_DESC_KEYED),               \
+   "creates " what, NULL, path}
+#define N_UPDATE(name, path, what, ...)                                       \
+  {"netbox", "update_" name, "PATCH", path "{id}/", PV_TMO_WRITE, true,       \
+   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_NB_ID(what), __VA_ARGS__, N_DESC),    \
+   "changes the given fields of a " what " (at least one)", NULL, NULL}
+#define N_DELETE(name, path, what)                                            \
+  {"netbox", "delete_" name, "DELETE", path "{id}/", PV_TMO_WRITE, true,      \
+   PV_NORM_DELETE, NULL, NULL, ARGS(ARG_NB_ID(what)),                         \
+   "deletes a " what " (409 while objects that refer to it remain)", NULL,    \
+   NULL}
+#define N_PARENT_ID(n, what)                                                  \
+  {n, PV_ARG_INT, PV_IN_PATH, true, 1, INT32_MAX, NULL, NULL, what}
 
 #define ARGS(...) ((const pv_arg_t[]){__VA_ARGS__, END})
 #define NO_ARGS ((const pv_arg_t[]){END})
@@ -450,60 +528,60 @@ static const pv_op_t ops[] = {
         N_FILTER_STR("status", 32, "status value"),
         N_FILTER_STR("serial", 50, "serial number")),
    "devices (pages followed)", NULL, NULL},
-  {"netbox", "get_device", "GET", "/api/dcim/devices/{id}/", PV_TMO_GET, true,
-   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_NB_ID("device")), "one device", NULL, NULL},
-  {"netbox", "create_device", "POST", "/api/dcim/devices/", PV_TMO_WRITE,
-   false, PV_NORM_OBJECT, NULL, NULL, ARGS(N_DEVICE_FIELDS(true)),
-   "creates a device", NULL, NULL},
-  {"netbox", "update_device", "PATCH", "/api/dcim/devices/{id}/",
-   PV_TMO_WRITE, true, PV_NORM_OBJECT, NULL, NULL,
-   ARGS(ARG_NB_ID("device"), N_DEVICE_FIELDS(false)),
-   "changes the given fields of a device (at least one)", NULL, NULL},
-  {"netbox", "delete_device", "DELETE", "/api/dcim/devices/{id}/",
-   PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL, ARGS(ARG_NB_ID("device")),
-   "deletes a device", NULL, NULL},
-  {"netbox", "list_interfaces", "GET", "/api/dcim/interfaces/", PV_TMO_LIST,
-   true, PV_NORM_LIST, NULL, NULL,
-   ARGS(N_PAGING, N_FILTER_INT("device_id", "device id"),
-        N_FILTER_STR("name", 64, "interface name")),
-   "interfaces (pages followed)", NULL, NULL},
-  {"netbox", "list_prefixes", "GET", "/api/ipam/prefixes/", PV_TMO_LIST, true,
-   PV_NORM_LIST, NULL, NULL,
-   ARGS(N_PAGING, N_FILTER_STR("prefix", 64, "e.g. 10.0.0.0/24"),
-        N_FILTER_INT("vrf_id", "VRF id"),
-        N_FILTER_INT("tenant_id", "tenant id"),
-        N_FILTER_STR("status", 32, "status value")),
-   "prefixes (pages followed)", NULL, NULL},
+  N_GET("device", "/api/dcim/devices/", "device"),
+  N_CREATE("device", "/api/dcim/devices/", "a device", N_DEVICE_FIELDS(true)),
+  N_UPDATE("device", "/api/dcim/devices/", "device", N_DEVICE_FIELDS(false)),
+  N_DELETE("device", "/api/dcim/devices/", "device"),
+  N_LIST("interfaces", "/api/dcim/interfaces/", "interfaces",
+         N_FILTER_INT("device_id", "device id"),
+         N_FILTER_STR("name", 64, "interface name")),
+  N_CREATE("interface", "/api/dcim/interfaces/", "an interface on a device",
+           N_REF("device", true, "device"),
+           N_STR("name", true, 1, 64, "interface name (unique per device)"),
+           N_STR("type", true, 1, 50, "e.g. 1000base-t, 10gbase-x-sfpp, "
+                                      "gpon, virtual"),
+           N_STR("label", false, 0, 64, "physical label"),
+           N_BOOL("enabled", "administratively up (default true)"),
+           N_INT("mtu", false, 1, 65536, "MTU"),
+           N_BOOL("mgmt_only", "management interface"), N_TAGS_CF),
+
+  /* IP addresses */
   {"netbox", "allocate_ip", "POST",
    "/api/ipam/prefixes/{prefix_id}/available-ips/", PV_TMO_WRITE, false,
-   PV_NORM_CUSTOM, NULL, NULL,
-   ARGS({"prefix_id", PV_ARG_INT, PV_IN_PATH, true, 1, INT32_MAX, NULL, NULL,
-         "prefix to allocate from"},
-        {"description", PV_ARG_STR, PV_IN_CLIENT, false, 0, 60, NULL, NULL,
-         "free text; \" [pv-job <job id>]\" is appended"},
-        {"status", PV_ARG_STR, PV_IN_BODY, false, 1, 32, NULL, NULL,
-         "active, reserved, deprecated, dhcp, slaac"},
-        {"dns_name", PV_ARG_STR, PV_IN_BODY, false, 0, 255, NULL, NULL,
-         "DNS name"},
-        {"role", PV_ARG_STR, PV_IN_BODY, false, 1, 32, NULL, NULL, "IP role"},
-        {"tenant", PV_ARG_REF, PV_IN_BODY, false, 0, 0, NULL, NULL,
-         "NetBox tenant id or {\"slug\":...}"},
-        {"assigned_object_type", PV_ARG_STR, PV_IN_BODY, false, 1, 64, NULL,
-         NULL, "e.g. dcim.interface"},
-        {"assigned_object_id", PV_ARG_INT, PV_IN_BODY, false, 1, INT32_MAX,
-         NULL, NULL, "id of the assigned object"},
-        {"prefix_length", PV_ARG_INT, PV_IN_BODY, false, 0, 128, NULL, NULL,
-         "mask of the address (>= the prefix's)"},
-        {"tags", PV_ARG_ARRAY, PV_IN_BODY, false, 0, 100, NULL, NULL,
-         "tag ids or {\"name\":...} objects"}),
+   PV_NORM_OBJECT, NULL, NULL,
+   ARGS(N_PARENT_ID("prefix_id", "prefix to allocate from"), N_DESC_KEYED,
+        N_IP_FIELDS,
+        N_INT("prefix_length", false, 0, 128,
+              "mask of the address (>= the prefix's)")),
    "next free address of a prefix", NULL, "/api/ipam/ip-addresses/"},
+  {"netbox", "get_available_ips", "GET",
+   "/api/ipam/prefixes/{prefix_id}/available-ips/", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL,
+   ARGS(N_PARENT_ID("prefix_id", "prefix"),
+        {"limit", PV_ARG_INT, PV_IN_QUERY, false, 1, 1000, NULL, "50",
+         "most addresses returned (NetBox's default: 50)"}),
+   "free addresses of a prefix, ascending (network and broadcast "
+   "skipped unless it is a pool); nothing is reserved", NULL, NULL},
+  N_CREATE("ip_address", "/api/ipam/ip-addresses/", "an IP address as given",
+           N_STR("address", true, 3, 64, "address with mask, e.g. "
+                                         "10.0.0.5/24"),
+           N_REF("vrf", false, "VRF"), N_IP_FIELDS),
+  N_UPDATE("ip_address", "/api/ipam/ip-addresses/", "IP address",
+           N_STR("address", false, 3, 64, "address with mask"),
+           N_REF("vrf", false, "VRF"), N_IP_FIELDS),
+  {"netbox", "assign_ip_to_interface", "PATCH",
+   "/api/ipam/ip-addresses/{id}/", PV_TMO_WRITE, true, PV_NORM_OBJECT, NULL,
+   NULL,
+   ARGS(ARG_NB_ID("IP address"),
+        {"interface_id", PV_ARG_INT, PV_IN_BODY, true, 1, INT32_MAX,
+         "assigned_object_id", NULL, "device interface to assign it to"}),
+   "assigns an IP address to a device interface", 
+   "{\"assigned_object_type\":\"dcim.interface\"}", NULL},
   {"netbox", "release_ip", "DELETE", "/api/ipam/ip-addresses/{id}/",
    PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL,
    ARGS(ARG_NB_ID("IP address")),
    "deletes an IP address; an absent address (404) is success", NULL, NULL},
-  {"netbox", "get_ip_address", "GET", "/api/ipam/ip-addresses/{id}/",
-   PV_TMO_GET, true, PV_NORM_OBJECT, NULL, NULL,
-   ARGS(ARG_NB_ID("IP address")), "one IP address", NULL, NULL},
+  N_GET("ip_address", "/api/ipam/ip-addresses/", "IP address"),
   {"netbox", "list_ip_addresses", "GET", "/api/ipam/ip-addresses/",
    PV_TMO_LIST, true, PV_NORM_LIST, NULL, NULL,
    ARGS(N_PAGING, N_FILTER_STR("address", 64, "e.g. 10.0.0.5/24"),
@@ -515,6 +593,150 @@ static const pv_op_t ops[] = {
         N_FILTER_STR("status", 32, "status value"),
         N_FILTER_STR("description", 200, "exact description")),
    "IP addresses (pages followed)", NULL, NULL},
+
+  /* Prefixes */
+  {"netbox", "list_prefixes", "GET", "/api/ipam/prefixes/", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL,
+   ARGS(N_PAGING, N_FILTER_STR("prefix", 64, "e.g. 10.0.0.0/24"),
+        N_FILTER_INT("vrf_id", "VRF id"),
+        N_FILTER_INT("tenant_id", "tenant id"),
+        N_FILTER_STR("status", 32, "status value")),
+   "prefixes (pages followed)", NULL, NULL},
+  N_GET("prefix", "/api/ipam/prefixes/", "prefix"),
+  N_CREATE("prefix", "/api/ipam/prefixes/", "a prefix", N_PREFIX_FIELDS(true)),
+  N_DELETE("prefix", "/api/ipam/prefixes/", "prefix"),
+  {"netbox", "list_available_prefixes", "GET",
+   "/api/ipam/prefixes/{prefix_id}/available-prefixes/", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(N_PARENT_ID("prefix_id", "parent prefix")),
+   "the free CIDR blocks of a prefix (its space minus its child prefixes)",
+   NULL, NULL},
+
+  /* VRFs */
+  N_LIST("vrfs", "/api/ipam/vrfs/", "VRFs",
+         N_FILTER_STR("name", 100, "VRF name"),
+         N_FILTER_STR("rd", 21, "route distinguisher"),
+         N_FILTER_INT("tenant_id", "tenant id")),
+  N_GET("vrf", "/api/ipam/vrfs/", "VRF"),
+  N_CREATE("vrf", "/api/ipam/vrfs/", "a VRF",
+           N_STR("name", true, 1, 100, "VRF name"),
+           N_STR("rd", false, 1, 21, "route distinguisher, e.g. 65000:1"),
+           N_TENANT, N_BOOL("enforce_unique", "no duplicate addresses "
+                                              "inside (default true)"),
+           N_TAGS_CF),
+  N_DELETE("vrf", "/api/ipam/vrfs/", "VRF"),
+
+  /* VLANs */
+  N_LIST("vlan_groups", "/api/ipam/vlan-groups/", "VLAN groups",
+         N_FILTER_STR("name", 100, "group name"),
+         N_FILTER_STR("slug", 100, "group slug"),
+         N_FILTER_INT("tenant_id", "tenant id")),
+  N_LIST("vlans", "/api/ipam/vlans/", "VLANs",
+         {"vid", PV_ARG_INT, PV_IN_QUERY, false, 1, 4094, NULL, NULL,
+          "VLAN id"},
+         N_FILTER_STR("name", 64, "VLAN name"),
+         N_FILTER_INT("group_id", "VLAN group id"),
+         N_FILTER_INT("site_id", "site id"),
+         N_FILTER_INT("tenant_id", "tenant id"),
+         N_FILTER_STR("status", 32, "status value")),
+  N_GET("vlan", "/api/ipam/vlans/", "VLAN"),
+  N_CREATE("vlan", "/api/ipam/vlans/", "a VLAN with the given vid",
+           N_VLAN_FIELDS(true)),
+  N_UPDATE("vlan", "/api/ipam/vlans/", "VLAN", N_VLAN_FIELDS(false)),
+  N_DELETE("vlan", "/api/ipam/vlans/", "VLAN"),
+  {"netbox", "allocate_vlan", "POST",
+   "/api/ipam/vlan-groups/{group_id}/available-vlans/", PV_TMO_WRITE, false,
+   PV_NORM_OBJECT, NULL, NULL,
+   ARGS(N_PARENT_ID("group_id", "VLAN group to allocate from"),
+        N_STR("name", true, 1, 64, "VLAN name (unique in the group)"),
+        N_REF("site", false, "site"), N_TENANT,
+        N_STR("status", false, 1, 32, "active, reserved, deprecated"),
+        N_TAGS_CF, N_DESC_KEYED),
+   "a VLAN with the next free vid of a VLAN group (409: none left)", NULL,
+   "/api/ipam/vlans/"},
+
+  /* Sites and tenants */
+  N_LIST("sites", "/api/dcim/sites/", "sites",
+         N_FILTER_STR("name", 100, "site name"),
+         N_FILTER_STR("slug", 100, "site slug"),
+         N_FILTER_STR("status", 32, "status value"),
+         N_FILTER_INT("tenant_id", "tenant id")),
+  N_GET("site", "/api/dcim/sites/", "site"),
+  N_CREATE("site", "/api/dcim/sites/", "a site", N_NAME_SLUG("site"),
+           N_STR("status", false, 1, 32,
+                 "planned, staging, active, decommissioning, retired"),
+           N_TENANT, N_STR("facility", false, 0, 50, "facility"),
+           N_STR("time_zone", false, 1, 64, "e.g. Europe/Paris"), N_TAGS_CF),
+  N_DELETE("site", "/api/dcim/sites/", "site"),
+  N_LIST("tenants", "/api/tenancy/tenants/", "tenants",
+         N_FILTER_STR("name", 100, "tenant name"),
+         N_FILTER_STR("slug", 100, "tenant slug")),
+  N_GET("tenant", "/api/tenancy/tenants/", "tenant"),
+  {"netbox", "find_tenant", "GET", "/api/tenancy/tenants/", PV_TMO_GET, true,
+   PV_NORM_FIND, NULL, "name|slug",
+   ARGS(N_FILTER_STR("name", 100, "exact tenant name"),
+        N_FILTER_STR("slug", 100, "exact tenant slug")),
+   "the tenant with this name or slug (none: 404)", NULL, NULL},
+  N_CREATE("tenant", "/api/tenancy/tenants/", "a tenant",
+           N_NAME_SLUG("tenant"), N_TAGS_CF),
+  N_DELETE("tenant", "/api/tenancy/tenants/", "tenant"),
+
+  /* Cables */
+  N_LIST("cables", "/api/dcim/cables/", "cables",
+         N_FILTER_STR("label", 100, "cable label"),
+         N_FILTER_INT("device_id", "an end on this device"),
+         N_FILTER_INT("tenant_id", "tenant id"),
+         N_FILTER_STR("status", 32, "status value")),
+  N_GET("cable", "/api/dcim/cables/", "cable"),
+  N_CREATE("cable", "/api/dcim/cables/", "a cable between two ends",
+           N_CABLE_FIELDS(true)),
+  N_UPDATE("cable", "/api/dcim/cables/", "cable", N_CABLE_FIELDS(false)),
+  N_DELETE("cable", "/api/dcim/cables/", "cable"),
+
+  /* Circuits */
+  N_LIST("providers", "/api/circuits/providers/", "circuit providers",
+         N_FILTER_STR("name", 100, "provider name"),
+         N_FILTER_STR("slug", 100, "provider slug")),
+  N_GET("provider", "/api/circuits/providers/", "circuit provider"),
+  N_CREATE("provider", "/api/circuits/providers/", "a circuit provider",
+           N_NAME_SLUG("provider"), N_TAGS_CF),
+  N_LIST("circuit_types", "/api/circuits/circuit-types/", "circuit types",
+         N_FILTER_STR("name", 100, "type name"),
+         N_FILTER_STR("slug", 100, "type slug")),
+  N_CREATE("circuit_type", "/api/circuits/circuit-types/", "a circuit type",
+           N_NAME_SLUG("circuit type"),
+           N_STR("color", false, 0, 6, "RGB hex"), N_TAGS_CF),
+  N_LIST("circuits", "/api/circuits/circuits/", "circuits",
+         N_FILTER_STR("cid", 100, "circuit id"),
+         N_FILTER_INT("provider_id", "provider id"),
+         N_FILTER_INT("type_id", "circuit type id"),
+         N_FILTER_INT("tenant_id", "tenant id"),
+         N_FILTER_STR("status", 32, "status value")),
+  N_GET("circuit", "/api/circuits/circuits/", "circuit"),
+  N_CREATE("circuit", "/api/circuits/circuits/", "a circuit",
+           N_CIRCUIT_FIELDS(true)),
+  N_UPDATE("circuit", "/api/circuits/circuits/", "circuit",
+           N_CIRCUIT_FIELDS(false)),
+  N_DELETE("circuit", "/api/circuits/circuits/", "circuit"),
+  N_LIST("circuit_terminations", "/api/circuits/circuit-terminations/",
+         "circuit terminations",
+         N_FILTER_INT("circuit_id", "circuit id"),
+         N_FILTER_STR("term_side", 1, "A or Z"),
+         N_FILTER_INT("site_id", "terminating site id")),
+  N_GET("circuit_termination", "/api/circuits/circuit-terminations/",
+        "circuit termination"),
+  N_CREATE("circuit_termination", "/api/circuits/circuit-terminations/",
+           "one end (A or Z) of a circuit",
+           N_REF("circuit", true, "circuit"),
+           N_STR("term_side", true, 1, 1, "A or Z"),
+           {"termination_type", PV_ARG_STR, PV_IN_BODY, false, 1, 64, NULL,
+            "\"dcim.site\"", "what it terminates on"},
+           N_INT("termination_id", true, 1, INT32_MAX,
+                 "id of that object (a site)"),
+           N_INT("port_speed", false, 0, INT32_MAX, "Kbps"),
+           N_INT("upstream_speed", false, 0, INT32_MAX, "Kbps"),
+           N_STR("xconnect_id", false, 0, 50, "cross-connect id"),
+           N_STR("pp_info", false, 0, 100, "patch panel / ports"),
+           N_BOOL("mark_connected", "connected without a cable"), N_TAGS_CF),
 
   /* Any service: the steps name their own services. */
   {"*", PV_OP_ORDER, "-", "-", PV_TMO_LONG, false, PV_NORM_CUSTOM, NULL, NULL,

@@ -275,11 +275,53 @@ static void on_simple(pv_call_t *call, const pv_http_response_t *resp)
   pv_call_succeed(call, res);
 }
 
+/* ---- find (one object by unique attributes) --------------------------- */
+
+static void on_find(pv_call_t *call, const pv_http_response_t *resp)
+{
+  pv_error_t err;
+  if (!pv_client_resp_ok("netbox", resp, &err)) {
+    pv_call_fail(call, &err);
+    return;
+  }
+  json_t *doc = pv_client_parse_body(resp);
+  const json_t *rows = json_object_get(doc, "results");
+  if (!json_is_array(rows)) {
+    json_decref(doc);
+    pv_error_set(&err, PV_ERR_INTERNAL, (int)resp->status,
+                 "netbox: expected a paginated list from %s", call->op->path);
+    pv_call_fail(call, &err);
+    return;
+  }
+  size_t n = json_array_size(rows);
+  if (n != 1) {
+    /* The attributes are unique in NetBox: more than one match means the
+     * filter was ignored, and guessing would be worse than failing. */
+    char what[160] = "";
+    for (const pv_arg_t *a = call->op->args; a->name; a++) {
+      const char *v = pv_client_arg_str(call->args, a->name);
+      if (v && !what[0])
+        snprintf(what, sizeof(what), "%s \"%.100s\"", a->name, v);
+    }
+    pv_error_set(&err, PV_ERR_HTTP_4XX, n ? 409 : 404,
+                 "netbox: %s %s with %s", n ? "more than one" : "no",
+                 call->op->name + strlen("find_"), what);
+    json_decref(doc);
+    pv_call_fail(call, &err);
+    return;
+  }
+  json_t *one = json_incref(json_array_get(rows, 0));
+  json_decref(doc);
+  pv_call_succeed(call, one);
+}
+
 int pv_netbox_start(pv_call_t *call, pv_error_t *err)
 {
   const pv_op_t *op = call->op;
 
-  if (op->norm == PV_NORM_LIST) {
+  /* Paginated lists are followed page by page; the available-* lists are
+   * plain arrays and have no offset. */
+  if (op->norm == PV_NORM_LIST && pv_op_arg(op, "offset")) {
     pv_buf_t path;
     if (pv_client_build_path(op, call->args, &path, err) < 0)
       return -1;
@@ -313,7 +355,9 @@ int pv_netbox_start(pv_call_t *call, pv_error_t *err)
   pv_client_req_t req;
   if (pv_client_build_req(op, call->args, &req, err) < 0)
     return -1;
-  int rc = pv_call_send_req(call, &req, on_simple, err);
+  int rc = pv_call_send_req(call, &req,
+                            op->norm == PV_NORM_FIND ? on_find : on_simple,
+                            err);
   pv_client_req_clear(&req);
   return rc;
 }

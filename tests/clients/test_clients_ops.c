@@ -8,6 +8,8 @@
  */
 #include "tests/clients/loop.h"
 
+#include "jobs/catalog.h"
+
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -418,4 +420,519 @@ Test(genieacs_ops, delete_fault_and_its_task)
   cr_assert_eq(json_array_size(cl_items(res)), 0, "its task went with it");
   json_decref(res);
   free(dev);
+}
+
+/* ---- NetBox ------------------------------------------------------------- */
+
+TestSuite(netbox_ops, .init = setup, .fini = teardown, .timeout = 120);
+
+/* One NetBox resource's ops (NULL: the resource has no such op), with
+ * args that succeed, that the list finds, that update, and that NetBox
+ * refuses with `needle` in its answer. The seed is in docs/simulator.md;
+ * the default simulator has 4 OLTs (devices 1-4, interfaces 1-8). */
+typedef struct crud {
+  const char *create, *get, *list, *update, *del;
+  const char *create_args, *list_args, *update_args, *bad_args, *needle;
+} crud_t;
+
+static const crud_t cruds[] = {
+  {"create_device", "get_device", "list_devices", "update_device",
+   "delete_device",
+   "{\"name\":\"olt-99\",\"device_type\":1,\"role\":{\"slug\":\"olt\"},"
+   "\"site\":1,\"status\":\"planned\"}",
+   "{\"name\":\"olt-99\"}", "{\"serial\":\"SN-99\"}",
+   "{\"device_type\":1,\"role\":1,\"site\":999}",
+   "site: Related object not found using the provided numeric ID: 999"},
+  {"create_interface", NULL, "list_interfaces", NULL, NULL,
+   "{\"device\":1,\"name\":\"ge-0/0/1\",\"type\":\"1000base-t\"}",
+   "{\"device_id\":1,\"name\":\"ge-0/0/1\"}", NULL,
+   "{\"device\":1,\"name\":\"mgmt0\",\"type\":\"1000base-t\"}",
+   "The fields device, name must make a unique set."},
+  {"create_ip_address", "get_ip_address", "list_ip_addresses",
+   "update_ip_address", "release_ip",
+   "{\"address\":\"10.99.0.5/24\",\"dns_name\":\"cpe-5.example\"}",
+   "{\"address\":\"10.99.0.5\"}", "{\"status\":\"reserved\"}",
+   "{\"address\":\"100.64.0.1/28\"}",
+   "Duplicate IP address found in global table: 100.64.0.1/28"},
+  {"create_prefix", "get_prefix", "list_prefixes", NULL, "delete_prefix",
+   "{\"prefix\":\"10.99.0.0/24\",\"status\":\"container\"}",
+   "{\"prefix\":\"10.99.0.0/24\"}", NULL, "{\"prefix\":\"10.99\"}",
+   "prefix: Enter a valid IPv4 or IPv6 prefix with mask"},
+  {"create_vrf", "get_vrf", "list_vrfs", NULL, "delete_vrf",
+   "{\"name\":\"cust-a\",\"rd\":\"65000:1\",\"tenant\":1}",
+   "{\"name\":\"cust-a\"}", NULL, "{\"name\":\"x\",\"tenant\":999}",
+   "tenant: Related object not found using the provided numeric ID: 999"},
+  {"create_vlan", "get_vlan", "list_vlans", "update_vlan", "delete_vlan",
+   "{\"vid\":300,\"name\":\"voice\",\"group\":{\"slug\":\"access\"}}",
+   "{\"vid\":300,\"group_id\":1}", "{\"status\":\"reserved\"}",
+   "{\"vid\":5,\"name\":\"low\",\"group\":1}",
+   "vid: VID must be in ranges 100-3999 for VLANs in group Access"},
+  {"create_site", "get_site", "list_sites", NULL, "delete_site",
+   "{\"name\":\"North POP\",\"slug\":\"north-pop\",\"status\":\"planned\"}",
+   "{\"slug\":\"north-pop\"}", NULL,
+   "{\"name\":\"Other\",\"slug\":\"east-pop-1\"}",
+   "slug: Site with this slug already exists."},
+  {"create_tenant", "get_tenant", "list_tenants", NULL, "delete_tenant",
+   "{\"name\":\"ISP North\",\"slug\":\"isp-north\"}",
+   "{\"slug\":\"isp-north\"}", NULL,
+   "{\"name\":\"ISP East\",\"slug\":\"isp-east-2\"}",
+   "name: Tenant with this name already exists."},
+  {"create_cable", "get_cable", "list_cables", "update_cable", "delete_cable",
+   "{\"a_terminations\":[{\"object_type\":\"dcim.interface\",\"object_id\":3}],"
+   "\"b_terminations\":[{\"object_type\":\"dcim.interface\",\"object_id\":4}],"
+   "\"type\":\"smf\",\"length\":12,\"length_unit\":\"m\"}",
+   "{\"device_id\":2}", "{\"label\":\"patched\"}",
+   "{\"a_terminations\":[{\"object_type\":\"dcim.interface\",\"object_id\":5}],"
+   "\"b_terminations\":[{\"object_type\":\"dcim.interface\",\"object_id\":2}]}",
+   "Duplicate termination found for dcim.interface 2: cable 1"},
+  {"create_provider", "get_provider", "list_providers", NULL, NULL,
+   "{\"name\":\"Fiber Co\",\"slug\":\"fiber-co\"}", "{\"slug\":\"fiber-co\"}",
+   NULL, "{\"name\":\"Transit Co\",\"slug\":\"tc2\"}",
+   "Provider with this name already exists."},
+  {"create_circuit_type", NULL, "list_circuit_types", NULL, NULL,
+   "{\"name\":\"MPLS\",\"slug\":\"mpls\"}", "{\"slug\":\"mpls\"}", NULL,
+   "{\"name\":\"x\",\"slug\":\"not a slug\"}",
+   "slug: Enter a valid \"slug\""},
+  {"create_circuit", "get_circuit", "list_circuits", "update_circuit",
+   "delete_circuit",
+   "{\"cid\":\"TC-0100\",\"provider\":{\"slug\":\"transit-co\"},\"type\":1,"
+   "\"install_date\":\"2026-02-01\"}",
+   "{\"cid\":\"TC-0100\"}", "{\"status\":\"offline\"}",
+   "{\"cid\":\"TC-0001\",\"provider\":1,\"type\":1}",
+   "Circuit with this Provider and Circuit ID already exists."},
+  {"create_circuit_termination", "get_circuit_termination",
+   "list_circuit_terminations", NULL, NULL,
+   "{\"circuit\":1,\"term_side\":\"Z\",\"termination_id\":2,"
+   "\"port_speed\":100000}",
+   "{\"circuit_id\":1,\"term_side\":\"Z\"}", NULL,
+   "{\"circuit\":1,\"term_side\":\"A\",\"termination_id\":1}",
+   "Circuit termination with this Circuit and Termination side already "
+   "exists."},
+};
+
+/* args with "description" added (JSON text into a static buffer). */
+static const char *with_desc(const char *args, const char *desc)
+{
+  json_t *a = json_loads(args, 0, NULL);
+  cr_assert_not_null(a, "bad test args: %s", args);
+  json_object_set_new(a, "description", json_string(desc));
+  char *text = json_dumps(a, JSON_COMPACT);
+  json_decref(a);
+  static char buf[2048];
+  snprintf(buf, sizeof(buf), "%s", text);
+  free(text);
+  return buf;
+}
+
+static const char *with_id(const char *args, json_int_t id)
+{
+  json_t *a = json_loads(args ? args : "{}", 0, NULL);
+  json_object_set_new(a, "id", json_integer(id));
+  char *text = json_dumps(a, JSON_COMPACT);
+  json_decref(a);
+  static char buf[2048];
+  snprintf(buf, sizeof(buf), "%s", text);
+  free(text);
+  return buf;
+}
+
+static bool listed(const char *op, const char *args, json_int_t id)
+{
+  json_t *res = cl_ok("netbox", op, args);
+  bool seen = false;
+  size_t i;
+  json_t *o;
+  json_array_foreach(cl_items(res), i, o) seen = seen || ival(o, "id") == id;
+  json_decref(res);
+  return seen;
+}
+
+/* Every resource: create (keyed: a replay of the same job returns the same
+ * object), get, list, update, delete, and NetBox's own refusal. */
+Test(netbox_ops, crud_of_every_resource)
+{
+  for (size_t i = 0; i < sizeof(cruds) / sizeof(cruds[0]); i++) {
+    const crud_t *c = &cruds[i];
+    char *job = cl_job("netbox", c->create, with_desc(c->create_args, "t"));
+    cl_outcome_t a = cl_run(&env, job);
+    cr_assert_eq(a.err.cls, PV_ERR_NONE, "%s: %s", c->create, a.err.message);
+    json_int_t id = ival(a.result, "id");
+    cr_assert(strstr(cl_str(a.result, "description"), "t [pv-job t-"),
+              "%s: %s", c->create, cl_str(a.result, "description"));
+    cr_assert_null(json_object_get(a.result, "reconciled"));
+    cl_outcome_t b = cl_run(&env, job);
+    cr_assert_eq(b.err.cls, PV_ERR_NONE, "%s replay: %s", c->create,
+                 b.err.message);
+    cr_assert_eq(ival(b.result, "id"), id, "%s: a replay creates nothing",
+                 c->create);
+    cr_assert(json_is_true(json_object_get(b.result, "reconciled")));
+    cl_outcome_clear(&a);
+    cl_outcome_clear(&b);
+    free(job);
+
+    if (c->get) {
+      json_t *res = cl_ok("netbox", c->get, with_id(NULL, id));
+      cr_assert_eq(ival(res, "id"), id);
+      json_decref(res);
+    }
+    cr_assert(listed(c->list, c->list_args, id), "%s %s", c->list,
+              c->list_args);
+    if (c->update) {
+      json_t *res = cl_ok("netbox", c->update, with_id(c->update_args, id));
+      json_t *want = json_loads(c->update_args, 0, NULL);
+      const char *k;
+      json_t *v;
+      json_object_foreach(want, k, v) {
+        json_t *got = json_object_get(res, k);
+        if (json_is_object(got))
+          got = json_object_get(got, "value"); /* a choice */
+        cr_assert(json_equal(got, v), "%s: %s not changed", c->update, k);
+      }
+      json_decref(want);
+      json_decref(res);
+    }
+    cl_fails("netbox", c->create, c->bad_args, PV_ERR_HTTP_4XX, 400,
+             c->needle);
+    if (c->del) {
+      json_t *res = cl_ok("netbox", c->del, with_id(NULL, id));
+      cr_assert(json_is_true(json_object_get(res, "deleted")), "%s", c->del);
+      json_decref(res);
+      if (c->get)
+        cl_fails("netbox", c->get, with_id(NULL, id), PV_ERR_HTTP_4XX, 404,
+                 "matches the given query.");
+    }
+  }
+}
+
+/* How many objects the list finds (by c's list args) carry description. */
+static size_t count_with_desc(const crud_t *c, const char *desc)
+{
+  json_t *res = cl_ok("netbox", c->list, c->list_args);
+  size_t n = 0, i;
+  json_t *o;
+  json_array_foreach(cl_items(res), i, o) {
+    const char *d = json_string_value(json_object_get(o, "description"));
+    n += d && strcmp(d, desc) == 0;
+  }
+  json_decref(res);
+  return n;
+}
+
+static void set_post_fault(const char *mode, const char *path)
+{
+  char fault[512];
+  snprintf(fault, sizeof(fault),
+           "{\"mode\":\"%s\",\"method\":\"POST\",\"count\":1,"
+           "\"path_prefix\":\"%s\"}", mode, path);
+  cr_assert_eq(pv_sim_set_fault(env.sim.netbox_url, fault), 200);
+}
+
+/* The POST landed, its answer was lost (reset after the server handled
+ * it): the client finds the object by the job key instead of creating a
+ * second one. Every keyed create is tried. */
+Test(netbox_ops, lost_answer_creates_one_object)
+{
+  for (size_t i = 0; i < sizeof(cruds) / sizeof(cruds[0]); i++) {
+    const crud_t *c = &cruds[i];
+    const pv_op_t *op = pv_catalog_find("netbox", c->create);
+    cr_assert_not_null(op->lookup, "%s is not keyed", c->create);
+    set_post_fault("reset_after", op->path);
+    cl_outcome_t o = cl_op("netbox", c->create, with_desc(c->create_args, "x"));
+    cr_assert_eq(o.err.cls, PV_ERR_NONE, "%s: %s (%s)", c->create,
+                 o.err.message, pv_errclass_name(o.err.cls));
+    cr_assert(json_is_true(json_object_get(o.result, "reconciled")),
+              "%s: the object comes from the look-up", c->create);
+    cr_assert_eq(count_with_desc(c, cl_str(o.result, "description")), 1,
+                 "%s: one object", c->create);
+    cl_outcome_clear(&o);
+  }
+}
+
+/* The POST never took effect (reset before the server read it): the look-up
+ * finds nothing, the job is reported safe to retry, and the retry creates
+ * the one object. */
+Test(netbox_ops, lost_request_is_safe_to_retry)
+{
+  for (size_t i = 0; i < sizeof(cruds) / sizeof(cruds[0]); i++) {
+    const crud_t *c = &cruds[i];
+    const pv_op_t *op = pv_catalog_find("netbox", c->create);
+    set_post_fault("reset", op->path);
+    char *job = cl_job("netbox", c->create, with_desc(c->create_args, "y"));
+    cl_outcome_t o = cl_run(&env, job);
+    cr_assert_eq(o.err.cls, PV_ERR_CONNECT, "%s: %s (%s)", c->create,
+                 o.err.message, pv_errclass_name(o.err.cls));
+    cr_assert(strstr(o.err.message, "safe to retry"), "%s", o.err.message);
+    cl_outcome_t again = cl_run(&env, job);
+    cr_assert_eq(again.err.cls, PV_ERR_NONE, "%s retry: %s", c->create,
+                 again.err.message);
+    cr_assert_null(json_object_get(again.result, "reconciled"));
+    cr_assert_eq(count_with_desc(c, cl_str(again.result, "description")), 1,
+                 "%s: one object", c->create);
+    cl_outcome_clear(&o);
+    cl_outcome_clear(&again);
+    free(job);
+  }
+}
+
+Test(netbox_ops, available_ips_and_prefixes)
+{
+  /* Prefix 1 is 100.64.0.0/28 with .1 taken: .2-.14 are free. */
+  json_t *res = cl_ok("netbox", "get_available_ips",
+                      "{\"prefix_id\":1,\"limit\":3}");
+  json_t *it = cl_items(res);
+  cr_assert_eq(json_array_size(it), 3);
+  cr_assert_str_eq(cl_str(json_array_get(it, 0), "address"), "100.64.0.2/28");
+  json_decref(res);
+  res = cl_ok("netbox", "get_available_ips", "{\"prefix_id\":1}");
+  cr_assert_eq(json_array_size(cl_items(res)), 13, "the default limit is 50");
+  json_decref(res);
+  cl_fails("netbox", "get_available_ips", "{\"prefix_id\":999}",
+           PV_ERR_HTTP_4XX, 404, "No Prefix matches the given query.");
+
+  /* The management /24 is free; a child prefix takes its part of the
+   * space, deleting it gives it back. */
+  res = cl_ok("netbox", "list_prefixes", "{\"prefix\":\"198.18.0.0/24\"}");
+  json_int_t mgmt = ival(json_array_get(cl_items(res), 0), "id");
+  json_decref(res);
+  const char *a = fmt("{\"prefix_id\":%lld}", (long long)mgmt);
+  char args[64];
+  snprintf(args, sizeof(args), "%s", a);
+  res = cl_ok("netbox", "list_available_prefixes", args);
+  cr_assert_eq(json_array_size(cl_items(res)), 1);
+  cr_assert_str_eq(cl_str(json_array_get(cl_items(res), 0), "prefix"),
+                   "198.18.0.0/24");
+  json_decref(res);
+  json_t *child = cl_ok("netbox", "create_prefix",
+                        "{\"prefix\":\"198.18.0.128/25\"}");
+  cr_assert_eq(ival(child, "_depth"), 1);
+  res = cl_ok("netbox", "list_available_prefixes", args);
+  cr_assert_eq(json_array_size(cl_items(res)), 1);
+  cr_assert_str_eq(cl_str(json_array_get(cl_items(res), 0), "prefix"),
+                   "198.18.0.0/25");
+  json_decref(res);
+  res = cl_ok("netbox", "get_prefix", fmt("{\"id\":%lld}", (long long)mgmt));
+  cr_assert_eq(ival(res, "children"), 1);
+  json_decref(res);
+  json_decref(cl_ok("netbox", "delete_prefix",
+                    fmt("{\"id\":%lld}", (long long)ival(child, "id"))));
+  json_decref(child);
+  res = cl_ok("netbox", "list_available_prefixes", args);
+  cr_assert_str_eq(cl_str(json_array_get(cl_items(res), 0), "prefix"),
+                   "198.18.0.0/24", "deleting the child freed its space");
+  json_decref(res);
+  cl_fails("netbox", "list_available_prefixes", "{\"prefix_id\":999}",
+           PV_ERR_HTTP_4XX, 404, "No Prefix matches the given query.");
+  /* A prefix with a VLAN that is in use: NetBox protects the VLAN. */
+  cl_fails("netbox", "delete_vlan", "{\"id\":1}", PV_ERR_HTTP_4XX, 409,
+           "Unable to delete object. 1 dependent objects were found");
+}
+
+Test(netbox_ops, assign_ip_to_interface)
+{
+  json_t *ip = cl_ok("netbox", "create_ip_address",
+                     "{\"address\":\"10.77.0.9/24\"}");
+  json_int_t id = ival(ip, "id");
+  json_decref(ip);
+  /* Interface 3 is olt-02's mgmt0 (docs/simulator.md). */
+  json_t *res = cl_ok("netbox", "assign_ip_to_interface",
+                      fmt("{\"id\":%lld,\"interface_id\":3}", (long long)id));
+  cr_assert_str_eq(cl_str(res, "assigned_object_type"), "dcim.interface");
+  cr_assert_eq(ival(res, "assigned_object_id"), 3);
+  cr_assert_str_eq(cl_str(json_object_get(res, "assigned_object"), "name"),
+                   "mgmt0");
+  json_decref(res);
+  res = cl_ok("netbox", "list_ip_addresses", "{\"interface_id\":3}");
+  bool seen = false;
+  size_t i;
+  json_t *o;
+  json_array_foreach(cl_items(res), i, o) seen = seen || ival(o, "id") == id;
+  cr_assert(seen, "the interface lists the address");
+  json_decref(res);
+  cl_fails("netbox", "assign_ip_to_interface",
+           fmt("{\"id\":%lld,\"interface_id\":99999}", (long long)id),
+           PV_ERR_HTTP_4XX, 400,
+           "assigned_object_id: Related object not found using the provided "
+           "numeric ID: 99999");
+  cl_fails("netbox", "assign_ip_to_interface",
+           "{\"id\":999999,\"interface_id\":3}", PV_ERR_HTTP_4XX, 404,
+           "No IPAddress matches the given query.");
+}
+
+Test(netbox_ops, find_tenant_by_name_or_slug)
+{
+  json_t *res = cl_ok("netbox", "find_tenant", "{\"slug\":\"isp-west\"}");
+  cr_assert_eq(ival(res, "id"), 2);
+  json_decref(res);
+  res = cl_ok("netbox", "find_tenant", "{\"name\":\"ISP East\"}");
+  cr_assert_str_eq(cl_str(res, "slug"), "isp-east");
+  json_decref(res);
+  cl_fails("netbox", "find_tenant", "{\"slug\":\"nope\"}", PV_ERR_HTTP_4XX,
+           404, "netbox: no tenant with slug \"nope\"");
+  cl_fails("netbox", "find_tenant", "{\"slug\":\"a\",\"name\":\"b\"}",
+           PV_ERR_BAD_ARGS, 0, "exactly one of the arguments name|slug");
+}
+
+Test(netbox_ops, vlan_groups_and_allocate_vlan)
+{
+  json_t *res = cl_ok("netbox", "list_vlan_groups", "{\"slug\":\"spare\"}");
+  json_t *g = json_array_get(cl_items(res), 0);
+  cr_assert_eq(ival(g, "id"), 2);
+  cr_assert_eq(ival(g, "total_vlan_ids"), 3);
+  json_decref(res);
+
+  /* Group 2 has VIDs 10-12: three allocations, then it is full. */
+  char *job = cl_job("netbox", "allocate_vlan",
+                     "{\"group_id\":2,\"name\":\"sub-a\",\"tenant\":1}");
+  cl_outcome_t a = cl_run(&env, job);
+  cr_assert_eq(a.err.cls, PV_ERR_NONE, "%s", a.err.message);
+  cr_assert_eq(ival(a.result, "vid"), 10);
+  cl_outcome_t b = cl_run(&env, job);
+  cr_assert_eq(ival(b.result, "id"), ival(a.result, "id"),
+               "a replay returns the job's VLAN");
+  cr_assert(json_is_true(json_object_get(b.result, "reconciled")));
+  cl_outcome_clear(&a);
+  cl_outcome_clear(&b);
+  free(job);
+  /* Its answer lost after the VLAN was made: found, not made twice. */
+  set_post_fault("reset_after", "/api/ipam/vlan-groups/2/available-vlans/");
+  res = cl_ok("netbox", "allocate_vlan", "{\"group_id\":2,\"name\":\"sub-b\"}");
+  cr_assert(json_is_true(json_object_get(res, "reconciled")));
+  cr_assert_eq(ival(res, "vid"), 11);
+  json_decref(res);
+  res = cl_ok("netbox", "list_vlans", "{\"group_id\":2}");
+  cr_assert_eq(json_array_size(cl_items(res)), 2, "one VLAN per job");
+  json_decref(res);
+  json_decref(cl_ok("netbox", "allocate_vlan",
+                    "{\"group_id\":2,\"name\":\"sub-c\"}"));
+  cl_fails("netbox", "allocate_vlan", "{\"group_id\":2,\"name\":\"sub-d\"}",
+           PV_ERR_HTTP_4XX, 409, "netbox: VLAN group 2 is full");
+  cl_fails("netbox", "allocate_vlan", "{\"group_id\":1,\"name\":\"subscribers\"}",
+           PV_ERR_HTTP_4XX, 400, "VLAN with this Group and Name already exists.");
+  cl_fails("netbox", "allocate_vlan", "{\"group_id\":99,\"name\":\"x\"}",
+           PV_ERR_HTTP_4XX, 404, "No VLANGroup matches the given query.");
+}
+
+/* ---- fault injection reaches every new op ------------------------------- */
+
+TestSuite(faults_ops, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Each new op with args that would succeed; {ld}, {olt}, {sn} and {dev}
+ * are filled from the seeded inventory. */
+static const char *const fault_ops[][3] = {
+  {"voltha", "get_logical_device", "{\"logical_device_id\":\"{ld}\"}"},
+  {"voltha", "get_logical_device_ports", "{\"logical_device_id\":\"{ld}\"}"},
+  {"voltha", "get_logical_device_flows", "{\"logical_device_id\":\"{ld}\"}"},
+  {"voltha", "add_flow", "{\"logical_device_id\":\"{ld}\",\"priority\":1}"},
+  {"voltha", "delete_flow", "{\"logical_device_id\":\"{ld}\",\"cookie\":1}"},
+  {"voltha", "list_meters", "{\"logical_device_id\":\"{ld}\"}"},
+  {"voltha", "add_meter",
+   "{\"logical_device_id\":\"{ld}\",\"meter_id\":1,\"bands\":[{}]}"},
+  {"voltha", "delete_meter", "{\"logical_device_id\":\"{ld}\",\"meter_id\":1}"},
+  {"voltha", "list_adapters", "{}"},
+  {"voltha", "list_device_types", "{}"},
+  {"voltha", "disable_onu", "{\"olt_id\":\"{olt}\",\"serial_number\":\"{sn}\"}"},
+  {"voltha", "enable_onu", "{\"olt_id\":\"{olt}\",\"serial_number\":\"{sn}\"}"},
+  {"genieacs", "count_devices", "{}"},
+  {"genieacs", "delete_fault", "{\"fault_id\":\"{dev}:default\"}"},
+  {"genieacs", "list_presets", "{}"},
+  {"genieacs", "put_preset", "{\"name\":\"p\",\"configurations\":[]}"},
+  {"genieacs", "delete_preset", "{\"name\":\"p\"}"},
+  {"genieacs", "list_provisions", "{}"},
+  {"genieacs", "put_provision", "{\"name\":\"p\",\"script\":\"log(1);\"}"},
+  {"genieacs", "delete_provision", "{\"name\":\"p\"}"},
+  {"genieacs", "list_files", "{}"},
+  {"genieacs", "upload_file",
+   "{\"name\":\"f\",\"file_type\":\"1\",\"content\":\"x\"}"},
+  {"genieacs", "delete_file", "{\"name\":\"f\"}"},
+  {"netbox", "get_available_ips", "{\"prefix_id\":1}"},
+  {"netbox", "list_available_prefixes", "{\"prefix_id\":1}"},
+  {"netbox", "assign_ip_to_interface", "{\"id\":1,\"interface_id\":1}"},
+  {"netbox", "find_tenant", "{\"slug\":\"isp-east\"}"},
+  {"netbox", "allocate_vlan", "{\"group_id\":1,\"name\":\"f\"}"},
+  {"netbox", "list_vlan_groups", "{\"slug\":\"access\"}"},
+};
+
+/* Replaces every "{key}" of text by value (into a static buffer). */
+static const char *fill(const char *text, const char *const *kv)
+{
+  static char out[2][1024];
+  static int which;
+  char *buf = out[which ^= 1];
+  snprintf(buf, sizeof(out[0]), "%s", text);
+  for (; kv[0]; kv += 2) {
+    char *at;
+    while ((at = strstr(buf, kv[0])) != NULL) {
+      char tail[1024];
+      snprintf(tail, sizeof(tail), "%s", at + strlen(kv[0]));
+      snprintf(at, sizeof(out[0]) - (size_t)(at - buf), "%s%s", kv[1], tail);
+    }
+  }
+  return buf;
+}
+
+static const char *base_url(const char *service)
+{
+  return strcmp(service, "voltha") == 0     ? env.sim.voltha_url
+         : strcmp(service, "genieacs") == 0 ? env.sim.genieacs_url
+                                            : env.sim.netbox_url;
+}
+
+/* Runs svc.opn(args) once with an error injected on its route (its own
+ * method and path, up to the first parameter), which the job must report,
+ * then once without. @returns the second result. */
+static json_t *fault_then_ok(const char *svc, const char *opn,
+                             const char *args)
+{
+  const pv_op_t *op = pv_catalog_find(svc, opn);
+  cr_assert_not_null(op, "%s.%s", svc, opn);
+  char prefix[256];
+  snprintf(prefix, sizeof(prefix), "%.*s", (int)strcspn(op->path, "{"),
+           op->path);
+  char fault[512];
+  snprintf(fault, sizeof(fault),
+           "{\"mode\":\"error\",\"status\":500,\"method\":\"%s\","
+           "\"path_prefix\":\"%s\"}", op->method, prefix);
+  cr_assert_eq(pv_sim_set_fault(base_url(svc), fault), 200);
+  long long before = pv_sim_stat(base_url(svc), "faults_injected");
+  cl_fails(svc, opn, args, PV_ERR_HTTP_5XX, 500, "answered 500");
+  cr_assert_gt(pv_sim_stat(base_url(svc), "faults_injected"), before,
+               "%s.%s: the fault was not on its route", svc, opn);
+  cr_assert_eq(pv_sim_clear_faults(base_url(svc)), 200);
+  /* Without the fault the same call goes through (a success also keeps
+   * the breaker closed for the next op). */
+  return cl_ok(svc, opn, args);
+}
+
+/* An error injected on an op's own route (its method and path, up to the
+ * first parameter) is what the job reports: the route is the real one and
+ * the simulator's fault injection covers it. */
+Test(faults_ops, an_error_on_each_new_route_reaches_the_job)
+{
+  olt_info_t oi;
+  olt_info(&oi, "ENABLED");
+  json_t *res = cl_ok("genieacs", "list_devices",
+                      "{\"projection\":\"_id\",\"limit\":1}");
+  char dev[256];
+  snprintf(dev, sizeof(dev), "%s",
+           cl_str(json_array_get(cl_items(res), 0), "_id"));
+  json_decref(res);
+  const char *kv[] = {"{ld}", oi.ld, "{olt}", oi.olt, "{sn}", oi.onu_sn,
+                      "{dev}", dev, NULL};
+
+  for (size_t i = 0; i < sizeof(fault_ops) / sizeof(fault_ops[0]); i++)
+    json_decref(fault_then_ok(fault_ops[i][0], fault_ops[i][1],
+                              fill(fault_ops[i][2], kv)));
+  /* Every op of the NetBox resources too. */
+  for (size_t i = 0; i < sizeof(cruds) / sizeof(cruds[0]); i++) {
+    const crud_t *c = &cruds[i];
+    json_t *obj = fault_then_ok("netbox", c->create, c->create_args);
+    json_int_t id = ival(obj, "id");
+    json_decref(obj);
+    json_decref(fault_then_ok("netbox", c->list, c->list_args));
+    const char *by_id[] = {c->get, c->update, c->del};
+    for (int k = 0; k < 3; k++)
+      if (by_id[k])
+        json_decref(fault_then_ok("netbox", by_id[k],
+                                  with_id(k == 1 ? c->update_args : NULL, id)));
+  }
 }
