@@ -49,6 +49,16 @@
    "the ONU's serial number"}
 #define ONU_RESULT "{device_id,olt_id,serial_number,changed,device}"
 
+/* MeterModUpdate fields (openflow_13.proto ofp_meter_mod). */
+#define V_METER_ARGS                                                          \
+  ARG_LD_ID("id"),                                                            \
+  {"meter_id", PV_ARG_INT, PV_IN_BODY, true, 1, 4294901760LL,                 \
+   "meter_mod.meter_id", NULL, "meter id (1..OFPM_MAX)"},                     \
+  {"bands", PV_ARG_ARRAY, PV_IN_BODY, true, 1, 16, "meter_mod.bands", NULL,   \
+   "[{\"type\":\"OFPMBT_DROP\",\"rate\":kbps,\"burst_size\":kb}, ...]"},      \
+  {"flags", PV_ARG_INT, PV_IN_BODY, false, 0, 15, "meter_mod.flags", "13",    \
+   "OFPMF_* bits (13 = KBPS, BURST, STATS)"}
+
 /* VOLTHA has no server-side paging: the client slices the list. */
 #define V_PAGING                                                              \
   ARG_LIMIT(NULL, "most rows returned (default: all)"), ARG_OFFSET
@@ -320,18 +330,16 @@ static const pv_op_t ops[] = {
    "a logical device's meters ({config, stats})", NULL, NULL},
   {"voltha", "add_meter", "POST",
    "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_WRITE, true,
-   PV_NORM_ACTION, NULL, NULL,
-   ARGS(ARG_LD_ID("id"),
-        {"meter_id", PV_ARG_INT, PV_IN_BODY, true, 1, 4294901760LL,
-         "meter_mod.meter_id", NULL, "meter id (1..OFPM_MAX)"},
-        {"bands", PV_ARG_ARRAY, PV_IN_BODY, true, 1, 16, "meter_mod.bands",
-         NULL, "[{\"type\":\"OFPMBT_DROP\",\"rate\":kbps,"
-         "\"burst_size\":kb}, ...]"},
-        {"flags", PV_ARG_INT, PV_IN_BODY, false, 0, 15, "meter_mod.flags",
-         "13", "OFPMF_* bits (13 = KBPS, BURST, STATS)"}),
+   PV_NORM_ACTION, NULL, NULL, ARGS(V_METER_ARGS),
    "adds a meter: MeterModUpdate with OFPMC_ADD (an existing meter id is "
    "left as it is and is success)",
    "{\"meter_mod\":{\"command\":\"OFPMC_ADD\"}}", NULL},
+  {"voltha", "update_meter", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL, ARGS(V_METER_ARGS),
+   "replaces a meter's bands and flags: MeterModUpdate with OFPMC_MODIFY "
+   "(VOLTHA answers an unknown meter id with no-meter-to-modify, a 500)",
+   "{\"meter_mod\":{\"command\":\"OFPMC_MODIFY\"}}", NULL},
   {"voltha", "delete_meter", "POST",
    "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_WRITE, true,
    PV_NORM_ACTION, NULL, NULL,
@@ -408,6 +416,12 @@ static const pv_op_t ops[] = {
         {"target_file_name", PV_ARG_STR, PV_IN_BODY, false, 1, 1024,
          "targetFileName", NULL, "name on the device"}),
    "task download (firmware)", NULL, NULL},
+  {"genieacs", "run_provisions", "POST", "/devices/{device_id}/tasks",
+   PV_TMO_TASK_CR, false, PV_NORM_TASK, "provisions", NULL,
+   ARGS(G_TASK_ARGS,
+        {"provisions", PV_ARG_ARRAY, PV_IN_BODY, true, 1, 64, NULL, NULL,
+         "[[\"provision name\", args...], ...] (see put_provision)"}),
+   "task provisions: runs provision scripts on the device", NULL, NULL},
   {"genieacs", "add_tag", "POST", "/devices/{device_id}/tags/{tag}",
    PV_TMO_WRITE, true, PV_NORM_ACTION, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH),

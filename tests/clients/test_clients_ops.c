@@ -210,6 +210,23 @@ Test(voltha_ops, flows_and_meters)
   cr_assert_eq(ival(cfg, "flags"), 13, "the default flags were sent");
   json_decref(res);
 
+  /* update_meter replaces the bands of an existing meter only. */
+  snprintf(a, sizeof(a),
+           "{\"logical_device_id\":\"%s\",\"meter_id\":7,\"bands\":"
+           "[{\"type\":\"OFPMBT_DROP\",\"rate\":80000,\"burst_size\":1000}]}",
+           oi.ld);
+  json_decref(cl_ok("voltha", "update_meter", a));
+  res = cl_ok("voltha", "list_meters",
+              fmt("{\"logical_device_id\":\"%s\"}", oi.ld));
+  cfg = json_object_get(json_array_get(cl_items(res), 0), "config");
+  cr_assert_eq(ival(json_array_get(json_object_get(cfg, "bands"), 0), "rate"),
+               80000);
+  json_decref(res);
+  cl_fails("voltha", "update_meter",
+           fmt("{\"logical_device_id\":\"%s\",\"meter_id\":8,\"bands\":[{}]}",
+               oi.ld),
+           PV_ERR_HTTP_5XX, 500, "no-meter-to-modify: 8");
+
   /* A flow with a uint64 cookie beyond INT64_MAX, metered by 7. */
   snprintf(a, sizeof(a),
            "{\"logical_device_id\":\"%s\",\"priority\":1000,"
@@ -340,6 +357,22 @@ Test(genieacs_ops, provisions)
   cl_fails("genieacs", "put_provision",
            "{\"name\":\"broken\",\"script\":\"declare(\\\"X\\\", {value: 1}\"}",
            PV_ERR_HTTP_4XX, 400, "SyntaxError: Unexpected end of input");
+  /* A device runs it as a task (online device: executed at once). */
+  json_t *devs = cl_ok("genieacs", "list_devices",
+                       "{\"projection\":\"_id\",\"limit\":1}");
+  char *dev = json_dumps(json_object_get(json_array_get(cl_items(devs), 0),
+                                         "_id"), JSON_ENCODE_ANY);
+  json_decref(devs);
+  res = cl_ok("genieacs", "run_provisions",
+              fmt("{\"device_id\":%s,\"provisions\":[[\"inform-10m\"]]}",
+                  dev));
+  cr_assert(json_is_true(json_object_get(res, "executed")));
+  cr_assert_str_eq(cl_str(json_object_get(res, "task"), "name"), "provisions");
+  json_decref(res);
+  cl_fails("genieacs", "run_provisions",
+           "{\"device_id\":\"000000-NOPE-0\",\"provisions\":[[\"x\"]]}",
+           PV_ERR_HTTP_4XX, 404, "No such device");
+  free(dev);
   json_decref(cl_ok("genieacs", "delete_provision", "{\"name\":\"inform-10m\"}"));
   res = cl_ok("genieacs", "list_provisions", "{}");
   cr_assert_eq(ival(res, "total"), 1, "only the seeded default is left");
@@ -827,6 +860,8 @@ static const char *const fault_ops[][3] = {
   {"voltha", "list_meters", "{\"logical_device_id\":\"{ld}\"}"},
   {"voltha", "add_meter",
    "{\"logical_device_id\":\"{ld}\",\"meter_id\":1,\"bands\":[{}]}"},
+  {"voltha", "update_meter",
+   "{\"logical_device_id\":\"{ld}\",\"meter_id\":1,\"bands\":[{}]}"},
   {"voltha", "delete_meter", "{\"logical_device_id\":\"{ld}\",\"meter_id\":1}"},
   {"voltha", "list_adapters", "{}"},
   {"voltha", "list_device_types", "{}"},
@@ -844,6 +879,8 @@ static const char *const fault_ops[][3] = {
   {"genieacs", "upload_file",
    "{\"name\":\"f\",\"file_type\":\"1\",\"content\":\"x\"}"},
   {"genieacs", "delete_file", "{\"name\":\"f\"}"},
+  {"genieacs", "run_provisions",
+   "{\"device_id\":\"{dev}\",\"provisions\":[[\"default\"]]}"},
   {"netbox", "get_available_ips", "{\"prefix_id\":1}"},
   {"netbox", "list_available_prefixes", "{\"prefix_id\":1}"},
   {"netbox", "assign_ip_to_interface", "{\"id\":1,\"interface_id\":1}"},

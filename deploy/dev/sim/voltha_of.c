@@ -12,6 +12,7 @@
  *   match present in the flow's. OFPFC_DELETE_STRICT also wants the same
  *   priority and exactly the same match.
  * - OFPMC_ADD of an existing meter id changes nothing (success);
+ *   OFPMC_MODIFY replaces an existing meter's config, keeps its flows;
  *   OFPMC_DELETE of an unknown one is success too, and a deleted meter
  *   takes the flows that use it along (deleteFlowsHavingMeter).
  * Flows are stored in the rendered ofp_flow_stats form (every field, 64-bit
@@ -435,7 +436,10 @@ void sim_of_meter_mod(json_t *flows, json_t *meters, const sim_req_t *req,
     }
   } else if (cmd == MC_MODIFY) {
     if (at < 0) {
-      sim_resp_text(resp, 404, "Meter %llu not found", (unsigned long long)id);
+      /* A plain Go error in the core: gRPC Unknown, which the gateway
+       * answers as a 500 with the text. */
+      sim_resp_text(resp, 500, "no-meter-to-modify: %llu",
+                    (unsigned long long)id);
       goto out;
     }
     json_array_set_new(meters, (size_t)at, meter_entry(mod));
