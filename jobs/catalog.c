@@ -1315,7 +1315,8 @@ static void md_service(FILE *out, const char *service)
       continue;
     fprintf(out, "| `%s` | `%s %s` | %s (%ld s) | %s | %s | %s |\n", op->name,
             op->method, op->path, pv_timeout_class_name(op->tmo),
-            pv_timeout_class_ms(op->tmo) / 1000, op->idempotent ? "yes" : "no",
+            pv_timeout_class_ms(op->tmo) / 1000,
+            op->idempotent ? "yes" : op->lookup ? "no (keyed)" : "no",
             pv_norm_name(op->norm), op->desc);
   }
   fprintf(out, "\n");
@@ -1371,7 +1372,11 @@ static int dump_markdown(FILE *out, const char *service)
             "15 s, write 30 s, long 60 s, task_cr 150 s (a GenieACS task "
             "with `connection_request` true; false makes it write, 30 s).\n"
             "An op that is not idempotent is never re-sent after the request "
-            "may have reached the server.\n\n"
+            "may have reached the server. \"keyed\" ops (the NetBox creates "
+            "and allocations) record the job in the object's `description` "
+            "and look it up before creating and after a lost answer, so a "
+            "retried or replayed job returns its one object with "
+            "`\"reconciled\": true` instead of creating another.\n\n"
             "Result shapes (the reply's `result`):\n\n"
             "- object: the southbound JSON object as returned;\n"
             "- list: `{\"items\":[...],\"count\":n}` plus `total` when the "
@@ -1386,7 +1391,12 @@ static int dump_markdown(FILE *out, const char *service)
             "404);\n"
             "- custom: described with the op.\n\n"
             "Arguments not listed for an op are refused (`bad_args`): they "
-            "are nearly always typos.\n\n");
+            "are nearly always typos.\n\n"
+            "Which op replaces each method of the original Python clients, "
+            "and what to use where the original called a route the real "
+            "API does not have (VOLTHA alarms, events, technology profiles, "
+            "configuration backup, PON statistics): "
+            "[clients.md](clients.md).\n\n");
   }
   for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
     if (!service || strcmp(service, services[s]) == 0)
