@@ -1279,7 +1279,7 @@ static void arg_limits(const pv_arg_t *a, char *buf, size_t size)
 
 static int dump_text(FILE *out, const char *service)
 {
-  fprintf(out, "%-9s %-22s %-6s %-46s %-8s %-4s %s\n", "SERVICE", "OP",
+  fprintf(out, "%-9s %-26s %-6s %-52s %-8s %-4s %s\n", "SERVICE", "OP",
           "METHOD", "PATH", "TIMEOUT", "IDEM", "ARGS (* = required)");
   for (size_t i = 0; i < N_OPS; i++) {
     const pv_op_t *op = &ops[i];
@@ -1295,7 +1295,7 @@ static int dump_text(FILE *out, const char *service)
         break;
       used += (size_t)n;
     }
-    fprintf(out, "%-9s %-22s %-6s %-46s %-8s %-4s %s\n", op->service, op->name,
+    fprintf(out, "%-9s %-26s %-6s %-52s %-8s %-4s %s\n", op->service, op->name,
             op->method, op->path, pv_timeout_class_name(op->tmo),
             op->idempotent ? "yes" : "no", args[0] ? args : "-");
   }
