@@ -59,22 +59,34 @@ static void list_finish(pv_call_t *call)
   pv_call_succeed(call, res);
 }
 
-static void on_list_page(pv_call_t *call, const pv_http_response_t *resp)
+/* A page of a list answer: the document (json_decref it) with *rows its
+ * `results`, or NULL once the call has failed (error status or shape). */
+static json_t *page_of(pv_call_t *call, const pv_http_response_t *resp,
+                       const json_t **rows)
 {
   pv_error_t err;
   if (!pv_client_resp_ok("netbox", resp, &err)) {
     pv_call_fail(call, &err);
-    return;
+    return NULL;
   }
   json_t *doc = pv_client_parse_body(resp);
-  const json_t *rows = json_object_get(doc, "results");
-  if (!json_is_object(doc) || !json_is_array(rows)) {
+  *rows = json_object_get(doc, "results");
+  if (!json_is_object(doc) || !json_is_array(*rows)) {
     json_decref(doc);
     pv_error_set(&err, PV_ERR_INTERNAL, (int)resp->status,
                  "netbox: expected a paginated list from %s", call->op->path);
     pv_call_fail(call, &err);
-    return;
+    return NULL;
   }
+  return doc;
+}
+
+static void on_list_page(pv_call_t *call, const pv_http_response_t *resp)
+{
+  const json_t *rows;
+  json_t *doc = page_of(call, resp, &rows);
+  if (!doc)
+    return;
   const json_t *count = json_object_get(doc, "count");
   call->total = json_is_integer(count) ? json_integer_value(count) : -1;
   size_t i;
@@ -280,19 +292,10 @@ static void on_simple(pv_call_t *call, const pv_http_response_t *resp)
 static void on_find(pv_call_t *call, const pv_http_response_t *resp)
 {
   pv_error_t err;
-  if (!pv_client_resp_ok("netbox", resp, &err)) {
-    pv_call_fail(call, &err);
+  const json_t *rows;
+  json_t *doc = page_of(call, resp, &rows);
+  if (!doc)
     return;
-  }
-  json_t *doc = pv_client_parse_body(resp);
-  const json_t *rows = json_object_get(doc, "results");
-  if (!json_is_array(rows)) {
-    json_decref(doc);
-    pv_error_set(&err, PV_ERR_INTERNAL, (int)resp->status,
-                 "netbox: expected a paginated list from %s", call->op->path);
-    pv_call_fail(call, &err);
-    return;
-  }
   size_t n = json_array_size(rows);
   if (n != 1) {
     /* The attributes are unique in NetBox: more than one match means the

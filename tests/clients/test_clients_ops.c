@@ -543,12 +543,13 @@ static const crud_t cruds[] = {
    "exists."},
 };
 
-/* args with "description" added (JSON text into a static buffer). */
-static const char *with_desc(const char *args, const char *desc)
+/* args (JSON text, NULL = {}) with key set to v (stolen), as JSON text in
+ * a static buffer. */
+static const char *with(const char *args, const char *key, json_t *v)
 {
-  json_t *a = json_loads(args, 0, NULL);
+  json_t *a = json_loads(args ? args : "{}", 0, NULL);
   cr_assert_not_null(a, "bad test args: %s", args);
-  json_object_set_new(a, "description", json_string(desc));
+  json_object_set_new(a, key, v);
   char *text = json_dumps(a, JSON_COMPACT);
   json_decref(a);
   static char buf[2048];
@@ -557,16 +558,14 @@ static const char *with_desc(const char *args, const char *desc)
   return buf;
 }
 
+static const char *with_desc(const char *args, const char *desc)
+{
+  return with(args, "description", json_string(desc));
+}
+
 static const char *with_id(const char *args, json_int_t id)
 {
-  json_t *a = json_loads(args ? args : "{}", 0, NULL);
-  json_object_set_new(a, "id", json_integer(id));
-  char *text = json_dumps(a, JSON_COMPACT);
-  json_decref(a);
-  static char buf[2048];
-  snprintf(buf, sizeof(buf), "%s", text);
-  free(text);
-  return buf;
+  return with(args, "id", json_integer(id));
 }
 
 static bool listed(const char *op, const char *args, json_int_t id)

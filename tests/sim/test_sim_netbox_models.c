@@ -186,12 +186,19 @@ Test(sim_netbox_models, available_prefixes_and_children)
          "/api/ipam/prefixes/3/available-prefixes/");
   cr_assert_eq(r->status, 409);
   th_free(r);
-  r = nb("POST", "{\"prefix_length\":8}",
+  r = nb("POST", "{\"prefix_length\":33}",
          "/api/ipam/prefixes/3/available-prefixes/");
   cr_assert_eq(r->status, 400);
   cr_assert_str_eq(field_err(r, "prefix_length"),
-                   "Ensure this value is between 24 and 32.");
+                   "Invalid prefix length (33) for IPv4");
   th_free(r);
+  r = nb("POST", "{}", "/api/ipam/prefixes/3/available-prefixes/");
+  cr_assert_str_eq(field_err(r, "prefix_length"),
+                   "this field can not be missing");
+  th_free(r);
+  /* Larger than the parent: no free block can hold it. */
+  cr_assert_eq(status_of(nb("POST", "{\"prefix_length\":8}",
+                            "/api/ipam/prefixes/3/available-prefixes/")), 409);
   /* Deleting the child frees its space again. */
   cr_assert_eq(status_of(nb("DELETE", NULL, "/api/ipam/prefixes/%lld/",
                             (long long)child)), 204);

@@ -1018,6 +1018,26 @@ bool nb_body_json(const sim_req_t *req, json_t **out, sim_resp_t *resp)
   return true;
 }
 
+void nb_store_created(netbox_t *nb, const sim_req_t *req, sim_resp_t *resp,
+                      int m, json_t *built, bool bulk)
+{
+  json_t *out_list = json_array();
+  size_t i;
+  json_t *o;
+  json_array_foreach(built, i, o)
+  {
+    nb_insert(nb, m, json_incref(o));
+    json_array_append_new(out_list, nb_render(nb, req, m, o, false));
+  }
+  if (bulk) {
+    sim_resp_json(resp, 201, out_list);
+  } else {
+    json_t *one = json_incref(json_array_get(out_list, 0));
+    json_decref(out_list);
+    sim_resp_json(resp, 201, one);
+  }
+}
+
 /* POST on a list endpoint: one object, or a list created all-or-none. */
 static void create(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
 {
@@ -1063,18 +1083,7 @@ static void create(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
                                   : json_incref(json_array_get(errs_list, 0)));
     goto out;
   }
-  json_t *out_list = json_array();
-  for (size_t i = 0; i < n; i++) {
-    json_t *o = nb_insert(nb, m, json_incref(json_array_get(built, i)));
-    json_array_append_new(out_list, nb_render(nb, req, m, o, false));
-  }
-  if (bulk) {
-    sim_resp_json(resp, 201, out_list);
-  } else {
-    json_t *one = json_incref(json_array_get(out_list, 0));
-    json_decref(out_list);
-    sim_resp_json(resp, 201, one);
-  }
+  nb_store_created(nb, req, resp, m, built, bulk);
 out:
   json_decref(built);
   json_decref(errs_list);

@@ -146,49 +146,55 @@ static void avail_post(netbox_t *nb, const sim_req_t *req, sim_resp_t *resp,
     sim_resp_json(resp, 400, json_incref(errs_list));
     goto out;
   }
-  json_t *out_list = json_array();
-  for (size_t i = 0; i < n; i++) {
-    json_t *o = nb_insert(nb, view->model, json_incref(json_array_get(built, i)));
-    json_array_append_new(out_list, nb_render(nb, req, view->model, o, false));
-  }
-  if (bulk) {
-    sim_resp_json(resp, 201, out_list);
-  } else {
-    json_t *one = json_incref(json_array_get(out_list, 0));
-    json_decref(out_list);
-    sim_resp_json(resp, 201, one);
-  }
+  nb_store_created(nb, req, resp, view->model, built, bulk);
 out:
   json_decref(errs_list);
   json_decref(built);
   json_decref(in);
 }
 
-/* ---- available-ips ---- */
-
-typedef struct ips_ctx {
+/* The parent of the available-ips and available-prefixes views. */
+typedef struct prefix_ctx {
   json_t *prefix;
   sim_ip_t net;
-} ips_ctx_t;
+} prefix_ctx_t;
+
+/* prefix_length of a request: AvailableIPRequestSerializer (optional, at
+ * least the parent's mask) and PrefixLengthSerializer (required), in
+ * their words. */
+static void check_prefix_length(const prefix_ctx_t *c, const json_t *item,
+                                bool for_ip, json_t *errs)
+{
+  const json_t *plen = json_object_get(item, "prefix_length");
+  int maxb = c->net.family == 4 ? 32 : 128;
+  if (!plen) {
+    if (!for_ip)
+      nb_add_err(errs, "prefix_length", "this field can not be missing");
+  } else if (!json_is_integer(plen)) {
+    nb_add_err(errs, "prefix_length", "this field must be int type");
+  } else if (for_ip && json_integer_value(plen) < c->net.plen) {
+    nb_add_err(errs, "prefix_length", "Prefix length must be greater than or "
+               "equal to the parent mask length (%d)", c->net.plen);
+  } else if (json_integer_value(plen) < 0 ||
+             json_integer_value(plen) > maxb) {
+    nb_add_err(errs, "prefix_length", "Invalid prefix length (%lld) for "
+               "IPv%d", (long long)json_integer_value(plen), c->net.family);
+  }
+}
+
+/* ---- available-ips ---- */
 
 static void ips_prep(void *arg, json_t *copy, const json_t *item, json_t *errs)
 {
-  ips_ctx_t *c = arg;
   /* address and vrf are the server's to choose. */
   json_object_set_new(copy, "address", json_string("0.0.0.0/32"));
   json_object_del(copy, "vrf");
-  const json_t *plen = json_object_get(item, "prefix_length");
-  int maxb = c->net.family == 4 ? 32 : 128;
-  if (plen && (!json_is_integer(plen) ||
-               json_integer_value(plen) < c->net.plen ||
-               json_integer_value(plen) > maxb))
-    nb_add_err(errs, "prefix_length", "Must be between %d and %d.",
-               c->net.plen, maxb);
+  check_prefix_length(arg, item, true, errs);
 }
 
 static bool ips_pick(netbox_t *nb, void *arg, json_t *built)
 {
-  ips_ctx_t *c = arg;
+  prefix_ctx_t *c = arg;
   size_t n = json_array_size(built);
   sim_u128_t *addrs = pv_malloc(n * sizeof(*addrs));
   sim_ip_t net;
@@ -214,7 +220,7 @@ static const avail_view_t ips_view = {M_IP, ips_prep, ips_pick};
 void nb_available_ips(netbox_t *nb, json_t *p, const sim_req_t *req,
                       sim_resp_t *resp)
 {
-  ips_ctx_t c = {.prefix = p};
+  prefix_ctx_t c = {.prefix = p};
   char buf[80];
   if (sim_ip_parse(nb_sval(p, "prefix"), true, &c.net) < 0) {
     nb_detail(resp, 500, "stored prefix does not parse");
@@ -340,33 +346,18 @@ static int ip_cmp(const void *a, const void *b)
   return x->addr < y->addr ? -1 : x->addr > y->addr ? 1 : 0;
 }
 
-typedef struct pfx_ctx {
-  json_t *prefix;
-  sim_ip_t net;
-} pfx_ctx_t;
-
 static void pfx_prep(void *arg, json_t *copy, const json_t *item, json_t *errs)
 {
-  pfx_ctx_t *c = arg;
   json_object_set_new(copy, "prefix", json_string("0.0.0.0/0"));
   json_object_del(copy, "vrf");
-  const json_t *plen = json_object_get(item, "prefix_length");
-  int maxb = c->net.family == 4 ? 32 : 128;
-  if (!plen)
-    nb_add_err(errs, "prefix_length", "This field is required.");
-  else if (!json_is_integer(plen))
-    nb_add_err(errs, "prefix_length", "A valid integer is required.");
-  else if (json_integer_value(plen) < c->net.plen ||
-           json_integer_value(plen) > maxb)
-    nb_add_err(errs, "prefix_length", "Ensure this value is between %d and "
-               "%d.", c->net.plen, maxb);
+  check_prefix_length(arg, item, false, errs);
 }
 
 /* get_next_available_prefix: the first free block that can hold the size
  * asked for gives its first subnet of that size; it is then taken. */
 static bool pfx_pick(netbox_t *nb, void *arg, json_t *built)
 {
-  pfx_ctx_t *c = arg;
+  prefix_ctx_t *c = arg;
   sim_ip_t *blocks;
   size_t nb_blocks = free_blocks(nb, c->prefix, &c->net, &blocks);
   int bits = c->net.family == 4 ? 32 : 128;
@@ -411,7 +402,7 @@ static const avail_view_t pfx_view = {M_PREFIX, pfx_prep, pfx_pick};
 void nb_available_prefixes(netbox_t *nb, json_t *p, const sim_req_t *req,
                            sim_resp_t *resp)
 {
-  pfx_ctx_t c = {.prefix = p};
+  prefix_ctx_t c = {.prefix = p};
   if (sim_ip_parse(nb_sval(p, "prefix"), true, &c.net) < 0) {
     nb_detail(resp, 500, "stored prefix does not parse");
     return;

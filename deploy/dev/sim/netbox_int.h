@@ -160,6 +160,10 @@ json_t *nb_validate(netbox_t *nb, int m, const json_t *in, const json_t *old,
 /** Model-level rules (uniqueness, consistency) for o; self = its id or -1. */
 void nb_check_model(netbox_t *nb, int m, const json_t *o, json_int_t self,
                     json_t *errs);
+/** Stores every validated object of built (model m) and answers 201 with
+ *  them rendered: a list when the request was one (bulk), else the one. */
+void nb_store_created(netbox_t *nb, const sim_req_t *req, sim_resp_t *resp,
+                      int m, json_t *built, bool bulk);
 /** Stores o (stolen) with a new id and timestamps. @returns o. */
 json_t *nb_insert(netbox_t *nb, int m, json_t *o);
 void nb_detail(sim_resp_t *resp, unsigned status, const char *fmt, ...)

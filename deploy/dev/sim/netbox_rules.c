@@ -618,18 +618,18 @@ void nb_render_extras(netbox_t *nb, const sim_req_t *req, int m,
     cable_fields(nb, req, m == M_IFACE ? "dcim.interface"
                                        : "circuits.circuittermination",
                  id, brief, out);
-  if (brief) {
-    if (m == M_VLANGROUP)
-      json_object_set_new(out, "vlan_count",
-                          json_integer(count_refs(nb, M_VLAN, "group", id)));
-    if (m == M_PROVIDER || m == M_CTYPE)
-      json_object_set_new(out, "circuit_count",
-                          json_integer(count_refs(nb, M_CIRCUIT,
-                                                  m == M_PROVIDER ? "provider"
-                                                                  : "type",
-                                                  id)));
+  /* Related-object counts are in the brief form too. */
+  json_int_t vlans = m == M_VLANGROUP ? count_refs(nb, M_VLAN, "group", id) : 0;
+  if (m == M_VLANGROUP)
+    json_object_set_new(out, "vlan_count", json_integer(vlans));
+  if (m == M_PROVIDER || m == M_CTYPE)
+    json_object_set_new(out, "circuit_count",
+                        json_integer(count_refs(nb, M_CIRCUIT,
+                                                m == M_PROVIDER ? "provider"
+                                                                : "type",
+                                                id)));
+  if (brief)
     return;
-  }
   switch (m) {
   case M_IP: {
     json_t *iface = NULL;
@@ -648,15 +648,13 @@ void nb_render_extras(netbox_t *nb, const sim_req_t *req, int m,
     break;
   }
   case M_VLANGROUP: {
-    json_int_t n = count_refs(nb, M_VLAN, "group", id);
     json_int_t total = group_vids(o);
     char util[32];
-    snprintf(util, sizeof(util), "%.2f", total ? 100.0 * (double)n /
+    snprintf(util, sizeof(util), "%.2f", total ? 100.0 * (double)vlans /
                                                      (double)total
                                                : 0.0);
     json_object_set_new(out, "scope", json_null());
     json_object_set_new(out, "total_vlan_ids", json_integer(total));
-    json_object_set_new(out, "vlan_count", json_integer(n));
     json_object_set_new(out, "utilization", json_string(util));
     break;
   }
@@ -666,16 +664,8 @@ void nb_render_extras(netbox_t *nb, const sim_req_t *req, int m,
                         json_integer(count_refs(nb, M_PREFIX, "vlan", id)));
     break;
   case M_PROVIDER:
-  case M_CTYPE:
-    if (m == M_PROVIDER) {
-      json_object_set_new(out, "accounts", json_array());
-      json_object_set_new(out, "asns", json_array());
-    }
-    json_object_set_new(out, "circuit_count",
-                        json_integer(count_refs(nb, M_CIRCUIT,
-                                                m == M_PROVIDER ? "provider"
-                                                                : "type",
-                                                id)));
+    json_object_set_new(out, "accounts", json_array());
+    json_object_set_new(out, "asns", json_array());
     break;
   case M_CIRCUIT:
     json_object_set_new(out, "termination_a", circuit_end(nb, req, id, "A"));

@@ -19,6 +19,8 @@
  * integers as strings). */
 #include "deploy/dev/sim/sim.h"
 
+#include "common/map.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,13 +123,30 @@ static bool get_command(const json_t *mod, const char *const *names, int n,
   return false;
 }
 
-/* Parses {"id", "<field>": {...}, "xid"}; the mod is borrowed from *body
- * (json_decref it). */
-static json_t *parse_update(const sim_req_t *req, const char *type,
-                            const char *field, const char *const *mod_fields,
-                            const char *mod_type, json_t **body,
-                            sim_resp_t *resp)
+/* One of the two update messages: its type, the member holding the mod,
+ * the mod's fields and its command enum. */
+typedef struct update_kind {
+  const char *type, *field;
+  const char *const *mod_fields;
+  const char *mod_type;
+  const char *const *cmds;
+  int ncmds;
+  const char *enum_type;
+} update_kind_t;
+
+static const update_kind_t flow_update = {
+    "FlowTableUpdate", "flow_mod", flow_mod_fields, "ofp_flow_mod", flow_cmds,
+    5, "ofp_flow_mod_command"};
+static const update_kind_t meter_update = {
+    "MeterModUpdate", "meter_mod", meter_mod_fields, "ofp_meter_mod",
+    meter_cmds, 3, "ofp_meter_mod_command"};
+
+/* Parses {"id", "<field>": {...}, "xid"} and the mod's command; the mod is
+ * borrowed from *body (json_decref it). NULL when resp says why not. */
+static json_t *parse_update(const sim_req_t *req, const update_kind_t *k,
+                            json_t **body, int *cmd, sim_resp_t *resp)
 {
+  const char *type = k->type, *field = k->field;
   json_error_t jerr;
   *body = json_loadb(req->body, req->body_len, 0, &jerr);
   if (!json_is_object(*body)) {
@@ -135,14 +154,14 @@ static json_t *parse_update(const sim_req_t *req, const char *type,
                   *body ? "not a JSON object" : jerr.text);
     return NULL;
   }
-  const char *k;
+  const char *key;
   json_t *v;
-  json_object_foreach(*body, k, v)
+  json_object_foreach(*body, key, v)
   {
-    if (strcmp(k, field) != 0 && !listed(update_fields, k)) {
+    if (strcmp(key, field) != 0 && !listed(update_fields, key)) {
       sim_resp_text(resp, 400,
                     "Message type \"openflow_13.%s\" has no field named "
-                    "\"%.64s\".", type, k);
+                    "\"%.64s\".", type, key);
       return NULL;
     }
   }
@@ -151,22 +170,13 @@ static json_t *parse_update(const sim_req_t *req, const char *type,
     sim_resp_text(resp, 400, "%s is required", field);
     return NULL;
   }
-  if (!check_fields(mod, mod_type, mod_fields, resp))
+  if (!check_fields(mod, k->mod_type, k->mod_fields, resp) ||
+      !get_command(mod, k->cmds, k->ncmds, k->enum_type, cmd, resp))
     return NULL;
   return mod;
 }
 
 /* ---- flows ---- */
-
-static uint64_t fnv1a(const char *s)
-{
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 /* VOLTHA's flow id: a hash of table_id, priority and match. */
 static uint64_t flow_id(uint64_t table, uint64_t prio, const json_t *match)
@@ -174,7 +184,7 @@ static uint64_t flow_id(uint64_t table, uint64_t prio, const json_t *match)
   json_t *key = json_pack("{s:I,s:I,s:O}", "t", (json_int_t)table, "p",
                           (json_int_t)prio, "m", match);
   char *text = json_dumps(key, JSON_COMPACT | JSON_SORT_KEYS);
-  uint64_t h = text ? fnv1a(text) & 0x7fffffffffffffffULL : 0;
+  uint64_t h = text ? pv_map_hash(text) & 0x7fffffffffffffffULL : 0;
   free(text);
   json_decref(key);
   return h;
@@ -291,11 +301,9 @@ static bool flow_matches(const json_t *flow, const json_t *mod, bool strict)
 void sim_of_flow_mod(json_t *flows, const sim_req_t *req, sim_resp_t *resp)
 {
   json_t *body = NULL;
-  json_t *mod = parse_update(req, "FlowTableUpdate", "flow_mod",
-                             flow_mod_fields, "ofp_flow_mod", &body, resp);
   int cmd;
-  if (!mod || !get_command(mod, flow_cmds, 5, "ofp_flow_mod_command", &cmd,
-                           resp))
+  json_t *mod = parse_update(req, &flow_update, &body, &cmd, resp);
+  if (!mod)
     goto out;
   static const char *const nums[] = {"cookie", "cookie_mask", "table_id",
                                      "priority", "idle_timeout",
@@ -407,11 +415,9 @@ void sim_of_meter_mod(json_t *flows, json_t *meters, const sim_req_t *req,
                       sim_resp_t *resp)
 {
   json_t *body = NULL;
-  json_t *mod = parse_update(req, "MeterModUpdate", "meter_mod",
-                             meter_mod_fields, "ofp_meter_mod", &body, resp);
   int cmd;
-  if (!mod || !get_command(mod, meter_cmds, 3, "ofp_meter_mod_command", &cmd,
-                           resp))
+  json_t *mod = parse_update(req, &meter_update, &body, &cmd, resp);
+  if (!mod)
     goto out;
   uint64_t id = 0, flags;
   const json_t *idv = json_object_get(mod, "meter_id");
