@@ -21,7 +21,7 @@ struct pv_map_s {
 
 /* FNV-1a: short keys (job keys, tenant names), no adversarial concern
  * beyond what a per-process table of bounded size can absorb. */
-static uint64_t hash_str(const char *s)
+uint64_t pv_map_hash(const char *s)
 {
   uint64_t h = 1469598103934665603ull;
   for (; *s; s++) {
@@ -65,7 +65,7 @@ static entry_t **find(const pv_map_t *m, const char *key, uint64_t h)
 
 void *pv_map_get(const pv_map_t *m, const char *key)
 {
-  entry_t *e = *find(m, key, hash_str(key));
+  entry_t *e = *find(m, key, pv_map_hash(key));
   return e ? e->value : NULL;
 }
 
@@ -89,7 +89,7 @@ static void grow(pv_map_t *m)
 
 void *pv_map_put(pv_map_t *m, const char *key, void *value)
 {
-  uint64_t h = hash_str(key);
+  uint64_t h = pv_map_hash(key);
   entry_t **pp = find(m, key, h);
   if (*pp) {
     void *old = (*pp)->value;
@@ -110,7 +110,7 @@ void *pv_map_put(pv_map_t *m, const char *key, void *value)
 
 void *pv_map_remove(pv_map_t *m, const char *key)
 {
-  entry_t **pp = find(m, key, hash_str(key));
+  entry_t **pp = find(m, key, pv_map_hash(key));
   entry_t *e = *pp;
   if (!e)
     return NULL;

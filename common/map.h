@@ -7,8 +7,13 @@
 #define PV_COMMON_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct pv_map_s pv_map_t;
+
+/** @returns the FNV-1a hash of s (what the map buckets by); stable across
+ *  runs, so also usable for ids derived from a key. */
+uint64_t pv_map_hash(const char *s);
 
 pv_map_t *pv_map_new(void);
 /** @brief Frees the map and its keys, not the values. */

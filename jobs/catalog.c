@@ -9,10 +9,13 @@
  */
 #include "jobs/catalog.h"
 
+#include "common/base64.h"
 #include "jobs/job.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- argument building blocks ------------------------------------------ */
@@ -32,6 +35,29 @@
 #define ARG_OFFSET                                                            \
   {"offset", PV_ARG_INT, PV_IN_CLIENT, false, 0, 1000000000, NULL, "0",       \
    "rows to skip first"}
+
+#define ARG_LD_ID(wire)                                                       \
+  {"logical_device_id", PV_ARG_STR, PV_IN_PATH, true, 1, 256, wire, NULL,     \
+   "logical device id (opaque; percent-encoded into the path)"}
+
+/* The ONU ops name the ONU as its OLT sees it (SOUTHBOUND 1.2: ONUs are
+ * discovered, never created). */
+#define ONU_ARGS                                                              \
+  {"olt_id", PV_ARG_STR, PV_IN_CLIENT, true, 1, 256, NULL, NULL,              \
+   "the parent OLT's device id"},                                             \
+  {"serial_number", PV_ARG_STR, PV_IN_CLIENT, true, 1, 64, NULL, NULL,        \
+   "the ONU's serial number"}
+#define ONU_RESULT "{device_id,olt_id,serial_number,changed,device}"
+
+/* MeterModUpdate fields (openflow_13.proto ofp_meter_mod). */
+#define V_METER_ARGS                                                          \
+  ARG_LD_ID("id"),                                                            \
+  {"meter_id", PV_ARG_INT, PV_IN_BODY, true, 1, 4294901760LL,                 \
+   "meter_mod.meter_id", NULL, "meter id (1..OFPM_MAX)"},                     \
+  {"bands", PV_ARG_ARRAY, PV_IN_BODY, true, 1, 16, "meter_mod.bands", NULL,   \
+   "[{\"type\":\"OFPMBT_DROP\",\"rate\":kbps,\"burst_size\":kb}, ...]"},      \
+  {"flags", PV_ARG_INT, PV_IN_BODY, false, 0, 15, "meter_mod.flags", "13",    \
+   "OFPMF_* bits (13 = KBPS, BURST, STATS)"}
 
 /* VOLTHA has no server-side paging: the client slices the list. */
 #define V_PAGING                                                              \
@@ -53,6 +79,11 @@
   {"device_id", PV_ARG_STR, PV_IN_CLIENT, false, 1, 256, NULL, NULL,          \
    "only this device's (added to the query as {\"device\":id})"}
 
+/* Presets, provisions and files are named by the path (_id = name). */
+#define G_NAME(what)                                                          \
+  {"name", PV_ARG_STR, PV_IN_PATH, true, 1, 256, NULL, NULL,                  \
+   what " name (_id)"}
+
 /* GenieACS task options (SOUTHBOUND 2.3). */
 #define G_TASK_ARGS                                                           \
   ARG_DEVICE_ID(PV_IN_PATH),                                                  \
@@ -73,28 +104,106 @@
 #define N_FILTER_STR(n, maxlen, d)                                            \
   {n, PV_ARG_STR, PV_IN_QUERY, false, 1, maxlen, NULL, NULL, d}
 
-#define N_DEVICE_FIELDS(req)                                                  \
-  {"name", PV_ARG_STR, PV_IN_BODY, false, 1, 64, NULL, NULL, "device name"},  \
-  {"device_type", PV_ARG_REF, PV_IN_BODY, req, 0, 0, NULL, NULL,              \
-   "device type id or {\"slug\":...}"},                                       \
-  {"role", PV_ARG_REF, PV_IN_BODY, req, 0, 0, NULL, NULL,                     \
-   "device role id or {\"slug\":...}"},                                       \
-  {"site", PV_ARG_REF, PV_IN_BODY, req, 0, 0, NULL, NULL,                     \
-   "site id or {\"slug\":...}"},                                              \
-  {"status", PV_ARG_STR, PV_IN_BODY, false, 1, 32, NULL, NULL,                \
-   "offline, active, planned, staged, failed, inventory, decommissioning"},   \
-  {"serial", PV_ARG_STR, PV_IN_BODY, false, 0, 50, NULL, NULL,                \
-   "serial number"},                                                          \
-  {"tenant", PV_ARG_REF, PV_IN_BODY, false, 0, 0, NULL, NULL,                 \
-   "NetBox tenant id or {\"slug\":...}"},                                     \
-  {"platform", PV_ARG_REF, PV_IN_BODY, false, 0, 0, NULL, NULL,               \
-   "platform id or {\"slug\":...}"},                                          \
-  {"description", PV_ARG_STR, PV_IN_BODY, false, 0, 200, NULL, NULL,          \
-   "free text"},                                                              \
+/* NetBox body fields. REF = an id or an object of unique attributes. */
+#define N_REF(n, req, d)                                                      \
+  {n, PV_ARG_REF, PV_IN_BODY, req, 0, 0, NULL, NULL, d " id or {\"slug\":...}"}
+#define N_STR(n, req, lo, hi, d)                                              \
+  {n, PV_ARG_STR, PV_IN_BODY, req, lo, hi, NULL, NULL, d}
+#define N_INT(n, req, lo, hi, d)                                              \
+  {n, PV_ARG_INT, PV_IN_BODY, req, lo, hi, NULL, NULL, d}
+#define N_BOOL(n, d) {n, PV_ARG_BOOL, PV_IN_BODY, false, 0, 0, NULL, NULL, d}
+#define N_TENANT N_REF("tenant", false, "NetBox tenant")
+#define N_SLUG(req) N_STR("slug", req, 1, 100, "URL-friendly unique name")
+#define N_TAGS_CF                                                             \
   {"custom_fields", PV_ARG_OBJECT, PV_IN_BODY, false, 0, 0, NULL, NULL,       \
    "custom field values"},                                                    \
   {"tags", PV_ARG_ARRAY, PV_IN_BODY, false, 0, 100, NULL, NULL,               \
    "tag ids or {\"name\":...} objects"}
+/* A keyed create records the job in description (pv_op_t.lookup): what
+ * the caller gives is kept short enough for NetBox's 200 characters. */
+#define N_DESC_KEYED                                                          \
+  {"description", PV_ARG_STR, PV_IN_CLIENT, false, 0, 60, NULL, NULL,         \
+   "free text; \" [pv-job <job id>]\" is appended"}
+#define N_DESC N_STR("description", false, 0, 200, "free text")
+
+#define N_DEVICE_FIELDS(req)                                                  \
+  N_STR("name", false, 1, 64, "device name"),                                 \
+  N_REF("device_type", req, "device type"), N_REF("role", req, "device role"),\
+  N_REF("site", req, "site"),                                                 \
+  N_STR("status", false, 1, 32,                                               \
+        "offline, active, planned, staged, failed, inventory, "               \
+        "decommissioning"),                                                   \
+  N_STR("serial", false, 0, 50, "serial number"), N_TENANT,                   \
+  N_REF("platform", false, "platform"), N_TAGS_CF
+#define N_IP_FIELDS                                                           \
+  N_STR("status", false, 1, 32, "active, reserved, deprecated, dhcp, slaac"), \
+  N_STR("dns_name", false, 0, 255, "DNS name"),                               \
+  N_STR("role", false, 1, 32, "loopback, secondary, anycast, vip, vrrp..."),  \
+  N_TENANT,                                                                   \
+  N_STR("assigned_object_type", false, 1, 64, "e.g. dcim.interface"),         \
+  N_INT("assigned_object_id", false, 1, INT32_MAX,                            \
+        "id of the assigned object"),                                         \
+  N_TAGS_CF
+#define N_PREFIX_FIELDS(req)                                                  \
+  N_STR("prefix", req, 3, 64, "e.g. 10.0.0.0/24"), N_REF("vrf", false, "VRF"),\
+  N_TENANT, N_REF("vlan", false, "VLAN"),                                     \
+  N_STR("status", false, 1, 32, "container, active, reserved, deprecated"),   \
+  N_BOOL("is_pool", "every address usable, network and broadcast too"),       \
+  N_BOOL("mark_utilized", "count as fully used"), N_TAGS_CF
+#define N_VLAN_FIELDS(req)                                                    \
+  N_INT("vid", req, 1, 4094, "VLAN id"),                                      \
+  N_STR("name", req, 1, 64, "VLAN name (unique in its group)"),               \
+  N_REF("group", false, "VLAN group"), N_REF("site", false, "site"),          \
+  N_TENANT, N_STR("status", false, 1, 32, "active, reserved, deprecated"),    \
+  N_TAGS_CF
+#define N_CABLE_FIELDS(req)                                                   \
+  {"a_terminations", PV_ARG_ARRAY, PV_IN_BODY, req, 1, 16, NULL, NULL,        \
+   "[{\"object_type\":\"dcim.interface\",\"object_id\":n}, ...]"},            \
+  {"b_terminations", PV_ARG_ARRAY, PV_IN_BODY, req, 1, 16, NULL, NULL,        \
+   "the other end, same form"},                                               \
+  N_STR("type", false, 1, 50, "cat6, smf, mmf, dac-passive, ..."),            \
+  N_STR("status", false, 1, 32, "connected, planned, decommissioning"),       \
+  N_TENANT, N_STR("label", false, 0, 100, "label"),                           \
+  N_STR("color", false, 0, 6, "RGB hex, e.g. ff0000"),                       \
+  N_INT("length", false, 0, 99999, "length in length_unit (whole units)"),    \
+  N_STR("length_unit", false, 1, 2, "km, m, cm, mi, ft, in"), N_TAGS_CF
+#define N_CIRCUIT_FIELDS(req)                                                 \
+  N_STR("cid", req, 1, 100, "circuit id (unique per provider)"),              \
+  N_REF("provider", req, "provider"), N_REF("type", req, "circuit type"),     \
+  N_STR("status", false, 1, 32,                                               \
+        "planned, provisioning, active, offline, deprovisioning, "            \
+        "decommissioned"),                                                    \
+  N_TENANT, N_STR("install_date", false, 10, 10, "YYYY-MM-DD"),               \
+  N_STR("termination_date", false, 10, 10, "YYYY-MM-DD"),                     \
+  N_INT("commit_rate", false, 0, INT32_MAX, "committed rate (Kbps)"),         \
+  N_TAGS_CF
+#define N_NAME_SLUG(what)                                                     \
+  N_STR("name", true, 1, 100, what " name (unique)"), N_SLUG(true)
+
+/* The usual shapes of a NetBox resource's ops (path = its list path). */
+#define N_LIST(name, path, what, ...)                                         \
+  {"netbox", "list_" name, "GET", path, PV_TMO_LIST, true, PV_NORM_LIST,      \
+   NULL, NULL, ARGS(N_PAGING, __VA_ARGS__), what " (pages followed)", NULL,   \
+   NULL}
+#define N_GET(name, path, what)                                               \
+  {"netbox", "get_" name, "GET", path "{id}/", PV_TMO_GET, true,              \
+   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_NB_ID(what)), "one " what, NULL,      \
+   NULL}
+#define N_CREATE(name, path, what, ...)                                       \
+  {"netbox", "create_" name, "POST", path, PV_TMO_WRITE, false,               \
+   PV_NORM_OBJECT, NULL, NULL, ARGS(__VA_ARGS__, N_DESC_KEYED),               \
+   "creates " what, NULL, path}
+#define N_UPDATE(name, path, what, ...)                                       \
+  {"netbox", "update_" name, "PATCH", path "{id}/", PV_TMO_WRITE, true,       \
+   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_NB_ID(what), __VA_ARGS__, N_DESC),    \
+   "changes the given fields of a " what " (at least one)", NULL, NULL}
+#define N_DELETE(name, path, what)                                            \
+  {"netbox", "delete_" name, "DELETE", path "{id}/", PV_TMO_WRITE, true,      \
+   PV_NORM_DELETE, NULL, NULL, ARGS(ARG_NB_ID(what)),                         \
+   "deletes a " what " (409 while objects that refer to it remain)", NULL,    \
+   NULL}
+#define N_PARENT_ID(n, what)                                                  \
+  {n, PV_ARG_INT, PV_IN_PATH, true, 1, INT32_MAX, NULL, NULL, what}
 
 #define ARGS(...) ((const pv_arg_t[]){__VA_ARGS__, END})
 #define NO_ARGS ((const pv_arg_t[]){END})
@@ -105,7 +214,7 @@ static const pv_op_t ops[] = {
   /* VOLTHA: REST through chameleon/envoy on :8881 (SOUTHBOUND 1.2). */
   {"voltha", "health_check", "GET", "/health", PV_TMO_HEALTH, true,
    PV_NORM_OBJECT, NULL, NULL, NO_ARGS,
-   "VOLTHA health ({\"state\":\"HEALTHY\"})"},
+   "VOLTHA health ({\"state\":\"HEALTHY\"})", NULL, NULL},
   {"voltha", "list_devices", "GET", "/api/v1/devices", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL,
    ARGS(V_PAGING,
@@ -113,19 +222,19 @@ static const pv_op_t ops[] = {
          "only children of this device (client-side filter)"},
         {"serial_number", PV_ARG_STR, PV_IN_CLIENT, false, 1, 64, NULL, NULL,
          "only devices with this serial (client-side filter)"}),
-   "devices (OLTs and ONUs)"},
+   "devices (OLTs and ONUs)", NULL, NULL},
   {"voltha", "get_device", "GET", "/api/v1/devices/{device_id}", PV_TMO_GET,
    true, PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_DEVICE_ID(PV_IN_PATH)),
-   "one device"},
+   "one device", NULL, NULL},
   {"voltha", "list_logical_devices", "GET", "/api/v1/logical_devices",
    PV_TMO_LIST, true, PV_NORM_LIST, NULL, NULL, ARGS(V_PAGING),
-   "logical (OpenFlow) devices"},
+   "logical (OpenFlow) devices", NULL, NULL},
   {"voltha", "get_device_ports", "GET", "/api/v1/devices/{device_id}/ports",
    PV_TMO_GET, true, PV_NORM_LIST, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "a device's ports"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "a device's ports", NULL, NULL},
   {"voltha", "get_device_flows", "GET", "/api/v1/devices/{device_id}/flows",
    PV_TMO_GET, true, PV_NORM_LIST, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "a device's flows"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "a device's flows", NULL, NULL},
   {"voltha", "preprovision_olt", "POST", "/api/v1/devices", PV_TMO_WRITE,
    false, PV_NORM_OBJECT, NULL, "host_and_port|ipv4_address|mac_address",
    ARGS({"type", PV_ARG_STR, PV_IN_BODY, true, 1, 64, NULL, NULL,
@@ -138,61 +247,146 @@ static const pv_op_t ops[] = {
          "OLT MAC address (aa:bb:cc:dd:ee:ff)"},
         {"extra_args", PV_ARG_STR, PV_IN_BODY, false, 0, 1024, NULL, NULL,
          "adapter-specific arguments"}),
-   "pre-provisions an OLT (admin_state PREPROVISIONED)"},
+   "pre-provisions an OLT (admin_state PREPROVISIONED)", NULL, NULL},
   {"voltha", "enable_device", "POST", "/api/v1/devices/{device_id}/enable",
    PV_TMO_WRITE, true, PV_NORM_CUSTOM, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH)),
    "enables a device; an already enabled device is success: "
-   "{\"changed\":b}"},
+   "{\"changed\":b}", NULL, NULL},
   {"voltha", "disable_device", "POST", "/api/v1/devices/{device_id}/disable",
    PV_TMO_WRITE, true, PV_NORM_ACTION, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "disables a device"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "disables a device", NULL, NULL},
   {"voltha", "reboot_device", "POST", "/api/v1/devices/{device_id}/reboot",
    PV_TMO_LONG, false, PV_NORM_ACTION, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "reboots a device"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "reboots a device", NULL, NULL},
   {"voltha", "delete_device", "DELETE", "/api/v1/devices/{device_id}/delete",
    PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL,
-   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "deletes a device"},
+   ARGS(ARG_DEVICE_ID(PV_IN_PATH)), "deletes a device", NULL, NULL},
   {"voltha", "provision_onu", "GET", "/api/v1/devices", PV_TMO_LONG, true,
-   PV_NORM_CUSTOM, NULL, NULL,
-   ARGS({"olt_id", PV_ARG_STR, PV_IN_CLIENT, true, 1, 256, NULL, NULL,
-         "the parent OLT's device id"},
-        {"serial_number", PV_ARG_STR, PV_IN_CLIENT, true, 1, 64, NULL, NULL,
-         "the ONU's serial number"}),
+   PV_NORM_CUSTOM, NULL, NULL, ARGS(ONU_ARGS),
    "finds the OLT's child ONU by serial number and enables it (enabled "
-   "already = success): {device_id,olt_id,serial_number,changed,device}"},
+   "already = success): " ONU_RESULT, NULL, NULL},
+  {"voltha", "enable_onu", "GET", "/api/v1/devices", PV_TMO_LONG, true,
+   PV_NORM_CUSTOM, NULL, NULL, ARGS(ONU_ARGS),
+   "resumes a disabled ONU, found by OLT and serial number (enabled already "
+   "= success): " ONU_RESULT, NULL, NULL},
+  {"voltha", "disable_onu", "GET", "/api/v1/devices", PV_TMO_LONG, true,
+   PV_NORM_CUSTOM, NULL, NULL, ARGS(ONU_ARGS),
+   "suspends an ONU, found by OLT and serial number (disabled already = "
+   "success; a never-enabled ONU is refused): " ONU_RESULT, NULL, NULL},
+  {"voltha", "get_logical_device", "GET",
+   "/api/v1/logical_devices/{logical_device_id}", PV_TMO_GET, true,
+   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_LD_ID(NULL)),
+   "one logical device (datapath_id, desc, switch_features, root_device_id)",
+   NULL, NULL},
+  {"voltha", "get_logical_device_ports", "GET",
+   "/api/v1/logical_devices/{logical_device_id}/ports", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(ARG_LD_ID(NULL)),
+   "a logical device's OpenFlow ports (NNI and the enabled ONUs' UNIs)",
+   NULL, NULL},
+  {"voltha", "get_logical_device_flows", "GET",
+   "/api/v1/logical_devices/{logical_device_id}/flows", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(ARG_LD_ID(NULL)),
+   "a logical device's flow table (ofp_flow_stats)", NULL, NULL},
+  {"voltha", "add_flow", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/flows", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL,
+   ARGS(ARG_LD_ID("id"),
+        {"priority", PV_ARG_INT, PV_IN_BODY, true, 0, 65535,
+         "flow_mod.priority", NULL, "flow priority"},
+        {"table_id", PV_ARG_INT, PV_IN_BODY, false, 0, 254,
+         "flow_mod.table_id", NULL, "flow table (0 when left out)"},
+        {"cookie", PV_ARG_U64, PV_IN_BODY, false, 0, 0, "flow_mod.cookie",
+         NULL, "controller's flow identifier; delete_flow removes by it"},
+        {"match", PV_ARG_OBJECT, PV_IN_BODY, false, 0, 0, "flow_mod.match",
+         NULL, "ofp_match: {\"type\":\"OFPMT_OXM\",\"oxm_fields\":[...]}"},
+        {"instructions", PV_ARG_ARRAY, PV_IN_BODY, false, 0, 16,
+         "flow_mod.instructions", NULL, "ofp_instruction list"},
+        {"idle_timeout", PV_ARG_INT, PV_IN_BODY, false, 0, 65535,
+         "flow_mod.idle_timeout", NULL, "seconds; 0 = permanent"},
+        {"hard_timeout", PV_ARG_INT, PV_IN_BODY, false, 0, 65535,
+         "flow_mod.hard_timeout", NULL, "seconds; 0 = permanent"},
+        {"flags", PV_ARG_INT, PV_IN_BODY, false, 0, 31, "flow_mod.flags",
+         NULL, "OFPFF_* bits"}),
+   "adds a flow: FlowTableUpdate with OFPFC_ADD. Idempotent: a flow with "
+   "the same table, priority and match is replaced, not doubled",
+   "{\"flow_mod\":{\"command\":\"OFPFC_ADD\"}}", NULL},
+  {"voltha", "delete_flow", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/flows", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL,
+   ARGS(ARG_LD_ID("id"),
+        {"cookie", PV_ARG_U64, PV_IN_BODY, true, 0, 0, "flow_mod.cookie",
+         NULL, "cookie of the flows to delete (see get_logical_device_flows)"},
+        {"table_id", PV_ARG_INT, PV_IN_BODY, false, 0, 255,
+         "flow_mod.table_id", "255", "table, 255 = every table"}),
+   "deletes the flows with this cookie: FlowTableUpdate with OFPFC_DELETE, "
+   "an exact cookie mask and any out port/group (none left = success)",
+   "{\"flow_mod\":{\"command\":\"OFPFC_DELETE\","
+   "\"cookie_mask\":\"18446744073709551615\",\"out_port\":2147483647,"
+   "\"out_group\":2147483647}}", NULL},
+  {"voltha", "list_meters", "GET",
+   "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(ARG_LD_ID(NULL)),
+   "a logical device's meters ({config, stats})", NULL, NULL},
+  {"voltha", "add_meter", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL, ARGS(V_METER_ARGS),
+   "adds a meter: MeterModUpdate with OFPMC_ADD (an existing meter id is "
+   "left as it is and is success)",
+   "{\"meter_mod\":{\"command\":\"OFPMC_ADD\"}}", NULL},
+  {"voltha", "update_meter", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL, ARGS(V_METER_ARGS),
+   "replaces a meter's bands and flags: MeterModUpdate with OFPMC_MODIFY "
+   "(VOLTHA answers an unknown meter id with no-meter-to-modify, a 500)",
+   "{\"meter_mod\":{\"command\":\"OFPMC_MODIFY\"}}", NULL},
+  {"voltha", "delete_meter", "POST",
+   "/api/v1/logical_devices/{logical_device_id}/meters", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL,
+   ARGS(ARG_LD_ID("id"),
+        {"meter_id", PV_ARG_INT, PV_IN_BODY, true, 1, 4294901760LL,
+         "meter_mod.meter_id", NULL, "meter id"}),
+   "deletes a meter and the flows that use it: MeterModUpdate with "
+   "OFPMC_DELETE (no such meter = success)",
+   "{\"meter_mod\":{\"command\":\"OFPMC_DELETE\"}}", NULL},
+  {"voltha", "list_adapters", "GET", "/api/v1/adapters", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(V_PAGING),
+   "the adapters (plugins) VOLTHA runs", NULL, NULL},
+  {"voltha", "list_device_types", "GET", "/api/v1/device_types", PV_TMO_LIST,
+   true, PV_NORM_LIST, NULL, NULL, ARGS(V_PAGING),
+   "the device types the adapters support", NULL, NULL},
 
   /* GenieACS NBI on :7557 (SOUTHBOUND 2). */
   {"genieacs", "health_check", "GET", "/devices/", PV_TMO_HEALTH, true,
    PV_NORM_CUSTOM, NULL, NULL, NO_ARGS,
-   "NBI reachable: {\"healthy\":true,\"devices\":total}"},
+   "NBI reachable: {\"healthy\":true,\"devices\":total}", NULL, NULL},
   {"genieacs", "list_devices", "GET", "/devices/", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL, ARGS(G_QUERY_ARGS),
-   "devices matching a query; total from the `total` header"},
+   "devices matching a query; total from the `total` header", NULL, NULL},
   {"genieacs", "get_device", "GET", "/devices/", PV_TMO_GET, true,
    PV_NORM_FIND, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_CLIENT),
         {"projection", PV_ARG_STR, PV_IN_CLIENT, false, 1, 4096, NULL, NULL,
          "comma-separated paths to return"}),
-   "one device, by ?query={\"_id\":...} (the NBI has no GET by id)"},
+   "one device, by ?query={\"_id\":...} (the NBI has no GET by id)", NULL, NULL},
   {"genieacs", "get_parameter_values", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, true, PV_NORM_TASK, "getParameterValues", NULL,
    ARGS(G_TASK_ARGS,
         {"parameter_names", PV_ARG_STR_LIST, PV_IN_BODY, true, 1, 256,
          "parameterNames", NULL, "parameter paths to read"}),
-   "task getParameterValues"},
+   "task getParameterValues", NULL, NULL},
   {"genieacs", "set_parameter_values", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, true, PV_NORM_TASK, "setParameterValues", NULL,
    ARGS(G_TASK_ARGS,
         {"parameter_values", PV_ARG_PARAM_VALUES, PV_IN_BODY, true, 1, 256,
          "parameterValues", NULL, "[[path, value, \"xsd:type\"?], ...]"}),
-   "task setParameterValues"},
+   "task setParameterValues", NULL, NULL},
   {"genieacs", "refresh_object", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, true, PV_NORM_TASK, "refreshObject", NULL,
    ARGS(G_TASK_ARGS,
         {"object_name", PV_ARG_STR, PV_IN_BODY, true, 0, 1024, "objectName",
          NULL, "object path; \"\" means everything"}),
-   "task refreshObject"},
+   "task refreshObject", NULL, NULL},
   {"genieacs", "add_object", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, false, PV_NORM_TASK, "addObject", NULL,
    ARGS(G_TASK_ARGS,
@@ -200,18 +394,18 @@ static const pv_op_t ops[] = {
          NULL, "object path to add an instance to"},
         {"parameter_values", PV_ARG_PARAM_VALUES, PV_IN_BODY, false, 1, 256,
          "parameterValues", NULL, "values for the new instance"}),
-   "task addObject"},
+   "task addObject", NULL, NULL},
   {"genieacs", "delete_object", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, false, PV_NORM_TASK, "deleteObject", NULL,
    ARGS(G_TASK_ARGS,
         {"object_name", PV_ARG_STR, PV_IN_BODY, true, 1, 1024, "objectName",
          NULL, "object instance path, e.g. ...WANIPConnection.2"}),
-   "task deleteObject"},
+   "task deleteObject", NULL, NULL},
   {"genieacs", "reboot", "POST", "/devices/{device_id}/tasks", PV_TMO_TASK_CR,
-   false, PV_NORM_TASK, "reboot", NULL, ARGS(G_TASK_ARGS), "task reboot"},
+   false, PV_NORM_TASK, "reboot", NULL, ARGS(G_TASK_ARGS), "task reboot", NULL, NULL},
   {"genieacs", "factory_reset", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, false, PV_NORM_TASK, "factoryReset", NULL,
-   ARGS(G_TASK_ARGS), "task factoryReset"},
+   ARGS(G_TASK_ARGS), "task factoryReset", NULL, NULL},
   {"genieacs", "download", "POST", "/devices/{device_id}/tasks",
    PV_TMO_TASK_CR, false, PV_NORM_TASK, "download", NULL,
    ARGS(G_TASK_ARGS,
@@ -221,42 +415,124 @@ static const pv_op_t ops[] = {
          "\"1 Firmware Upgrade Image\"", "TR-069 file type"},
         {"target_file_name", PV_ARG_STR, PV_IN_BODY, false, 1, 1024,
          "targetFileName", NULL, "name on the device"}),
-   "task download (firmware)"},
+   "task download (firmware)", NULL, NULL},
+  {"genieacs", "run_provisions", "POST", "/devices/{device_id}/tasks",
+   PV_TMO_TASK_CR, false, PV_NORM_TASK, "provisions", NULL,
+   ARGS(G_TASK_ARGS,
+        {"provisions", PV_ARG_ARRAY, PV_IN_BODY, true, 1, 64, NULL, NULL,
+         "[[\"provision name\", args...], ...] (see put_provision)"}),
+   "task provisions: runs provision scripts on the device", NULL, NULL},
   {"genieacs", "add_tag", "POST", "/devices/{device_id}/tags/{tag}",
    PV_TMO_WRITE, true, PV_NORM_ACTION, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH),
         {"tag", PV_ARG_STR, PV_IN_PATH, true, 1, 128, NULL, NULL, "tag"}),
-   "tags a device"},
+   "tags a device", NULL, NULL},
   {"genieacs", "remove_tag", "DELETE", "/devices/{device_id}/tags/{tag}",
    PV_TMO_WRITE, true, PV_NORM_ACTION, NULL, NULL,
    ARGS(ARG_DEVICE_ID(PV_IN_PATH),
         {"tag", PV_ARG_STR, PV_IN_PATH, true, 1, 128, NULL, NULL, "tag"}),
-   "removes a tag"},
+   "removes a tag", NULL, NULL},
   {"genieacs", "delete_device", "DELETE", "/devices/{device_id}", PV_TMO_WRITE,
    true, PV_NORM_DELETE, NULL, NULL, ARGS(ARG_DEVICE_ID(PV_IN_PATH)),
-   "deletes a device with its tasks and faults"},
+   "deletes a device with its tasks and faults", NULL, NULL},
   {"genieacs", "list_tasks", "GET", "/tasks/", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL,
    ARGS(G_DEVICE_FILTER, G_QUERY_ARGS),
-   "pending tasks (device_id is optional here: adds {\"device\":id})"},
+   "pending tasks (device_id is optional here: adds {\"device\":id})", NULL, NULL},
   {"genieacs", "list_faults", "GET", "/faults/", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL,
    ARGS(G_DEVICE_FILTER, G_QUERY_ARGS),
-   "faults (device_id is optional here: adds {\"device\":id})"},
+   "faults (device_id is optional here: adds {\"device\":id})", NULL, NULL},
   {"genieacs", "retry_task", "POST", "/tasks/{task_id}/retry", PV_TMO_WRITE,
    true, PV_NORM_ACTION, NULL, NULL,
    ARGS({"task_id", PV_ARG_STR, PV_IN_PATH, true, 1, 64, NULL, NULL,
          "task _id"}),
-   "retries a faulted task"},
+   "retries a faulted task", NULL, NULL},
   {"genieacs", "delete_task", "DELETE", "/tasks/{task_id}", PV_TMO_WRITE,
    true, PV_NORM_DELETE, NULL, NULL,
    ARGS({"task_id", PV_ARG_STR, PV_IN_PATH, true, 1, 64, NULL, NULL,
          "task _id"}),
-   "deletes a task"},
+   "deletes a task", NULL, NULL},
+  {"genieacs", "count_devices", "HEAD", "/devices/", PV_TMO_LIST, true,
+   PV_NORM_CUSTOM, NULL, NULL,
+   ARGS({"query", PV_ARG_OBJECT, PV_IN_CLIENT, false, 0, 0, NULL, NULL,
+         "MongoDB-style filter, sent URL-encoded (none: every device)"}),
+   "how many devices match, from the `total` header of a HEAD: no device "
+   "is fetched: {\"count\":n}", NULL, NULL},
+  {"genieacs", "delete_fault", "DELETE", "/faults/{fault_id}", PV_TMO_WRITE,
+   true, PV_NORM_DELETE, NULL, NULL,
+   ARGS({"fault_id", PV_ARG_STR, PV_IN_PATH, true, 3, 512, NULL, NULL,
+         "fault _id, \"<device id>:<channel>\" (see list_faults); a "
+         "task_<id> channel deletes that task too"}),
+   "deletes a fault (the NBI answers 200 for an absent one too)", NULL,
+   NULL},
+  {"genieacs", "list_presets", "GET", "/presets/", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(G_QUERY_ARGS), "presets", NULL, NULL},
+  {"genieacs", "put_preset", "PUT", "/presets/{name}", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, NULL,
+   ARGS(G_NAME("preset"),
+        {"configurations", PV_ARG_ARRAY, PV_IN_BODY, true, 0, 256, NULL,
+         NULL, "[{\"type\":\"value\"|\"age\"|\"add_tag\"|"
+         "\"delete_tag\"|\"provision\"|\"add_object\"|"
+         "\"delete_object\",...}]"},
+        {"weight", PV_ARG_INT, PV_IN_BODY, false, -1000000, 1000000, NULL,
+         "0", "order among presets (lower first)"},
+        {"channel", PV_ARG_STR, PV_IN_BODY, false, 0, 128, NULL, NULL,
+         "fault channel (\"default\" when empty)"},
+        {"precondition", PV_ARG_STR, PV_IN_BODY, false, 0, 4096, NULL, NULL,
+         "when it applies: an expression over device parameters (or the old "
+         "JSON query form)"},
+        {"events", PV_ARG_OBJECT, PV_IN_BODY, false, 0, 0, NULL, NULL,
+         "{\"0 BOOTSTRAP\":true,...}"},
+        {"schedule", PV_ARG_STR, PV_IN_BODY, false, 0, 256, NULL, NULL,
+         "cron-like schedule"}),
+   "creates or replaces a preset (the NBI stores what it is given)", NULL,
+   NULL},
+  {"genieacs", "delete_preset", "DELETE", "/presets/{name}", PV_TMO_WRITE,
+   true, PV_NORM_DELETE, NULL, NULL, ARGS(G_NAME("preset")),
+   "deletes a preset (200 for an absent one too)", NULL, NULL},
+  {"genieacs", "list_provisions", "GET", "/provisions/", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(G_QUERY_ARGS),
+   "provisions ({_id, script})", NULL, NULL},
+  {"genieacs", "put_provision", "PUT", "/provisions/{name}", PV_TMO_WRITE,
+   true, PV_NORM_ACTION, NULL, NULL,
+   ARGS(G_NAME("provision"),
+        {"script", PV_ARG_STR, PV_IN_RAW, true, 1, 512 * 1024, NULL, NULL,
+         "the provision's JavaScript, sent as the body"}),
+   "creates or replaces a provision; the NBI refuses a script that does "
+   "not compile (400 SyntaxError)", NULL, NULL},
+  {"genieacs", "delete_provision", "DELETE", "/provisions/{name}",
+   PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL, ARGS(G_NAME("provision")),
+   "deletes a provision (200 for an absent one too)", NULL, NULL},
+  {"genieacs", "list_files", "GET", "/files/", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(G_QUERY_ARGS),
+   "files ({_id, length, uploadDate, filename, metadata})", NULL, NULL},
+  {"genieacs", "upload_file", "PUT", "/files/{name}", PV_TMO_WRITE, true,
+   PV_NORM_ACTION, NULL, "content|content_base64",
+   ARGS(G_NAME("file"),
+        {"file_type", PV_ARG_STR, PV_IN_HEADER, true, 1, 128, "fileType",
+         NULL, "TR-069 file type, e.g. \"1 Firmware Upgrade Image\""},
+        {"oui", PV_ARG_STR, PV_IN_HEADER, false, 1, 64, "oui", NULL,
+         "devices it is for (OUI)"},
+        {"product_class", PV_ARG_STR, PV_IN_HEADER, false, 1, 128,
+         "productClass", NULL, "devices it is for (product class)"},
+        {"version", PV_ARG_STR, PV_IN_HEADER, false, 1, 128, "version",
+         NULL, "file version"},
+        {"content", PV_ARG_STR, PV_IN_RAW, false, 0, 768 * 1024, NULL, NULL,
+         "text content (configuration files, scripts)"},
+        {"content_base64", PV_ARG_BASE64, PV_IN_RAW, false, 4, 1000000,
+         NULL, NULL, "binary content, base64 (at most ~730 KiB decoded: a "
+         "job is at most 1 MiB)"}),
+   "stores a file (replacing one of that name) with its metadata headers; "
+   "firmware images larger than a job must be uploaded to GenieACS directly",
+   NULL, NULL},
+  {"genieacs", "delete_file", "DELETE", "/files/{name}", PV_TMO_WRITE, true,
+   PV_NORM_DELETE, NULL, NULL, ARGS(G_NAME("file")),
+   "deletes a file (absent: 404)", NULL, NULL},
 
   /* NetBox REST (SOUTHBOUND 3): trailing slashes everywhere. */
   {"netbox", "health_check", "GET", "/api/status/", PV_TMO_HEALTH, true,
-   PV_NORM_OBJECT, NULL, NULL, NO_ARGS, "NetBox status"},
+   PV_NORM_OBJECT, NULL, NULL, NO_ARGS, "NetBox status", NULL, NULL},
   {"netbox", "list_devices", "GET", "/api/dcim/devices/", PV_TMO_LIST, true,
    PV_NORM_LIST, NULL, NULL,
    ARGS(N_PAGING, N_FILTER_STR("name", 64, "device name"),
@@ -265,62 +541,61 @@ static const pv_op_t ops[] = {
         N_FILTER_INT("role_id", "role id"),
         N_FILTER_STR("status", 32, "status value"),
         N_FILTER_STR("serial", 50, "serial number")),
-   "devices (pages followed)"},
-  {"netbox", "get_device", "GET", "/api/dcim/devices/{id}/", PV_TMO_GET, true,
-   PV_NORM_OBJECT, NULL, NULL, ARGS(ARG_NB_ID("device")), "one device"},
-  {"netbox", "create_device", "POST", "/api/dcim/devices/", PV_TMO_WRITE,
-   false, PV_NORM_OBJECT, NULL, NULL, ARGS(N_DEVICE_FIELDS(true)),
-   "creates a device"},
-  {"netbox", "update_device", "PATCH", "/api/dcim/devices/{id}/",
-   PV_TMO_WRITE, true, PV_NORM_OBJECT, NULL, NULL,
-   ARGS(ARG_NB_ID("device"), N_DEVICE_FIELDS(false)),
-   "changes the given fields of a device (at least one)"},
-  {"netbox", "delete_device", "DELETE", "/api/dcim/devices/{id}/",
-   PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL, ARGS(ARG_NB_ID("device")),
-   "deletes a device"},
-  {"netbox", "list_interfaces", "GET", "/api/dcim/interfaces/", PV_TMO_LIST,
-   true, PV_NORM_LIST, NULL, NULL,
-   ARGS(N_PAGING, N_FILTER_INT("device_id", "device id"),
-        N_FILTER_STR("name", 64, "interface name")),
-   "interfaces (pages followed)"},
-  {"netbox", "list_prefixes", "GET", "/api/ipam/prefixes/", PV_TMO_LIST, true,
-   PV_NORM_LIST, NULL, NULL,
-   ARGS(N_PAGING, N_FILTER_STR("prefix", 64, "e.g. 10.0.0.0/24"),
-        N_FILTER_INT("vrf_id", "VRF id"),
-        N_FILTER_INT("tenant_id", "tenant id"),
-        N_FILTER_STR("status", 32, "status value")),
-   "prefixes (pages followed)"},
+   "devices (pages followed)", NULL, NULL},
+  N_GET("device", "/api/dcim/devices/", "device"),
+  N_CREATE("device", "/api/dcim/devices/", "a device", N_DEVICE_FIELDS(true)),
+  N_UPDATE("device", "/api/dcim/devices/", "device", N_DEVICE_FIELDS(false)),
+  N_DELETE("device", "/api/dcim/devices/", "device"),
+  N_LIST("interfaces", "/api/dcim/interfaces/", "interfaces",
+         N_FILTER_INT("device_id", "device id"),
+         N_FILTER_STR("name", 64, "interface name")),
+  N_CREATE("interface", "/api/dcim/interfaces/", "an interface on a device",
+           N_REF("device", true, "device"),
+           N_STR("name", true, 1, 64, "interface name (unique per device)"),
+           N_STR("type", true, 1, 50, "e.g. 1000base-t, 10gbase-x-sfpp, "
+                                      "gpon, virtual"),
+           N_STR("label", false, 0, 64, "physical label"),
+           N_BOOL("enabled", "administratively up (default true)"),
+           N_INT("mtu", false, 1, 65536, "MTU"),
+           N_BOOL("mgmt_only", "management interface"), N_TAGS_CF),
+
+  /* IP addresses */
   {"netbox", "allocate_ip", "POST",
    "/api/ipam/prefixes/{prefix_id}/available-ips/", PV_TMO_WRITE, false,
-   PV_NORM_CUSTOM, NULL, NULL,
-   ARGS({"prefix_id", PV_ARG_INT, PV_IN_PATH, true, 1, INT32_MAX, NULL, NULL,
-         "prefix to allocate from"},
-        {"description", PV_ARG_STR, PV_IN_CLIENT, false, 0, 60, NULL, NULL,
-         "free text; \" [pv-job <job id>]\" is appended"},
-        {"status", PV_ARG_STR, PV_IN_BODY, false, 1, 32, NULL, NULL,
-         "active, reserved, deprecated, dhcp, slaac"},
-        {"dns_name", PV_ARG_STR, PV_IN_BODY, false, 0, 255, NULL, NULL,
-         "DNS name"},
-        {"role", PV_ARG_STR, PV_IN_BODY, false, 1, 32, NULL, NULL, "IP role"},
-        {"tenant", PV_ARG_REF, PV_IN_BODY, false, 0, 0, NULL, NULL,
-         "NetBox tenant id or {\"slug\":...}"},
-        {"assigned_object_type", PV_ARG_STR, PV_IN_BODY, false, 1, 64, NULL,
-         NULL, "e.g. dcim.interface"},
-        {"assigned_object_id", PV_ARG_INT, PV_IN_BODY, false, 1, INT32_MAX,
-         NULL, NULL, "id of the assigned object"},
-        {"prefix_length", PV_ARG_INT, PV_IN_BODY, false, 0, 128, NULL, NULL,
-         "mask of the address (>= the prefix's)"},
-        {"tags", PV_ARG_ARRAY, PV_IN_BODY, false, 0, 100, NULL, NULL,
-         "tag ids or {\"name\":...} objects"}),
-   "next free address of a prefix; the job id is recorded in description "
-   "and an unknown outcome is reconciled by looking it up"},
+   PV_NORM_OBJECT, NULL, NULL,
+   ARGS(N_PARENT_ID("prefix_id", "prefix to allocate from"), N_DESC_KEYED,
+        N_IP_FIELDS,
+        N_INT("prefix_length", false, 0, 128,
+              "mask of the address (>= the prefix's)")),
+   "next free address of a prefix", NULL, "/api/ipam/ip-addresses/"},
+  {"netbox", "get_available_ips", "GET",
+   "/api/ipam/prefixes/{prefix_id}/available-ips/", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL,
+   ARGS(N_PARENT_ID("prefix_id", "prefix"),
+        {"limit", PV_ARG_INT, PV_IN_QUERY, false, 1, 1000, NULL, "50",
+         "most addresses returned (NetBox's default: 50)"}),
+   "free addresses of a prefix, ascending (network and broadcast "
+   "skipped unless it is a pool); nothing is reserved", NULL, NULL},
+  N_CREATE("ip_address", "/api/ipam/ip-addresses/", "an IP address as given",
+           N_STR("address", true, 3, 64, "address with mask, e.g. "
+                                         "10.0.0.5/24"),
+           N_REF("vrf", false, "VRF"), N_IP_FIELDS),
+  N_UPDATE("ip_address", "/api/ipam/ip-addresses/", "IP address",
+           N_STR("address", false, 3, 64, "address with mask"),
+           N_REF("vrf", false, "VRF"), N_IP_FIELDS),
+  {"netbox", "assign_ip_to_interface", "PATCH",
+   "/api/ipam/ip-addresses/{id}/", PV_TMO_WRITE, true, PV_NORM_OBJECT, NULL,
+   NULL,
+   ARGS(ARG_NB_ID("IP address"),
+        {"interface_id", PV_ARG_INT, PV_IN_BODY, true, 1, INT32_MAX,
+         "assigned_object_id", NULL, "device interface to assign it to"}),
+   "assigns an IP address to a device interface", 
+   "{\"assigned_object_type\":\"dcim.interface\"}", NULL},
   {"netbox", "release_ip", "DELETE", "/api/ipam/ip-addresses/{id}/",
    PV_TMO_WRITE, true, PV_NORM_DELETE, NULL, NULL,
    ARGS(ARG_NB_ID("IP address")),
-   "deletes an IP address; an absent address (404) is success"},
-  {"netbox", "get_ip_address", "GET", "/api/ipam/ip-addresses/{id}/",
-   PV_TMO_GET, true, PV_NORM_OBJECT, NULL, NULL,
-   ARGS(ARG_NB_ID("IP address")), "one IP address"},
+   "deletes an IP address; an absent address (404) is success", NULL, NULL},
+  N_GET("ip_address", "/api/ipam/ip-addresses/", "IP address"),
   {"netbox", "list_ip_addresses", "GET", "/api/ipam/ip-addresses/",
    PV_TMO_LIST, true, PV_NORM_LIST, NULL, NULL,
    ARGS(N_PAGING, N_FILTER_STR("address", 64, "e.g. 10.0.0.5/24"),
@@ -331,14 +606,158 @@ static const pv_op_t ops[] = {
         N_FILTER_INT("tenant_id", "tenant id"),
         N_FILTER_STR("status", 32, "status value"),
         N_FILTER_STR("description", 200, "exact description")),
-   "IP addresses (pages followed)"},
+   "IP addresses (pages followed)", NULL, NULL},
+
+  /* Prefixes */
+  {"netbox", "list_prefixes", "GET", "/api/ipam/prefixes/", PV_TMO_LIST, true,
+   PV_NORM_LIST, NULL, NULL,
+   ARGS(N_PAGING, N_FILTER_STR("prefix", 64, "e.g. 10.0.0.0/24"),
+        N_FILTER_INT("vrf_id", "VRF id"),
+        N_FILTER_INT("tenant_id", "tenant id"),
+        N_FILTER_STR("status", 32, "status value")),
+   "prefixes (pages followed)", NULL, NULL},
+  N_GET("prefix", "/api/ipam/prefixes/", "prefix"),
+  N_CREATE("prefix", "/api/ipam/prefixes/", "a prefix", N_PREFIX_FIELDS(true)),
+  N_DELETE("prefix", "/api/ipam/prefixes/", "prefix"),
+  {"netbox", "list_available_prefixes", "GET",
+   "/api/ipam/prefixes/{prefix_id}/available-prefixes/", PV_TMO_GET, true,
+   PV_NORM_LIST, NULL, NULL, ARGS(N_PARENT_ID("prefix_id", "parent prefix")),
+   "the free CIDR blocks of a prefix (its space minus its child prefixes)",
+   NULL, NULL},
+
+  /* VRFs */
+  N_LIST("vrfs", "/api/ipam/vrfs/", "VRFs",
+         N_FILTER_STR("name", 100, "VRF name"),
+         N_FILTER_STR("rd", 21, "route distinguisher"),
+         N_FILTER_INT("tenant_id", "tenant id")),
+  N_GET("vrf", "/api/ipam/vrfs/", "VRF"),
+  N_CREATE("vrf", "/api/ipam/vrfs/", "a VRF",
+           N_STR("name", true, 1, 100, "VRF name"),
+           N_STR("rd", false, 1, 21, "route distinguisher, e.g. 65000:1"),
+           N_TENANT, N_BOOL("enforce_unique", "no duplicate addresses "
+                                              "inside (default true)"),
+           N_TAGS_CF),
+  N_DELETE("vrf", "/api/ipam/vrfs/", "VRF"),
+
+  /* VLANs */
+  N_LIST("vlan_groups", "/api/ipam/vlan-groups/", "VLAN groups",
+         N_FILTER_STR("name", 100, "group name"),
+         N_FILTER_STR("slug", 100, "group slug"),
+         N_FILTER_INT("tenant_id", "tenant id")),
+  N_LIST("vlans", "/api/ipam/vlans/", "VLANs",
+         {"vid", PV_ARG_INT, PV_IN_QUERY, false, 1, 4094, NULL, NULL,
+          "VLAN id"},
+         N_FILTER_STR("name", 64, "VLAN name"),
+         N_FILTER_INT("group_id", "VLAN group id"),
+         N_FILTER_INT("site_id", "site id"),
+         N_FILTER_INT("tenant_id", "tenant id"),
+         N_FILTER_STR("status", 32, "status value")),
+  N_GET("vlan", "/api/ipam/vlans/", "VLAN"),
+  N_CREATE("vlan", "/api/ipam/vlans/", "a VLAN with the given vid",
+           N_VLAN_FIELDS(true)),
+  N_UPDATE("vlan", "/api/ipam/vlans/", "VLAN", N_VLAN_FIELDS(false)),
+  N_DELETE("vlan", "/api/ipam/vlans/", "VLAN"),
+  {"netbox", "allocate_vlan", "POST",
+   "/api/ipam/vlan-groups/{group_id}/available-vlans/", PV_TMO_WRITE, false,
+   PV_NORM_OBJECT, NULL, NULL,
+   ARGS(N_PARENT_ID("group_id", "VLAN group to allocate from"),
+        N_STR("name", true, 1, 64, "VLAN name (unique in the group)"),
+        N_REF("site", false, "site"), N_TENANT,
+        N_STR("status", false, 1, 32, "active, reserved, deprecated"),
+        N_TAGS_CF, N_DESC_KEYED),
+   "a VLAN with the next free vid of a VLAN group (409: none left)", NULL,
+   "/api/ipam/vlans/"},
+
+  /* Sites and tenants */
+  N_LIST("sites", "/api/dcim/sites/", "sites",
+         N_FILTER_STR("name", 100, "site name"),
+         N_FILTER_STR("slug", 100, "site slug"),
+         N_FILTER_STR("status", 32, "status value"),
+         N_FILTER_INT("tenant_id", "tenant id")),
+  N_GET("site", "/api/dcim/sites/", "site"),
+  N_CREATE("site", "/api/dcim/sites/", "a site", N_NAME_SLUG("site"),
+           N_STR("status", false, 1, 32,
+                 "planned, staging, active, decommissioning, retired"),
+           N_TENANT, N_STR("facility", false, 0, 50, "facility"),
+           N_STR("time_zone", false, 1, 64, "e.g. Europe/Paris"), N_TAGS_CF),
+  N_DELETE("site", "/api/dcim/sites/", "site"),
+  N_LIST("tenants", "/api/tenancy/tenants/", "tenants",
+         N_FILTER_STR("name", 100, "tenant name"),
+         N_FILTER_STR("slug", 100, "tenant slug")),
+  N_GET("tenant", "/api/tenancy/tenants/", "tenant"),
+  {"netbox", "find_tenant", "GET", "/api/tenancy/tenants/", PV_TMO_GET, true,
+   PV_NORM_FIND, NULL, "name|slug",
+   ARGS(N_FILTER_STR("name", 100, "exact tenant name"),
+        N_FILTER_STR("slug", 100, "exact tenant slug")),
+   "the tenant with this name or slug (none: 404)", NULL, NULL},
+  N_CREATE("tenant", "/api/tenancy/tenants/", "a tenant",
+           N_NAME_SLUG("tenant"), N_TAGS_CF),
+  N_DELETE("tenant", "/api/tenancy/tenants/", "tenant"),
+
+  /* Cables */
+  N_LIST("cables", "/api/dcim/cables/", "cables",
+         N_FILTER_STR("label", 100, "cable label"),
+         N_FILTER_INT("device_id", "an end on this device"),
+         N_FILTER_INT("tenant_id", "tenant id"),
+         N_FILTER_STR("status", 32, "status value")),
+  N_GET("cable", "/api/dcim/cables/", "cable"),
+  N_CREATE("cable", "/api/dcim/cables/", "a cable between two ends",
+           N_CABLE_FIELDS(true)),
+  N_UPDATE("cable", "/api/dcim/cables/", "cable", N_CABLE_FIELDS(false)),
+  N_DELETE("cable", "/api/dcim/cables/", "cable"),
+
+  /* Circuits */
+  N_LIST("providers", "/api/circuits/providers/", "circuit providers",
+         N_FILTER_STR("name", 100, "provider name"),
+         N_FILTER_STR("slug", 100, "provider slug")),
+  N_GET("provider", "/api/circuits/providers/", "circuit provider"),
+  N_CREATE("provider", "/api/circuits/providers/", "a circuit provider",
+           N_NAME_SLUG("provider"), N_TAGS_CF),
+  N_LIST("circuit_types", "/api/circuits/circuit-types/", "circuit types",
+         N_FILTER_STR("name", 100, "type name"),
+         N_FILTER_STR("slug", 100, "type slug")),
+  N_CREATE("circuit_type", "/api/circuits/circuit-types/", "a circuit type",
+           N_NAME_SLUG("circuit type"),
+           N_STR("color", false, 0, 6, "RGB hex"), N_TAGS_CF),
+  N_LIST("circuits", "/api/circuits/circuits/", "circuits",
+         N_FILTER_STR("cid", 100, "circuit id"),
+         N_FILTER_INT("provider_id", "provider id"),
+         N_FILTER_INT("type_id", "circuit type id"),
+         N_FILTER_INT("tenant_id", "tenant id"),
+         N_FILTER_STR("status", 32, "status value")),
+  N_GET("circuit", "/api/circuits/circuits/", "circuit"),
+  N_CREATE("circuit", "/api/circuits/circuits/", "a circuit",
+           N_CIRCUIT_FIELDS(true)),
+  N_UPDATE("circuit", "/api/circuits/circuits/", "circuit",
+           N_CIRCUIT_FIELDS(false)),
+  N_DELETE("circuit", "/api/circuits/circuits/", "circuit"),
+  N_LIST("circuit_terminations", "/api/circuits/circuit-terminations/",
+         "circuit terminations",
+         N_FILTER_INT("circuit_id", "circuit id"),
+         N_FILTER_STR("term_side", 1, "A or Z"),
+         N_FILTER_INT("site_id", "terminating site id")),
+  N_GET("circuit_termination", "/api/circuits/circuit-terminations/",
+        "circuit termination"),
+  N_CREATE("circuit_termination", "/api/circuits/circuit-terminations/",
+           "one end (A or Z) of a circuit",
+           N_REF("circuit", true, "circuit"),
+           N_STR("term_side", true, 1, 1, "A or Z"),
+           {"termination_type", PV_ARG_STR, PV_IN_BODY, false, 1, 64, NULL,
+            "\"dcim.site\"", "what it terminates on"},
+           N_INT("termination_id", true, 1, INT32_MAX,
+                 "id of that object (a site)"),
+           N_INT("port_speed", false, 0, INT32_MAX, "Kbps"),
+           N_INT("upstream_speed", false, 0, INT32_MAX, "Kbps"),
+           N_STR("xconnect_id", false, 0, 50, "cross-connect id"),
+           N_STR("pp_info", false, 0, 100, "patch panel / ports"),
+           N_BOOL("mark_connected", "connected without a cable"), N_TAGS_CF),
 
   /* Any service: the steps name their own services. */
   {"*", PV_OP_ORDER, "-", "-", PV_TMO_LONG, false, PV_NORM_CUSTOM, NULL, NULL,
    ARGS({"steps", PV_ARG_STEPS, PV_IN_CLIENT, true, 1, PV_ORDER_MAX_STEPS,
          NULL, NULL, "[{\"service\",\"op\",\"args\"}] run in sequence"}),
    "runs steps in order; a failed step stops the order: "
-   "{steps:[{service,op,status,result|error}],completed,count}"},
+   "{steps:[{service,op,status,result|error}],completed,count}", NULL, NULL},
 };
 
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
@@ -426,6 +845,8 @@ const char *pv_arg_type_name(pv_arg_type_t type)
   case PV_ARG_REF: return "id or object";
   case PV_ARG_PARAM_VALUES: return "parameter values";
   case PV_ARG_STEPS: return "steps";
+  case PV_ARG_U64: return "unsigned 64-bit";
+  case PV_ARG_BASE64: return "base64";
   }
   return "?";
 }
@@ -518,6 +939,60 @@ static int check_param_value(const char *pfx, const char *name, size_t i,
   return 0;
 }
 
+/* OpenFlow cookies are uint64: a JSON integer covers only half the range,
+ * so a decimal string is accepted too (protobuf's JSON takes both). */
+static int check_u64(const char *pfx, const char *what, const json_t *v,
+                     pv_error_t *err)
+{
+  if (json_is_integer(v)) {
+    if (json_integer_value(v) < 0) {
+      pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                   "%s%s: %" JSON_INTEGER_FORMAT " is negative", pfx, what,
+                   json_integer_value(v));
+      return -1;
+    }
+    return 0;
+  }
+  if (!json_is_string(v)) {
+    pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                 "%s%s: expected integer or decimal string, got %s", pfx,
+                 what, pv_doc_kind(v));
+    return -1;
+  }
+  const char *s = json_string_value(v);
+  size_t len = json_string_length(v);
+  bool digits = len > 0 && len <= 20;
+  for (size_t i = 0; i < len && digits; i++)
+    digits = s[i] >= '0' && s[i] <= '9';
+  errno = 0;
+  if (digits)
+    (void)strtoull(s, NULL, 10);
+  if (!digits || errno == ERANGE) {
+    pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                 "%s%s: \"%.24s\" is not a decimal number in [0, "
+                 "18446744073709551615]", pfx, what, s);
+    return -1;
+  }
+  return 0;
+}
+
+/* A header value must stay one header: no CR, LF or other control byte. */
+static int check_header(const char *pfx, const char *what, const json_t *v,
+                        pv_error_t *err)
+{
+  const char *s = json_string_value(v);
+  for (size_t i = 0; s && i < json_string_length(v); i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) {
+      pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                   "%s%s: control characters are not allowed (sent as a "
+                   "header)", pfx, what);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int check_steps(const json_t *steps, pv_error_t *err);
 
 static int check_value(const char *pfx, const pv_arg_t *a, const json_t *v,
@@ -605,6 +1080,19 @@ static int check_value(const char *pfx, const pv_arg_t *a, const json_t *v,
     if (check_array_len(pfx, what, v, a->min, a->max, err) < 0)
       return -1;
     return check_steps(v, err);
+  case PV_ARG_U64:
+    return check_u64(pfx, what, v, err);
+  case PV_ARG_BASE64:
+    if (check_string(pfx, what, v, a->min, a->max, err) < 0)
+      return -1;
+    if (pv_base64_decode(json_string_value(v), json_string_length(v),
+                         NULL) < 0) {
+      pv_error_set(err, PV_ERR_BAD_ARGS, 0,
+                   "%s%s: not base64 (RFC 4648, with padding, no line "
+                   "breaks)", pfx, what);
+      return -1;
+    }
+    return 0;
   }
   pv_error_set(err, PV_ERR_INTERNAL, 0, "%s%s: unknown type", pfx, what);
   return -1;
@@ -654,6 +1142,12 @@ static int check_args_pfx(const char *pfx, const pv_op_t *op,
     }
     if (check_value(pfx, a, v, err) < 0)
       return -1;
+    if (a->in == PV_IN_HEADER) {
+      char what[96];
+      snprintf(what, sizeof(what), "argument \"%s\"", a->name);
+      if (check_header(pfx, what, v, err) < 0)
+        return -1;
+    }
     if (a->in == PV_IN_BODY)
       body_args++;
   }
@@ -763,6 +1257,7 @@ static void arg_limits(const pv_arg_t *a, char *buf, size_t size)
   buf[0] = '\0';
   switch (a->type) {
   case PV_ARG_STR:
+  case PV_ARG_BASE64:
     if (a->min == a->max)
       snprintf(buf, size, "%" PRId64 " bytes", a->max);
     else
@@ -784,7 +1279,7 @@ static void arg_limits(const pv_arg_t *a, char *buf, size_t size)
 
 static int dump_text(FILE *out, const char *service)
 {
-  fprintf(out, "%-9s %-22s %-6s %-46s %-8s %-4s %s\n", "SERVICE", "OP",
+  fprintf(out, "%-9s %-26s %-6s %-52s %-8s %-4s %s\n", "SERVICE", "OP",
           "METHOD", "PATH", "TIMEOUT", "IDEM", "ARGS (* = required)");
   for (size_t i = 0; i < N_OPS; i++) {
     const pv_op_t *op = &ops[i];
@@ -800,7 +1295,7 @@ static int dump_text(FILE *out, const char *service)
         break;
       used += (size_t)n;
     }
-    fprintf(out, "%-9s %-22s %-6s %-46s %-8s %-4s %s\n", op->service, op->name,
+    fprintf(out, "%-9s %-26s %-6s %-52s %-8s %-4s %s\n", op->service, op->name,
             op->method, op->path, pv_timeout_class_name(op->tmo),
             op->idempotent ? "yes" : "no", args[0] ? args : "-");
   }
@@ -820,7 +1315,8 @@ static void md_service(FILE *out, const char *service)
       continue;
     fprintf(out, "| `%s` | `%s %s` | %s (%ld s) | %s | %s | %s |\n", op->name,
             op->method, op->path, pv_timeout_class_name(op->tmo),
-            pv_timeout_class_ms(op->tmo) / 1000, op->idempotent ? "yes" : "no",
+            pv_timeout_class_ms(op->tmo) / 1000,
+            op->idempotent ? "yes" : op->lookup ? "no (keyed)" : "no",
             pv_norm_name(op->norm), op->desc);
   }
   fprintf(out, "\n");
@@ -837,17 +1333,29 @@ static void md_service(FILE *out, const char *service)
                  "sent as | description |\n");
     fprintf(out, "| --- | --- | --- | --- | --- | --- | --- |\n");
     for (const pv_arg_t *a = op->args; a->name; a++) {
-      static const char *const where[] = {"path", "query", "body", "client"};
+      static const char *const where[] = {"path", "query", "body", "client",
+                                          "header", "raw body"};
       char lim[64];
       arg_limits(a, lim, sizeof(lim));
-      fprintf(out, "| `%s` | %s | %s | %s | %s | %s%s%s%s | %s |\n",
+      fprintf(out, "| `%s` | %s | %s | %s | %s | %s%s%s%s%s | %s |\n",
               a->name, pv_arg_type_name(a->type), a->required ? "yes" : "no",
               lim[0] ? lim : "-", a->dflt ? a->dflt : "-", where[a->in],
+              a->wire && a->in == PV_IN_PATH ? " and body" : "",
               a->wire ? " `" : "", a->wire ? a->wire : "",
               a->wire ? "`" : "", a->desc);
     }
     if (op->one_of)
       fprintf(out, "\nExactly one of `%s` is required.\n", op->one_of);
+    if (op->body)
+      fprintf(out, "\nAlways sent in the body: `%s`.\n", op->body);
+    if (op->lookup)
+      fprintf(out, "\nNot idempotent, so keyed by the job: the client "
+                   "records `[pv-job <job id>]` in `description` (the "
+                   "`description` argument, at most 60 bytes, comes first) "
+                   "and looks `GET %s?description=...` up before creating "
+                   "and after a lost answer: a job creates at most one "
+                   "object, and a replay returns it with `\"reconciled\": "
+                   "true`.\n", op->lookup);
     fprintf(out, "\n");
   }
 }
@@ -864,7 +1372,11 @@ static int dump_markdown(FILE *out, const char *service)
             "15 s, write 30 s, long 60 s, task_cr 150 s (a GenieACS task "
             "with `connection_request` true; false makes it write, 30 s).\n"
             "An op that is not idempotent is never re-sent after the request "
-            "may have reached the server.\n\n"
+            "may have reached the server. \"keyed\" ops (the NetBox creates "
+            "and allocations) record the job in the object's `description` "
+            "and look it up before creating and after a lost answer, so a "
+            "retried or replayed job returns its one object with "
+            "`\"reconciled\": true` instead of creating another.\n\n"
             "Result shapes (the reply's `result`):\n\n"
             "- object: the southbound JSON object as returned;\n"
             "- list: `{\"items\":[...],\"count\":n}` plus `total` when the "
@@ -879,7 +1391,12 @@ static int dump_markdown(FILE *out, const char *service)
             "404);\n"
             "- custom: described with the op.\n\n"
             "Arguments not listed for an op are refused (`bad_args`): they "
-            "are nearly always typos.\n\n");
+            "are nearly always typos.\n\n"
+            "Which op replaces each method of the original Python clients, "
+            "and what to use where the original called a route the real "
+            "API does not have (VOLTHA alarms, events, technology profiles, "
+            "configuration backup, PON statistics): "
+            "[clients.md](clients.md).\n\n");
   }
   for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
     if (!service || strcmp(service, services[s]) == 0)

@@ -37,14 +37,23 @@ typedef enum pv_arg_type {
   PV_ARG_PARAM_VALUES, /**< GenieACS [[path, value, "xsd:type"?], ...] with
                             [min, max] entries */
   PV_ARG_STEPS,     /**< order steps: [{service, op, args}], [min, max] */
+  PV_ARG_U64,       /**< unsigned 64-bit integer (OpenFlow cookies): a JSON
+                         integer >= 0 or a decimal string, sent as given */
+  PV_ARG_BASE64,    /**< RFC 4648 base64 text of [min, max] bytes, decoded
+                         before it is sent (binary file contents) */
 } pv_arg_type_t;
 
 /** Where an argument goes in the request. */
 typedef enum pv_arg_in {
-  PV_IN_PATH = 0, /**< replaces {name} in the path, percent-encoded */
+  PV_IN_PATH = 0, /**< replaces {name} in the path, percent-encoded; with a
+                       `wire` name it is also sent as that body member
+                       (VOLTHA's FlowTableUpdate repeats the path's id) */
   PV_IN_QUERY,    /**< query parameter `wire` (or name), percent-encoded */
-  PV_IN_BODY,     /**< JSON body member `wire` (or name) */
+  PV_IN_BODY,     /**< JSON body member `wire` (or name); a dotted wire
+                       name ("flow_mod.priority") nests into objects */
   PV_IN_CLIENT,   /**< read by the client code (paging, task options...) */
+  PV_IN_HEADER,   /**< request header `wire`; control characters refused */
+  PV_IN_RAW,      /**< the whole request body, sent as is (no JSON) */
 } pv_arg_in_t;
 
 typedef struct pv_arg {
@@ -93,6 +102,14 @@ typedef struct pv_op {
   const char *one_of;   /**< "a|b|c": exactly one of these args, or NULL */
   const pv_arg_t *args; /**< terminated by an entry with name NULL */
   const char *desc;
+  /** JSON object merged over the body built from the args, or NULL: the
+   *  members an op always sends (an OpenFlow command). It wins over args. */
+  const char *body;
+  /** For a create that is not idempotent (NetBox): the list path where the
+   *  object it creates is found again by the job key the client records in
+   *  its `description`, looked up before creating and after an answer was
+   *  lost, so one job never creates two objects. NULL otherwise. */
+  const char *lookup;
 } pv_op_t;
 
 /** @returns the op, or NULL. The order op is found under every service. */

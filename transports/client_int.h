@@ -59,11 +59,20 @@ struct pv_call {
   void *done_arg;
 };
 
+/** Most extra headers one request carries (GenieACS file metadata). */
+#define PV_CLIENT_HEADERS_MAX 8
+
 /** A request as the clients build it, before the transport copies it. */
 typedef struct pv_client_req {
   const char *method;
   char *path;           /**< owned */
   json_t *body;         /**< owned, NULL for none */
+  char *raw;            /**< owned body sent as is instead of `body` (a
+                             PV_IN_RAW argument), NULL for none */
+  size_t raw_len;
+  const char *raw_type; /**< Content-Type of raw */
+  char *headers[PV_CLIENT_HEADERS_MAX + 1]; /**< owned "Name: value" lines
+                             (PV_IN_HEADER arguments), NULL-terminated */
   long timeout_ms;
   bool idempotent;
 } pv_client_req_t;
@@ -116,12 +125,14 @@ int pv_client_build_path(const pv_op_t *op, const json_t *args, pv_buf_t *out,
 
 /**
  * @brief Body of op's main request: every PV_IN_BODY argument under its
- * wire name, defaults filled in. @returns a new object, or NULL if op has
- * no body arguments.
+ * wire name (a dotted name nests: "flow_mod.priority"), defaults filled
+ * in, every PV_IN_PATH argument that has a wire name, then op->body merged
+ * over it. @returns a new object, or NULL if op has none of these.
  */
 json_t *pv_client_build_body(const pv_op_t *op, const json_t *args);
 
-/** @brief Main request of a simple op (path, body, timeout, idempotent). */
+/** @brief Main request of a simple op (path, body or raw body, headers,
+ *  timeout, idempotent). */
 int pv_client_build_req(const pv_op_t *op, const json_t *args,
                         pv_client_req_t *req, pv_error_t *err);
 

@@ -6,6 +6,7 @@
 #include "transports/client_int.h"
 
 #include "common/alloc.h"
+#include "common/base64.h"
 #include "jobs/job.h"
 
 #include <inttypes.h>
@@ -17,6 +18,9 @@ void pv_client_req_clear(pv_client_req_t *req)
 {
   free(req->path);
   json_decref(req->body);
+  free(req->raw);
+  for (char **h = req->headers; *h; h++)
+    free(*h);
   memset(req, 0, sizeof(*req));
 }
 
@@ -142,25 +146,88 @@ too_long:
   return -1;
 }
 
+/* Sets body[wire] = v (stolen); "a.b" sets body.a.b, creating "a". */
+static void body_set(json_t *body, const char *wire, json_t *v)
+{
+  const char *dot;
+  while ((dot = strchr(wire, '.')) != NULL) {
+    char key[64];
+    snprintf(key, sizeof(key), "%.*s", (int)(dot - wire), wire);
+    json_t *sub = json_object_get(body, key);
+    if (!json_is_object(sub)) {
+      sub = json_object();
+      json_object_set_new(body, key, sub);
+    }
+    body = sub;
+    wire = dot + 1;
+  }
+  json_object_set_new(body, wire, v);
+}
+
 json_t *pv_client_build_body(const pv_op_t *op, const json_t *args)
 {
   json_t *body = NULL;
   for (const pv_arg_t *a = op->args; a->name; a++) {
-    if (a->in != PV_IN_BODY)
+    if (a->in != PV_IN_BODY && !(a->in == PV_IN_PATH && a->wire))
       continue;
     if (!body)
       body = json_object();
     const char *wire = a->wire ? a->wire : a->name;
     json_t *v = json_object_get(args, a->name);
     if (v) {
-      json_object_set(body, wire, v);
+      body_set(body, wire, json_incref(v));
     } else if (a->dflt) {
       json_t *d = json_loads(a->dflt, JSON_DECODE_ANY, NULL);
       if (d)
-        json_object_set_new(body, wire, d);
+        body_set(body, wire, d);
     }
   }
+  if (op->body) {
+    json_t *fixed = json_loads(op->body, 0, NULL);
+    if (!body)
+      body = json_object();
+    if (json_is_object(fixed))
+      json_object_update_recursive(body, fixed);
+    json_decref(fixed);
+  }
   return body;
+}
+
+/* PV_IN_HEADER arguments as "Name: value" lines, PV_IN_RAW as the body
+ * (decoded first when it is base64). */
+static int build_raw_parts(const pv_op_t *op, const json_t *args,
+                           pv_client_req_t *req, pv_error_t *err)
+{
+  size_t nh = 0;
+  for (const pv_arg_t *a = op->args; a->name; a++) {
+    const json_t *v = json_object_get(args, a->name);
+    if (!json_is_string(v))
+      continue;
+    if (a->in == PV_IN_HEADER && nh < PV_CLIENT_HEADERS_MAX) {
+      req->headers[nh++] = pv_asprintf("%s: %s", a->wire ? a->wire : a->name,
+                                       json_string_value(v));
+    } else if (a->in == PV_IN_RAW && a->type == PV_ARG_BASE64) {
+      size_t len = json_string_length(v);
+      unsigned char *bytes = pv_malloc(pv_base64_decoded_max(len) + 1);
+      long n = pv_base64_decode(json_string_value(v), len, bytes);
+      if (n < 0) {
+        free(bytes);
+        pv_error_set(err, PV_ERR_BAD_ARGS, 0, "argument \"%s\": not base64",
+                     a->name);
+        return -1;
+      }
+      free(req->raw);
+      req->raw = (char *)bytes;
+      req->raw_len = (size_t)n;
+      req->raw_type = "application/octet-stream";
+    } else if (a->in == PV_IN_RAW) {
+      free(req->raw);
+      req->raw = pv_strdup(json_string_value(v));
+      req->raw_len = json_string_length(v);
+      req->raw_type = "text/plain; charset=utf-8";
+    }
+  }
+  return 0;
 }
 
 int pv_client_build_req(const pv_op_t *op, const json_t *args,
@@ -175,6 +242,10 @@ int pv_client_build_req(const pv_op_t *op, const json_t *args,
   req->body = pv_client_build_body(op, args);
   req->timeout_ms = pv_timeout_class_ms(op->tmo);
   req->idempotent = op->idempotent;
+  if (build_raw_parts(op, args, req, err) < 0) {
+    pv_client_req_clear(req);
+    return -1;
+  }
   return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "transports/client_int.h"
 #include "transports/netbox.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,25 +217,33 @@ static void on_http_done(const pv_http_response_t *resp, void *arg)
   next(call, resp);
 }
 
-int pv_call_send(pv_call_t *call, const char *method, const char *path,
-                 const json_t *body, long timeout_ms, bool idempotent,
-                 pv_call_next_fn next, pv_error_t *err)
+/* Every request of a call goes out here: Accept, the extra headers, and a
+ * JSON body, a raw body or none. */
+static int send_http(pv_call_t *call, const pv_client_req_t *creq,
+                     pv_call_next_fn next, pv_error_t *err)
 {
-  static const char *const headers[] = {"Accept: application/json", NULL};
+  const char *headers[PV_CLIENT_HEADERS_MAX + 2] = {"Accept: application/json"};
+  size_t nh = 1;
+  for (char *const *h = creq->headers; *h && nh <= PV_CLIENT_HEADERS_MAX; h++)
+    headers[nh++] = *h;
   char *text = NULL;
   pv_http_request_t req = {
-    .method = method,
-    .path = path,
+    .method = creq->method,
+    .path = creq->path,
     .headers = headers,
-    .timeout_ms = timeout_ms,
+    .timeout_ms = creq->timeout_ms,
     .deadline_ms = call->deadline_ms,
-    .idempotent = idempotent,
+    .idempotent = creq->idempotent,
     .job_id = call->job_id,
     .op = call->op->name,
     .traceparent = call->traceparent,
   };
-  if (body) {
-    text = json_dumps(body, JSON_COMPACT);
+  if (creq->raw) {
+    req.body = creq->raw;
+    req.body_len = creq->raw_len;
+    req.content_type = creq->raw_type;
+  } else if (creq->body) {
+    text = json_dumps(creq->body, JSON_COMPACT);
     if (!text) {
       pv_error_set(err, PV_ERR_INTERNAL, 0, "cannot encode the request body");
       return -1;
@@ -251,11 +260,24 @@ int pv_call_send(pv_call_t *call, const char *method, const char *path,
   return rc;
 }
 
+int pv_call_send(pv_call_t *call, const char *method, const char *path,
+                 const json_t *body, long timeout_ms, bool idempotent,
+                 pv_call_next_fn next, pv_error_t *err)
+{
+  pv_client_req_t req = {
+    .method = method,
+    .path = (char *)(uintptr_t)path,
+    .body = (json_t *)(uintptr_t)body,
+    .timeout_ms = timeout_ms,
+    .idempotent = idempotent,
+  };
+  return send_http(call, &req, next, err);
+}
+
 int pv_call_send_req(pv_call_t *call, const pv_client_req_t *req,
                      pv_call_next_fn next, pv_error_t *err)
 {
-  return pv_call_send(call, req->method, req->path, req->body, req->timeout_ms,
-                      req->idempotent, next, err);
+  return send_http(call, req, next, err);
 }
 
 void pv_call_send_or_fail(pv_call_t *call, const char *method,

@@ -2,7 +2,7 @@
  * GenieACS NBI client (SOUTHBOUND.md §2).
  *
  * Quirks handled here: collections answer a bare JSON array with the
- * match count in a `total` header; there is no GET by id, so get_device is
+ * match count in a `total` header (a HEAD gives the count alone); there is no GET by id, so get_device is
  * a query on _id; device ids already carry %XX escapes and are escaped
  * again in paths (%2D -> %252D) but go raw into the query JSON; a task with
  * a connection request answers 200 when executed and 202 (reason phrase
@@ -71,14 +71,14 @@ int pv_genieacs_query_path(const pv_op_t *op, const json_t *args,
     if (pv_client_query_append(out, "skip", num) < 0)
       goto too_long;
   }
-  /* The NBI returns everything without a limit: never leave it out. */
-  int64_t limit = strcmp(op->name, "list_devices") == 0 ||
-                          strcmp(op->name, "list_tasks") == 0 ||
-                          strcmp(op->name, "list_faults") == 0
+  /* The NBI returns everything without a limit: never leave it out of a
+   * GET. A HEAD returns no rows (only `total`). */
+  int64_t limit = op->norm == PV_NORM_LIST
                       ? pv_client_arg_int(args, "limit", 100)
                       : strcmp(op->name, "get_device") == 0 ? 2 : 1;
   snprintf(num, sizeof(num), "%" PRId64, limit);
-  if (pv_client_query_append(out, "limit", num) < 0)
+  if (strcmp(op->method, "HEAD") != 0 &&
+      pv_client_query_append(out, "limit", num) < 0)
     goto too_long;
   rc = 0;
   goto out;
@@ -172,6 +172,17 @@ static void on_query(pv_call_t *call, const pv_http_response_t *resp)
     pv_call_fail(call, &err);
     return;
   }
+  if (strcmp(call->op->method, "HEAD") == 0) {
+    if (resp->total < 0) {
+      pv_error_set(&err, PV_ERR_INTERNAL, (int)resp->status,
+                   "genieacs: no `total` header in the answer to HEAD %s",
+                   call->op->path);
+      pv_call_fail(call, &err);
+      return;
+    }
+    pv_call_succeed(call, json_pack("{s:I}", "count", (json_int_t)resp->total));
+    return;
+  }
   json_t *items = pv_client_parse_body(resp);
   if (!json_is_array(items)) {
     json_decref(items);
@@ -232,12 +243,13 @@ int pv_genieacs_start(pv_call_t *call, pv_error_t *err)
     if (pv_genieacs_task_req(op, call->args, &req, err) < 0)
       return -1;
     next = on_task;
-  } else if (strcmp(op->method, "GET") == 0) {
+  } else if (strcmp(op->method, "GET") == 0 ||
+             strcmp(op->method, "HEAD") == 0) {
     pv_buf_t path;
     if (pv_genieacs_query_path(op, call->args, &path, err) < 0)
       return -1;
     memset(&req, 0, sizeof(req));
-    req.method = "GET";
+    req.method = op->method;
     req.path = pv_buf_steal(&path, NULL);
     req.timeout_ms = pv_timeout_class_ms(op->tmo);
     req.idempotent = true;

@@ -15,9 +15,10 @@
 #include <jansson.h>
 
 /**
- * @brief Collection query path for list_devices, list_tasks, list_faults,
- * get_device and health_check: `query` (the raw device id in it, then the
- * whole JSON URL-encoded), `projection`, `sort`, `skip`, `limit`.
+ * @brief Collection query path of the GET and HEAD ops (list_*, get_device,
+ * health_check, count_devices): `query` (the raw device id in it, then the
+ * whole JSON URL-encoded), `projection`, `sort`, `skip`, `limit` (none for
+ * a HEAD).
  * @returns 0, or -1 with err.
  */
 int pv_genieacs_query_path(const pv_op_t *op, const json_t *args,

@@ -572,6 +572,12 @@ static CURLcode setup_easy(req_t *r, CURL *e, long timeout_ms)
     SET(CURLOPT_CAINFO, http->ca_path);
   if (http->share)
     SET(CURLOPT_SHARE, http->share);
+  /* libcurl silently sends a request again when a reused connection dies
+   * before any answer. For a request that may not be repeated that second
+   * send could take effect twice, out of our sight; on a fresh connection
+   * libcurl never re-sends, and the loss is ours to classify. */
+  if (!r->idempotent)
+    SET(CURLOPT_FRESH_CONNECT, 1L);
   if (strcmp(r->method, "GET") == 0) {
     SET(CURLOPT_HTTPGET, 1L);
   } else if (strcmp(r->method, "HEAD") == 0) {

@@ -5,11 +5,11 @@
  * `next` URL the server sends: a job must not make us fetch a URL we did
  * not build), up to PV_NETBOX_MAX_ROWS rows.
  *
- * allocate_ip is not idempotent: each allocation records the job in its
- * description. Before allocating, and after an outcome_unknown, the client
- * looks that description up; an address found is the job's address. So a
- * job replayed or retried after a crash or a lost answer never takes a
- * second address.
+ * allocate_ip and the create_* ops are not idempotent: each object created
+ * records the job in its description. Before creating, and after an
+ * outcome_unknown, the client looks that description up (op->lookup); an
+ * object found is the job's. So a job replayed or retried after a crash or
+ * a lost answer never creates a second object.
  */
 #include "transports/netbox.h"
 
@@ -59,22 +59,34 @@ static void list_finish(pv_call_t *call)
   pv_call_succeed(call, res);
 }
 
-static void on_list_page(pv_call_t *call, const pv_http_response_t *resp)
+/* A page of a list answer: the document (json_decref it) with *rows its
+ * `results`, or NULL once the call has failed (error status or shape). */
+static json_t *page_of(pv_call_t *call, const pv_http_response_t *resp,
+                       const json_t **rows)
 {
   pv_error_t err;
   if (!pv_client_resp_ok("netbox", resp, &err)) {
     pv_call_fail(call, &err);
-    return;
+    return NULL;
   }
   json_t *doc = pv_client_parse_body(resp);
-  const json_t *rows = json_object_get(doc, "results");
-  if (!json_is_object(doc) || !json_is_array(rows)) {
+  *rows = json_object_get(doc, "results");
+  if (!json_is_object(doc) || !json_is_array(*rows)) {
     json_decref(doc);
     pv_error_set(&err, PV_ERR_INTERNAL, (int)resp->status,
                  "netbox: expected a paginated list from %s", call->op->path);
     pv_call_fail(call, &err);
-    return;
+    return NULL;
   }
+  return doc;
+}
+
+static void on_list_page(pv_call_t *call, const pv_http_response_t *resp)
+{
+  const json_t *rows;
+  json_t *doc = page_of(call, resp, &rows);
+  if (!doc)
+    return;
   const json_t *count = json_object_get(doc, "count");
   call->total = json_is_integer(count) ? json_integer_value(count) : -1;
   size_t i;
@@ -121,18 +133,18 @@ static void list_page(pv_call_t *call)
   pv_buf_free(&path);
 }
 
-/* ---- allocate_ip -------------------------------------------------------- */
+/* ---- keyed creates (allocate_ip, create_*) -------------------------------- */
 
-static void allocate(pv_call_t *call);
+static void create(pv_call_t *call);
 
-/* flag: 0 = look-up before allocating, 1 = reconciling after an unknown
+/* flag: 0 = look-up before creating, 1 = reconciling after an unknown
  * outcome (call->saved holds it). */
 static void on_lookup(pv_call_t *call, const pv_http_response_t *resp)
 {
   pv_error_t err;
   if (!pv_client_resp_ok("netbox", resp, &err)) {
     if (call->flag == 1) {
-      /* Could not tell: the allocation may or may not exist. */
+      /* Could not tell: the object may or may not exist. */
       pv_call_fail(call, &call->saved);
     } else {
       pv_call_fail(call, &err);
@@ -144,7 +156,7 @@ static void on_lookup(pv_call_t *call, const pv_http_response_t *resp)
   size_t i;
   const json_t *row;
   /* Check the description ourselves: a server that ignores the filter
-   * would otherwise hand us someone else's address. */
+   * would otherwise hand us someone else's object. */
   json_array_foreach(rows, i, row) {
     if (pv_netbox_ip_matches(row, call->s1)) {
       json_t *res = json_deep_copy(row);
@@ -160,22 +172,22 @@ static void on_lookup(pv_call_t *call, const pv_http_response_t *resp)
      * effect, so running the job again is safe. Reported as `connect`, a
      * class the worker retries. */
     pv_error_set(&err, PV_ERR_CONNECT, 0,
-                 "netbox: allocation for job %.128s not confirmed (%.60s) "
-                 "and not found: safe to retry",
-                 call->key, call->saved.message);
+                 "netbox: %s for job %.128s not confirmed (%.60s) and not "
+                 "found: safe to retry",
+                 call->op->name, call->key, call->saved.message);
     pv_call_fail(call, &err);
     return;
   }
-  allocate(call);
+  create(call);
 }
 
-/* GET ip-addresses/?description=<ours>: NetBox's description filter is
- * an exact match. */
+/* GET <op->lookup>?description=<ours>: NetBox's description filter is an
+ * exact match. */
 static int send_lookup(pv_call_t *call, pv_error_t *err)
 {
   pv_buf_t path;
   pv_buf_init(&path, PV_CLIENT_PATH_MAX);
-  if (pv_buf_append(&path, "/api/ipam/ip-addresses/", 23) < 0 ||
+  if (pv_buf_append(&path, call->op->lookup, strlen(call->op->lookup)) < 0 ||
       pv_client_query_append(&path, "description", call->s1) < 0 ||
       pv_buf_append(&path, "&limit=50", 9) < 0) {
     pv_error_set(err, PV_ERR_BAD_ARGS, 0, "request path too long");
@@ -194,24 +206,40 @@ static void lookup(pv_call_t *call)
     pv_call_fail(call, call->flag == 1 ? &call->saved : &err);
 }
 
-static void on_allocated(pv_call_t *call, const pv_http_response_t *resp)
+/* A 409 from an available-* endpoint: the parent has nothing left. */
+static void explain_full(pv_call_t *call, pv_error_t *err)
+{
+  const pv_arg_t *parent = NULL;
+  for (const pv_arg_t *a = call->op->args; a->name && !parent; a++)
+    if (a->in == PV_IN_PATH)
+      parent = a;
+  if (!parent || !strstr(call->op->path, "/available-"))
+    return;
+  char msg[PV_ERROR_MSG_MAX];
+  snprintf(msg, sizeof(msg), "%s", err->message);
+  pv_error_set(err, PV_ERR_HTTP_4XX, 409, "netbox: %s %" PRId64 " is full (%s)",
+               strstr(call->op->path, "vlan-groups") ? "VLAN group" : "prefix",
+               pv_client_arg_int(call->args, parent->name, 0), msg);
+}
+
+static void on_created(pv_call_t *call, const pv_http_response_t *resp)
 {
   pv_error_t err;
   if (pv_client_resp_ok("netbox", resp, &err)) {
-    json_t *ip = pv_client_parse_body(resp);
-    if (json_is_array(ip) && json_array_size(ip) == 1) {
-      json_t *one = json_incref(json_array_get(ip, 0));
-      json_decref(ip);
-      ip = one;
+    json_t *obj = pv_client_parse_body(resp);
+    if (json_is_array(obj) && json_array_size(obj) == 1) {
+      json_t *one = json_incref(json_array_get(obj, 0));
+      json_decref(obj);
+      obj = one;
     }
-    if (!json_is_object(ip)) {
-      json_decref(ip);
+    if (!json_is_object(obj)) {
+      json_decref(obj);
       pv_error_set(&err, PV_ERR_INTERNAL, (int)resp->status,
-                   "netbox: allocation answer is not an object");
+                   "netbox: %s answer is not an object", call->op->name);
       pv_call_fail(call, &err);
       return;
     }
-    pv_call_succeed(call, ip);
+    pv_call_succeed(call, obj);
     return;
   }
   if (err.cls == PV_ERR_OUTCOME_UNKNOWN || err.cls == PV_ERR_TIMEOUT) {
@@ -220,17 +248,12 @@ static void on_allocated(pv_call_t *call, const pv_http_response_t *resp)
     lookup(call);
     return;
   }
-  if (err.http_status == 409) {
-    char msg[PV_ERROR_MSG_MAX];
-    snprintf(msg, sizeof(msg), "%s", err.message);
-    pv_error_set(&err, PV_ERR_HTTP_4XX, 409, "netbox: prefix %" PRId64
-                 " is full (%s)", pv_client_arg_int(call->args, "prefix_id", 0),
-                 msg);
-  }
+  if (err.http_status == 409)
+    explain_full(call, &err);
   pv_call_fail(call, &err);
 }
 
-static void allocate(pv_call_t *call)
+static void create(pv_call_t *call)
 {
   pv_error_t err;
   pv_client_req_t req;
@@ -241,7 +264,7 @@ static void allocate(pv_call_t *call)
   if (!req.body)
     req.body = json_object();
   json_object_set_new(req.body, "description", json_string(call->s1));
-  if (pv_call_send_req(call, &req, on_allocated, &err) < 0)
+  if (pv_call_send_req(call, &req, on_created, &err) < 0)
     pv_call_fail(call, &err);
   pv_client_req_clear(&req);
 }
@@ -264,11 +287,44 @@ static void on_simple(pv_call_t *call, const pv_http_response_t *resp)
   pv_call_succeed(call, res);
 }
 
+/* ---- find (one object by unique attributes) --------------------------- */
+
+static void on_find(pv_call_t *call, const pv_http_response_t *resp)
+{
+  pv_error_t err;
+  const json_t *rows;
+  json_t *doc = page_of(call, resp, &rows);
+  if (!doc)
+    return;
+  size_t n = json_array_size(rows);
+  if (n != 1) {
+    /* The attributes are unique in NetBox: more than one match means the
+     * filter was ignored, and guessing would be worse than failing. */
+    char what[160] = "";
+    for (const pv_arg_t *a = call->op->args; a->name; a++) {
+      const char *v = pv_client_arg_str(call->args, a->name);
+      if (v && !what[0])
+        snprintf(what, sizeof(what), "%s \"%.100s\"", a->name, v);
+    }
+    pv_error_set(&err, PV_ERR_HTTP_4XX, n ? 409 : 404,
+                 "netbox: %s %s with %s", n ? "more than one" : "no",
+                 call->op->name + strlen("find_"), what);
+    json_decref(doc);
+    pv_call_fail(call, &err);
+    return;
+  }
+  json_t *one = json_incref(json_array_get(rows, 0));
+  json_decref(doc);
+  pv_call_succeed(call, one);
+}
+
 int pv_netbox_start(pv_call_t *call, pv_error_t *err)
 {
   const pv_op_t *op = call->op;
 
-  if (op->norm == PV_NORM_LIST) {
+  /* Paginated lists are followed page by page; the available-* lists are
+   * plain arrays and have no offset. */
+  if (op->norm == PV_NORM_LIST && pv_op_arg(op, "offset")) {
     pv_buf_t path;
     if (pv_client_build_path(op, call->args, &path, err) < 0)
       return -1;
@@ -292,7 +348,7 @@ int pv_netbox_start(pv_call_t *call, pv_error_t *err)
     return rc;
   }
 
-  if (strcmp(op->name, "allocate_ip") == 0) {
+  if (op->lookup) {
     call->s1 = pv_netbox_ip_description(
         call->key, pv_client_arg_str(call->args, "description"));
     call->flag = 0;
@@ -302,7 +358,9 @@ int pv_netbox_start(pv_call_t *call, pv_error_t *err)
   pv_client_req_t req;
   if (pv_client_build_req(op, call->args, &req, err) < 0)
     return -1;
-  int rc = pv_call_send_req(call, &req, on_simple, err);
+  int rc = pv_call_send_req(call, &req,
+                            op->norm == PV_NORM_FIND ? on_find : on_simple,
+                            err);
   pv_client_req_clear(&req);
   return rc;
 }

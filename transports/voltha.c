@@ -84,8 +84,7 @@ static void on_simple(pv_call_t *call, const pv_http_response_t *resp)
     pv_call_fail(call, &err);
     return;
   }
-  if (strcmp(call->op->name, "list_devices") == 0 ||
-      strcmp(call->op->name, "list_logical_devices") == 0) {
+  if (pv_op_arg(call->op, "offset")) {
     json_t *sliced = pv_voltha_filter_list(json_object_get(res, "items"),
                                            call->args);
     json_decref(res);
@@ -131,7 +130,30 @@ static void on_enable(pv_call_t *call, const pv_http_response_t *resp)
   pv_buf_free(&path);
 }
 
-/* ---- provision_onu ------------------------------------------------------ */
+/* ---- the ONU ops: provision_onu, enable_onu, disable_onu ---------------- */
+
+/* Each finds the OLT's child by serial number, then brings it to a state;
+ * already there is success ({"changed": false}). A refused change is
+ * checked against the device's state, as for enable_device. */
+typedef struct onu_goal {
+  const char *op;
+  const char *action; /* path suffix of the request that changes it */
+  const char *state;  /* admin_state wanted */
+} onu_goal_t;
+
+static const onu_goal_t onu_goals[] = {
+  {"provision_onu", "/enable", "ENABLED"},
+  {"enable_onu", "/enable", "ENABLED"},
+  {"disable_onu", "/disable", "DISABLED"},
+};
+
+static const onu_goal_t *onu_goal(const pv_op_t *op)
+{
+  for (size_t i = 0; i < sizeof(onu_goals) / sizeof(onu_goals[0]); i++)
+    if (strcmp(onu_goals[i].op, op->name) == 0)
+      return &onu_goals[i];
+  return NULL;
+}
 
 static json_t *onu_result(pv_call_t *call, const json_t *dev, bool changed)
 {
@@ -156,9 +178,9 @@ static void on_onu_final(pv_call_t *call, const pv_http_response_t *resp)
     pv_call_fail(call, &err);
     return;
   }
-  /* flag: 1 = we enabled it; 2 = enable was refused, state decides. */
-  bool enabled = strcmp(admin_state(dev), "ENABLED") == 0;
-  if (call->flag == 2 && !enabled) {
+  /* flag: 1 = we changed it; 2 = the change was refused, state decides. */
+  bool reached = strcmp(admin_state(dev), onu_goal(call->op)->state) == 0;
+  if (call->flag == 2 && !reached) {
     json_decref(dev);
     pv_call_fail(call, &call->saved);
     return;
@@ -182,7 +204,7 @@ static void onu_get(pv_call_t *call)
   pv_buf_free(&path);
 }
 
-static void on_onu_enable(pv_call_t *call, const pv_http_response_t *resp)
+static void on_onu_change(pv_call_t *call, const pv_http_response_t *resp)
 {
   if (pv_client_resp_ok("voltha", resp, &call->saved)) {
     call->flag = 1;
@@ -252,8 +274,9 @@ static void on_onu_list(pv_call_t *call, const pv_http_response_t *resp)
     return;
   }
   call->s1 = pv_strdup(json_string_value(json_object_get(onu, "id")));
-  if (strcmp(admin_state(onu), "ENABLED") == 0) {
-    /* Idempotent: enabled already is what was asked for. */
+  const onu_goal_t *goal = onu_goal(call->op);
+  if (strcmp(admin_state(onu), goal->state) == 0) {
+    /* Idempotent: already in the state asked for. */
     json_t *res = onu_result(call, onu, false);
     json_decref(doc);
     pv_call_succeed(call, res);
@@ -261,13 +284,13 @@ static void on_onu_list(pv_call_t *call, const pv_http_response_t *resp)
   }
   json_decref(doc);
   pv_buf_t path;
-  if (device_path(&path, call->s1, "/enable") < 0) {
+  if (device_path(&path, call->s1, goal->action) < 0) {
     pv_error_set(&err, PV_ERR_INTERNAL, 0, "voltha: ONU id too long");
     pv_call_fail(call, &err);
     return;
   }
   pv_call_send_or_fail(call, "POST", path.data, NULL,
-                       pv_timeout_class_ms(PV_TMO_WRITE), true, on_onu_enable);
+                       pv_timeout_class_ms(PV_TMO_WRITE), true, on_onu_change);
   pv_buf_free(&path);
 }
 
@@ -276,7 +299,7 @@ static void on_onu_list(pv_call_t *call, const pv_http_response_t *resp)
 int pv_voltha_start(pv_call_t *call, pv_error_t *err)
 {
   const char *name = call->op->name;
-  if (strcmp(name, "provision_onu") == 0)
+  if (onu_goal(call->op))
     return pv_call_send(call, "GET", "/api/v1/devices", NULL,
                         pv_timeout_class_ms(PV_TMO_LIST), true, on_onu_list,
                         err);

@@ -967,7 +967,7 @@ static void named_route(genie_t *g, const sim_req_t *req, const char *cname,
   bool is_file = strcmp(cname, "files") == 0;
   if (del) {
     if (is_file && !find_by_id(g, cname, name)) {
-      sim_resp_text(resp, 404, "File not found");
+      sim_resp_text(resp, 404, "404 Not Found");
       goto out;
     }
     remove_where(g, cname, "_id", name);

@@ -2,10 +2,12 @@
  * pagination with absolute next/previous URLs, the filters clients use,
  * trailing-slash redirects, nested brief objects and choice dicts on read,
  * ids or attribute dicts on write, bulk operations (all-or-none), ETag /
- * If-Match, and available-ips allocation that never hands out an address
- * twice (the whole handler runs under the service mutex, the simulator's
- * equivalent of NetBox's advisory lock). */
-#include "dev/sim/sim.h"
+ * If-Match. The models are tables (netbox_schema.c); this file is the
+ * engine that renders, validates, stores and filters by them, and routes;
+ * the available-* views are in netbox_avail.c. The whole handler runs
+ * under the service mutex, the simulator's equivalent of NetBox's advisory
+ * lock. */
+#include "dev/sim/netbox_int.h"
 
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -19,319 +21,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define NETBOX_VERSION "4.6.8"
-#define API_VERSION "4.6"
-#define PAGINATE_COUNT 50
-#define MAX_PAGE_SIZE 1000
-#define MAX_OBJECTS 200000u
-#define MAX_BULK 1000u
-
-typedef enum {
-  M_TENANT,
-  M_SITE,
-  M_MFR,
-  M_DTYPE,
-  M_ROLE,
-  M_DEVICE,
-  M_IFACE,
-  M_VRF,
-  M_PREFIX,
-  M_IP,
-  M__COUNT
-} model_id_t;
-
-typedef enum {
-  FT_STR,
-  FT_SLUG,
-  FT_INT,
-  FT_BOOL,
-  FT_FK,
-  FT_CHOICE,
-  FT_IPADDR,
-  FT_PREFIX,
-  FT_NULL,  /* always null (relations the simulator does not model) */
-  FT_CTYPE, /* assigned_object_type */
-} ftype_t;
-
-typedef struct field {
-  const char *name;
-  ftype_t type;
-  int fk;
-  const char *const *choices; /* value, label, value, label, ..., NULL */
-  bool required;
-  bool nullable;
-  unsigned maxlen;
-  const char *def;
-} field_t;
-
-typedef enum {
-  FL_STR,
-  FL_ID,
-  FL_SLUG,
-  FL_NAME, /* a foreign key given by the related object's name */
-  FL_CHOICE,
-  FL_BOOL,
-  FL_Q,
-  FL_IP_ADDRESS,
-  FL_IP_PARENT,
-  FL_IP_DEVICE,
-  FL_IP_IFACE,
-  FL_PREFIX,
-  FL_CONTAINS,
-} fltype_t;
-
-typedef struct filter {
-  const char *param;
-  fltype_t kind;
-  const char *field;
-  int fk;
-} filter_t;
-
-typedef struct model_desc {
-  const char *name;    /* "ip-addresses" */
-  const char *app;     /* "ipam" */
-  const char *verbose; /* "IPAddress", for 404 texts */
-  const field_t *fields;
-  const filter_t *filters;
-  const char *const *brief;
-  const char *display; /* field shown as "display" */
-} model_desc_t;
-
-static const char *const device_status[] = {
-    "offline",   "Offline",   "active", "Active",    "planned",
-    "Planned",   "staged",    "Staged", "failed",    "Failed",
-    "inventory", "Inventory", "decommissioning", "Decommissioning", NULL};
-static const char *const site_status[] = {
-    "planned", "Planned", "staging", "Staging", "active", "Active",
-    "decommissioning", "Decommissioning", "retired", "Retired", NULL};
-static const char *const ip_status[] = {
-    "active", "Active", "reserved", "Reserved", "deprecated", "Deprecated",
-    "dhcp",   "DHCP",   "slaac",    "SLAAC",    NULL};
-static const char *const ip_role[] = {
-    "loopback", "Loopback", "secondary", "Secondary", "anycast", "Anycast",
-    "vip",      "VIP",      "vrrp",      "VRRP",      "hsrp",    "HSRP",
-    "glbp",     "GLBP",     "carp",      "CARP",      NULL};
-static const char *const prefix_status[] = {
-    "container", "Container", "active",     "Active",
-    "reserved",  "Reserved",  "deprecated", "Deprecated", NULL};
-static const char *const iface_types[] = {
-    "virtual",        "Virtual",          "bridge",     "Bridge",
-    "lag",            "Link Aggregation Group (LAG)",
-    "100base-tx",     "100BASE-TX (10/100ME)",
-    "1000base-t",     "1000BASE-T (1GE)", "10gbase-t",  "10GBASE-T (10GE)",
-    "1000base-x-sfp", "SFP (1GE)",        "10gbase-x-sfpp", "SFP+ (10GE)",
-    "25gbase-x-sfp28", "SFP28 (25GE)",    "100gbase-x-qsfp28", "QSFP28 (100GE)",
-    "gpon",           "GPON (2.5 Gbps / 1.25 Gps)",
-    "xgs-pon",        "XGS-PON (10 Gbps)", "other",     "Other", NULL};
-
-#define F_NAME {"name", FT_STR, 0, NULL, true, false, 100, NULL}
-#define F_SLUG {"slug", FT_SLUG, 0, NULL, true, false, 100, NULL}
-#define F_DESC {"description", FT_STR, 0, NULL, false, false, 200, ""}
-#define F_COMMENTS {"comments", FT_STR, 0, NULL, false, false, 100000, ""}
-#define F_TENANT {"tenant", FT_FK, M_TENANT, NULL, false, true, 0, NULL}
-#define F_END {NULL, FT_STR, 0, NULL, false, false, 0, NULL}
-
-static const field_t tenant_fields[] = {
-    F_NAME, F_SLUG, {"group", FT_NULL, 0, NULL, false, true, 0, NULL},
-    F_DESC, F_COMMENTS, F_END};
-static const field_t site_fields[] = {
-    F_NAME, F_SLUG,
-    {"status", FT_CHOICE, 0, site_status, false, false, 0, "active"},
-    {"region", FT_NULL, 0, NULL, false, true, 0, NULL},
-    {"group", FT_NULL, 0, NULL, false, true, 0, NULL},
-    F_TENANT,
-    {"facility", FT_STR, 0, NULL, false, false, 50, ""},
-    {"time_zone", FT_STR, 0, NULL, false, true, 64, NULL},
-    F_DESC, F_COMMENTS, F_END};
-static const field_t mfr_fields[] = {F_NAME, F_SLUG, F_DESC, F_END};
-static const field_t dtype_fields[] = {
-    {"manufacturer", FT_FK, M_MFR, NULL, true, false, 0, NULL},
-    {"model", FT_STR, 0, NULL, true, false, 100, NULL},
-    F_SLUG,
-    {"part_number", FT_STR, 0, NULL, false, false, 50, ""},
-    {"u_height", FT_INT, 0, NULL, false, false, 0, "1"},
-    {"is_full_depth", FT_BOOL, 0, NULL, false, false, 0, "true"},
-    F_DESC, F_COMMENTS, F_END};
-static const field_t role_fields[] = {
-    F_NAME, F_SLUG,
-    {"color", FT_STR, 0, NULL, false, false, 6, "9e9e9e"},
-    {"vm_role", FT_BOOL, 0, NULL, false, false, 0, "true"},
-    F_DESC, F_END};
-static const field_t device_fields[] = {
-    {"name", FT_STR, 0, NULL, false, true, 64, NULL},
-    {"device_type", FT_FK, M_DTYPE, NULL, true, false, 0, NULL},
-    {"role", FT_FK, M_ROLE, NULL, true, false, 0, NULL},
-    F_TENANT,
-    {"platform", FT_NULL, 0, NULL, false, true, 0, NULL},
-    {"serial", FT_STR, 0, NULL, false, false, 50, ""},
-    {"asset_tag", FT_STR, 0, NULL, false, true, 50, NULL},
-    {"site", FT_FK, M_SITE, NULL, true, false, 0, NULL},
-    {"location", FT_NULL, 0, NULL, false, true, 0, NULL},
-    {"rack", FT_NULL, 0, NULL, false, true, 0, NULL},
-    {"status", FT_CHOICE, 0, device_status, false, false, 0, "active"},
-    {"primary_ip4", FT_FK, M_IP, NULL, false, true, 0, NULL},
-    {"primary_ip6", FT_FK, M_IP, NULL, false, true, 0, NULL},
-    F_DESC, F_COMMENTS, F_END};
-static const field_t iface_fields[] = {
-    {"device", FT_FK, M_DEVICE, NULL, true, false, 0, NULL},
-    {"name", FT_STR, 0, NULL, true, false, 64, NULL},
-    {"label", FT_STR, 0, NULL, false, false, 64, ""},
-    {"type", FT_CHOICE, 0, iface_types, true, false, 0, NULL},
-    {"enabled", FT_BOOL, 0, NULL, false, false, 0, "true"},
-    {"mtu", FT_INT, 0, NULL, false, true, 0, NULL},
-    {"mgmt_only", FT_BOOL, 0, NULL, false, false, 0, "false"},
-    F_DESC, F_END};
-static const field_t vrf_fields[] = {
-    F_NAME,
-    {"rd", FT_STR, 0, NULL, false, true, 21, NULL},
-    F_TENANT,
-    {"enforce_unique", FT_BOOL, 0, NULL, false, false, 0, "true"},
-    F_DESC, F_COMMENTS, F_END};
-static const field_t prefix_fields[] = {
-    {"prefix", FT_PREFIX, 0, NULL, true, false, 0, NULL},
-    {"vrf", FT_FK, M_VRF, NULL, false, true, 0, NULL},
-    {"scope_type", FT_NULL, 0, NULL, false, true, 0, NULL},
-    {"scope_id", FT_NULL, 0, NULL, false, true, 0, NULL},
-    F_TENANT,
-    {"vlan", FT_NULL, 0, NULL, false, true, 0, NULL},
-    {"status", FT_CHOICE, 0, prefix_status, false, false, 0, "active"},
-    {"role", FT_NULL, 0, NULL, false, true, 0, NULL},
-    {"is_pool", FT_BOOL, 0, NULL, false, false, 0, "false"},
-    {"mark_utilized", FT_BOOL, 0, NULL, false, false, 0, "false"},
-    F_DESC, F_COMMENTS, F_END};
-static const field_t ip_fields[] = {
-    {"address", FT_IPADDR, 0, NULL, true, false, 0, NULL},
-    {"vrf", FT_FK, M_VRF, NULL, false, true, 0, NULL},
-    F_TENANT,
-    {"status", FT_CHOICE, 0, ip_status, false, false, 0, "active"},
-    {"role", FT_CHOICE, 0, ip_role, false, true, 0, NULL},
-    {"assigned_object_type", FT_CTYPE, 0, NULL, false, true, 0, NULL},
-    {"assigned_object_id", FT_INT, 0, NULL, false, true, 0, NULL},
-    {"nat_inside", FT_NULL, 0, NULL, false, true, 0, NULL},
-    {"dns_name", FT_STR, 0, NULL, false, false, 255, ""},
-    F_DESC, F_COMMENTS, F_END};
-
-#define FL_COMMON {"id", FL_ID, "id", 0}, {"q", FL_Q, NULL, 0}, \
-    {"description", FL_STR, "description", 0}
-#define FL_END {NULL, FL_STR, NULL, 0}
-#define FL_TENANT {"tenant_id", FL_ID, "tenant", 0}, \
-    {"tenant", FL_SLUG, "tenant", M_TENANT}
-
-static const filter_t tenant_filters[] = {
-    FL_COMMON, {"name", FL_STR, "name", 0}, {"slug", FL_STR, "slug", 0},
-    FL_END};
-static const filter_t site_filters[] = {
-    FL_COMMON, {"name", FL_STR, "name", 0}, {"slug", FL_STR, "slug", 0},
-    {"status", FL_CHOICE, "status", 0}, FL_TENANT, FL_END};
-static const filter_t simple_filters[] = {
-    FL_COMMON, {"name", FL_STR, "name", 0}, {"slug", FL_STR, "slug", 0},
-    FL_END};
-static const filter_t dtype_filters[] = {
-    FL_COMMON, {"model", FL_STR, "model", 0}, {"slug", FL_STR, "slug", 0},
-    {"manufacturer_id", FL_ID, "manufacturer", 0},
-    {"manufacturer", FL_SLUG, "manufacturer", M_MFR}, FL_END};
-static const filter_t device_filters[] = {
-    FL_COMMON,
-    {"name", FL_STR, "name", 0},
-    {"serial", FL_STR, "serial", 0},
-    {"asset_tag", FL_STR, "asset_tag", 0},
-    {"status", FL_CHOICE, "status", 0},
-    {"site_id", FL_ID, "site", 0},
-    {"site", FL_SLUG, "site", M_SITE},
-    {"role_id", FL_ID, "role", 0},
-    {"role", FL_SLUG, "role", M_ROLE},
-    {"device_type_id", FL_ID, "device_type", 0},
-    FL_TENANT,
-    FL_END};
-static const filter_t iface_filters[] = {
-    FL_COMMON,
-    {"device_id", FL_ID, "device", 0},
-    {"device", FL_NAME, "device", M_DEVICE},
-    {"name", FL_STR, "name", 0},
-    {"type", FL_CHOICE, "type", 0},
-    {"enabled", FL_BOOL, "enabled", 0},
-    FL_END};
-static const filter_t vrf_filters[] = {
-    FL_COMMON, {"name", FL_STR, "name", 0}, {"rd", FL_STR, "rd", 0},
-    FL_TENANT, FL_END};
-static const filter_t prefix_filters[] = {
-    FL_COMMON,
-    {"prefix", FL_PREFIX, "prefix", 0},
-    {"contains", FL_CONTAINS, "prefix", 0},
-    {"vrf_id", FL_ID, "vrf", 0},
-    {"status", FL_CHOICE, "status", 0},
-    {"is_pool", FL_BOOL, "is_pool", 0},
-    FL_TENANT,
-    FL_END};
-static const filter_t ip_filters[] = {
-    FL_COMMON,
-    {"address", FL_IP_ADDRESS, "address", 0},
-    {"parent", FL_IP_PARENT, "address", 0},
-    {"vrf_id", FL_ID, "vrf", 0},
-    {"device_id", FL_IP_DEVICE, NULL, 0},
-    {"interface_id", FL_IP_IFACE, NULL, 0},
-    {"status", FL_CHOICE, "status", 0},
-    {"role", FL_CHOICE, "role", 0},
-    {"dns_name", FL_STR, "dns_name", 0},
-    FL_TENANT,
-    FL_END};
-
-static const char *const brief_named[] = {"name", "slug", "description",
-                                          NULL};
-static const char *const brief_dtype[] = {"manufacturer", "model", "slug",
-                                          "description", NULL};
-static const char *const brief_device[] = {"name", "description", NULL};
-static const char *const brief_iface[] = {"device", "name", "description",
-                                          NULL};
-static const char *const brief_vrf[] = {"name", "rd", "description", NULL};
-static const char *const brief_prefix[] = {"family", "prefix", "description",
-                                           NULL};
-static const char *const brief_ip[] = {"family", "address", "description",
-                                       NULL};
-
-static const model_desc_t models[M__COUNT] = {
-    [M_TENANT] = {"tenants", "tenancy", "Tenant", tenant_fields,
-                  tenant_filters, brief_named, "name"},
-    [M_SITE] = {"sites", "dcim", "Site", site_fields, site_filters,
-                brief_named, "name"},
-    [M_MFR] = {"manufacturers", "dcim", "Manufacturer", mfr_fields,
-               simple_filters, brief_named, "name"},
-    [M_DTYPE] = {"device-types", "dcim", "DeviceType", dtype_fields,
-                 dtype_filters, brief_dtype, "model"},
-    [M_ROLE] = {"device-roles", "dcim", "DeviceRole", role_fields,
-                simple_filters, brief_named, "name"},
-    [M_DEVICE] = {"devices", "dcim", "Device", device_fields, device_filters,
-                  brief_device, "name"},
-    [M_IFACE] = {"interfaces", "dcim", "Interface", iface_fields,
-                 iface_filters, brief_iface, "name"},
-    [M_VRF] = {"vrfs", "ipam", "VRF", vrf_fields, vrf_filters, brief_vrf,
-               "name"},
-    [M_PREFIX] = {"prefixes", "ipam", "Prefix", prefix_fields,
-                  prefix_filters, brief_prefix, "prefix"},
-    [M_IP] = {"ip-addresses", "ipam", "IPAddress", ip_fields, ip_filters,
-              brief_ip, "address"},
-};
-
-typedef struct token {
-  char *plain;
-  bool v2;
-} token_t;
-
-typedef struct netbox {
-  sim_inventory_t inv;
-  uint64_t rng;
-  json_t *objs[M__COUNT]; /* arrays of stored objects, ascending id */
-  json_int_t next_id[M__COUNT];
-  json_t *tags;           /* tag name -> id */
-  json_int_t next_tag;
-  int64_t last_us;        /* last timestamp handed out (strictly rising) */
-  token_t *tokens;
-  size_t ntokens;
-} netbox_t;
 
 /* ---- small helpers ---- */
 
-static const field_t *find_field(const model_desc_t *md, const char *name)
+const field_t *nb_find_field(const model_desc_t *md, const char *name)
 {
   for (const field_t *f = md->fields; f->name; f++)
     if (strcmp(f->name, name) == 0)
@@ -339,7 +32,7 @@ static const field_t *find_field(const model_desc_t *md, const char *name)
   return NULL;
 }
 
-static const char *choice_label(const char *const *choices, const char *v)
+const char *nb_choice_label(const char *const *choices, const char *v)
 {
   for (size_t i = 0; choices[i]; i += 2)
     if (strcmp(choices[i], v) == 0)
@@ -361,7 +54,7 @@ static json_t *stamp(netbox_t *nb)
   return json_string(out);
 }
 
-static json_t *find_obj(netbox_t *nb, int m, json_int_t id)
+json_t *nb_find_obj(netbox_t *nb, int m, json_int_t id)
 {
   json_t *arr = nb->objs[m];
   /* Ids ascend, so a binary search finds them. */
@@ -379,12 +72,12 @@ static json_t *find_obj(netbox_t *nb, int m, json_int_t id)
   return NULL;
 }
 
-static const char *sval(const json_t *o, const char *k)
+const char *nb_sval(const json_t *o, const char *k)
 {
   return json_string_value(json_object_get(o, k));
 }
 
-static json_int_t ival(const json_t *o, const char *k)
+json_int_t nb_ival(const json_t *o, const char *k)
 {
   json_t *v = json_object_get(o, k);
   return json_is_integer(v) ? json_integer_value(v) : -1;
@@ -393,14 +86,11 @@ static json_int_t ival(const json_t *o, const char *k)
 static void obj_url(const sim_req_t *req, int m, json_int_t id, char *buf,
                     size_t size)
 {
-  snprintf(buf, size, "%s/api/%s/%s/%lld/", req->base_url, models[m].app,
-           models[m].name, (long long)id);
+  snprintf(buf, size, "%s/api/%s/%s/%lld/", req->base_url, nb_models[m].app,
+           nb_models[m].name, (long long)id);
 }
 
 /* ---- rendering ---- */
-
-static json_t *render(netbox_t *nb, const sim_req_t *req, int m,
-                      const json_t *o, bool brief);
 
 static json_t *family_json(const char *addr)
 {
@@ -435,13 +125,13 @@ static json_t *field_json(netbox_t *nb, const sim_req_t *req,
   json_t *v = json_object_get(o, f->name);
   switch (f->type) {
   case FT_FK: {
-    json_t *ref = json_is_integer(v) ? find_obj(nb, f->fk, json_integer_value(v))
+    json_t *ref = json_is_integer(v) ? nb_find_obj(nb, f->fk, json_integer_value(v))
                                      : NULL;
-    return ref ? render(nb, req, f->fk, ref, true) : json_null();
+    return ref ? nb_render(nb, req, f->fk, ref, true) : json_null();
   }
   case FT_CHOICE: {
     const char *s = json_string_value(v);
-    const char *label = s ? choice_label(f->choices, s) : NULL;
+    const char *label = s ? nb_choice_label(f->choices, s) : NULL;
     if (!label)
       return json_null();
     return json_pack("{s:s,s:s}", "value", s, "label", label);
@@ -449,15 +139,15 @@ static json_t *field_json(netbox_t *nb, const sim_req_t *req,
   case FT_NULL:
     return json_null();
   default:
-    return v ? json_incref(v) : json_null();
+    return nb_field_extra(nb, req, f, v);
   }
 }
 
-static json_t *render(netbox_t *nb, const sim_req_t *req, int m,
+json_t *nb_render(netbox_t *nb, const sim_req_t *req, int m,
                       const json_t *o, bool brief)
 {
-  const model_desc_t *md = &models[m];
-  json_int_t id = ival(o, "id");
+  const model_desc_t *md = &nb_models[m];
+  json_int_t id = nb_ival(o, "id");
   char url[300], durl[300];
   obj_url(req, m, id, url, sizeof(url));
   snprintf(durl, sizeof(durl), "%s/%s/%s/%lld/", req->base_url, md->app,
@@ -466,47 +156,29 @@ static json_t *render(netbox_t *nb, const sim_req_t *req, int m,
   json_object_set_new(out, "id", json_integer(id));
   json_object_set_new(out, "url", json_string(url));
   json_object_set_new(out, "display_url", json_string(durl));
-  const char *disp = sval(o, md->display);
-  char dbuf[64];
-  if (!disp) {
-    snprintf(dbuf, sizeof(dbuf), "%s %lld", md->verbose, (long long)id);
-    disp = dbuf;
-  }
-  json_object_set_new(out, "display", json_string(disp));
+  char dbuf[160];
+  json_object_set_new(out, "display",
+                      json_string(nb_display(nb, m, o, dbuf, sizeof(dbuf))));
   if (brief) {
     for (const char *const *b = md->brief; *b; b++) {
       if (strcmp(*b, "family") == 0) {
         json_object_set_new(out, "family",
-                            family_json(sval(o, m == M_IP ? "address" : "prefix")));
+                            family_json(nb_sval(o, m == M_IP ? "address" : "prefix")));
         continue;
       }
-      const field_t *f = find_field(md, *b);
+      const field_t *f = nb_find_field(md, *b);
       if (f)
         json_object_set_new(out, *b, field_json(nb, req, f, o));
     }
-    if (m == M_IFACE) {
-      json_object_set_new(out, "cable", json_null());
-      json_object_set_new(out, "_occupied", json_false());
-    }
+    nb_render_extras(nb, req, m, o, true, out);
     return out;
   }
   if (m == M_IP || m == M_PREFIX)
     json_object_set_new(out, "family",
-                        family_json(sval(o, m == M_IP ? "address" : "prefix")));
+                        family_json(nb_sval(o, m == M_IP ? "address" : "prefix")));
   for (const field_t *f = md->fields; f->name; f++)
     json_object_set_new(out, f->name, field_json(nb, req, f, o));
-  if (m == M_IP) {
-    json_t *iface = NULL;
-    if (sval(o, "assigned_object_type"))
-      iface = find_obj(nb, M_IFACE, ival(o, "assigned_object_id"));
-    json_object_set_new(out, "assigned_object",
-                        iface ? render(nb, req, M_IFACE, iface, true)
-                              : json_null());
-  }
-  if (m == M_PREFIX) {
-    json_object_set_new(out, "children", json_integer(0));
-    json_object_set_new(out, "_depth", json_integer(0));
-  }
+  nb_render_extras(nb, req, m, o, false, out);
   json_object_set_new(out, "tags", tags_json(nb, req, o));
   json_object_set_new(out, "custom_fields",
                       json_deep_copy(json_object_get(o, "custom_fields")));
@@ -518,10 +190,7 @@ static json_t *render(netbox_t *nb, const sim_req_t *req, int m,
 
 /* ---- validation ---- */
 
-static void add_err(json_t *errs, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void add_err(json_t *errs, const char *field, const char *fmt, ...)
+void nb_add_err(json_t *errs, const char *field, const char *fmt, ...)
 {
   char msg[300];
   va_list ap;
@@ -551,9 +220,9 @@ static json_t *resolve_fk(netbox_t *nb, int m, const json_t *v,
                           const char *field, json_t *errs)
 {
   if (json_is_integer(v)) {
-    json_t *o = find_obj(nb, m, json_integer_value(v));
+    json_t *o = nb_find_obj(nb, m, json_integer_value(v));
     if (!o)
-      add_err(errs, field, "Related object not found using the provided "
+      nb_add_err(errs, field, "Related object not found using the provided "
                            "numeric ID: %lld",
               (long long)json_integer_value(v));
     return o;
@@ -580,16 +249,16 @@ static json_t *resolve_fk(netbox_t *nb, int m, const json_t *v,
     }
     char *dump = json_dumps(v, JSON_COMPACT);
     if (hits == 0)
-      add_err(errs, field, "Related object not found using the provided "
+      nb_add_err(errs, field, "Related object not found using the provided "
                            "attributes: %.200s", dump ? dump : "{}");
     else if (hits > 1)
-      add_err(errs, field, "Multiple objects match the provided "
+      nb_add_err(errs, field, "Multiple objects match the provided "
                            "attributes: %.200s", dump ? dump : "{}");
     free(dump);
     return hits == 1 ? hit : NULL;
   }
   char *dump = json_dumps(v, JSON_ENCODE_ANY);
-  add_err(errs, field, "Related objects must be referenced by numeric ID or "
+  nb_add_err(errs, field, "Related objects must be referenced by numeric ID or "
                        "by dictionary of attributes. Received an "
                        "unrecognized value: %.100s", dump ? dump : "");
   free(dump);
@@ -599,7 +268,7 @@ static json_t *resolve_fk(netbox_t *nb, int m, const json_t *v,
 static void set_tags(netbox_t *nb, json_t *dst, const json_t *v, json_t *errs)
 {
   if (!json_is_array(v)) {
-    add_err(errs, "tags", "Expected a list of items but got type \"%s\".",
+    nb_add_err(errs, "tags", "Expected a list of items but got type \"%s\".",
             json_is_object(v) ? "dict" : "str");
     return;
   }
@@ -610,7 +279,7 @@ static void set_tags(netbox_t *nb, json_t *dst, const json_t *v, json_t *errs)
   {
     const char *name = json_string_value(t);
     if (json_is_object(t))
-      name = sval(t, "name") ? sval(t, "name") : sval(t, "slug");
+      name = nb_sval(t, "name") ? nb_sval(t, "name") : nb_sval(t, "slug");
     if (json_is_integer(t)) {
       const char *k;
       json_t *idv;
@@ -621,7 +290,7 @@ static void set_tags(netbox_t *nb, json_t *dst, const json_t *v, json_t *errs)
       }
     }
     if (!name || !*name || strlen(name) > 100) {
-      add_err(errs, "tags", "Related object not found using the provided "
+      nb_add_err(errs, "tags", "Related object not found using the provided "
                             "attributes.");
       continue;
     }
@@ -633,13 +302,13 @@ static void set_tags(netbox_t *nb, json_t *dst, const json_t *v, json_t *errs)
 /* Builds the stored form of an object from a write body: a copy of `old`
  * (NULL on create) with the given fields applied. Errors go to errs.
  * `partial` is PATCH semantics: required fields need not be present. */
-static json_t *validate(netbox_t *nb, int m, const json_t *in,
+json_t *nb_validate(netbox_t *nb, int m, const json_t *in,
                         const json_t *old, bool partial, json_t *errs)
 {
-  const model_desc_t *md = &models[m];
+  const model_desc_t *md = &nb_models[m];
   json_t *o = old ? json_deep_copy(old) : json_object();
   if (!json_is_object(in)) {
-    add_err(errs, "non_field_errors", "Invalid data. Expected a dictionary, "
+    nb_add_err(errs, "non_field_errors", "Invalid data. Expected a dictionary, "
                                       "but got %s.",
             json_is_array(in) ? "list" : "str");
     return o;
@@ -650,11 +319,15 @@ static json_t *validate(netbox_t *nb, int m, const json_t *in,
       if (old || partial)
         continue;
       if (f->required) {
-        add_err(errs, f->name, "This field is required.");
+        nb_add_err(errs, f->name, "This field is required.");
         continue;
       }
       /* Defaults on create. */
-      if (f->type == FT_BOOL)
+      if (f->type == FT_RANGES)
+        json_object_set_new(o, f->name, json_pack("[[i,i]]", 1, 4094));
+      else if (f->type == FT_TERMS)
+        json_object_set_new(o, f->name, json_array());
+      else if (f->type == FT_BOOL)
         json_object_set_new(o, f->name, json_boolean(f->def &&
                                                      strcmp(f->def, "true") == 0));
       else if (f->type == FT_INT && f->def)
@@ -667,7 +340,7 @@ static json_t *validate(netbox_t *nb, int m, const json_t *in,
     }
     if (json_is_null(v)) {
       if (!f->nullable && f->type != FT_NULL)
-        add_err(errs, f->name, "This field may not be null.");
+        nb_add_err(errs, f->name, "This field may not be null.");
       else
         json_object_set_new(o, f->name, json_null());
       continue;
@@ -677,20 +350,20 @@ static json_t *validate(netbox_t *nb, int m, const json_t *in,
     case FT_SLUG: {
       const char *s = json_string_value(v);
       if (!s) {
-        add_err(errs, f->name, "Not a valid string.");
+        nb_add_err(errs, f->name, "Not a valid string.");
         break;
       }
       if (!*s && f->required) {
-        add_err(errs, f->name, "This field may not be blank.");
+        nb_add_err(errs, f->name, "This field may not be blank.");
         break;
       }
       if (f->maxlen && strlen(s) > f->maxlen) {
-        add_err(errs, f->name, "Ensure this field has no more than %u "
+        nb_add_err(errs, f->name, "Ensure this field has no more than %u "
                                "characters.", f->maxlen);
         break;
       }
       if (f->type == FT_SLUG && !slug_ok(s)) {
-        add_err(errs, f->name, "Enter a valid \"slug\" consisting of letters, "
+        nb_add_err(errs, f->name, "Enter a valid \"slug\" consisting of letters, "
                                "numbers, underscores or hyphens.");
         break;
       }
@@ -700,29 +373,30 @@ static json_t *validate(netbox_t *nb, int m, const json_t *in,
     case FT_INT:
       if (!json_is_integer(v) || json_integer_value(v) < 0 ||
           json_integer_value(v) > INT32_MAX)
-        add_err(errs, f->name, "A valid integer is required.");
+        nb_add_err(errs, f->name, "A valid integer is required.");
       else
         json_object_set(o, f->name, v);
       break;
     case FT_BOOL:
       if (!json_is_boolean(v))
-        add_err(errs, f->name, "Must be a valid boolean.");
+        nb_add_err(errs, f->name, "Must be a valid boolean.");
       else
         json_object_set(o, f->name, v);
       break;
     case FT_FK: {
       json_t *ref = resolve_fk(nb, f->fk, v, f->name, errs);
       if (ref)
-        json_object_set_new(o, f->name, json_integer(ival(ref, "id")));
+        json_object_set_new(o, f->name, json_integer(nb_ival(ref, "id")));
       break;
     }
-    case FT_CHOICE: {
+    case FT_CHOICE:
+    case FT_CHOICE_RAW: {
       const char *s = json_string_value(v);
       if (json_is_object(v))
-        s = sval(v, "value");
-      if (!s || !choice_label(f->choices, s)) {
+        s = nb_sval(v, "value");
+      if (!s || !nb_choice_label(f->choices, s)) {
         char *dump = json_dumps(v, JSON_ENCODE_ANY);
-        add_err(errs, f->name, "%.100s is not a valid choice.",
+        nb_add_err(errs, f->name, "%.100s is not a valid choice.",
                 dump ? dump : "");
         free(dump);
       } else {
@@ -736,7 +410,7 @@ static json_t *validate(netbox_t *nb, int m, const json_t *in,
       const char *s = json_string_value(v);
       char buf[80];
       if (!s || sim_ip_parse(s, true, &ip) < 0) {
-        add_err(errs, f->name, f->type == FT_IPADDR
+        nb_add_err(errs, f->name, f->type == FT_IPADDR
                                    ? "Enter a valid IPv4 or IPv6 address "
                                      "with mask (e.g. 192.0.2.1/24)."
                                    : "Enter a valid IPv4 or IPv6 prefix "
@@ -750,10 +424,48 @@ static json_t *validate(netbox_t *nb, int m, const json_t *in,
       break;
     }
     case FT_CTYPE:
-      if (!json_is_string(v) ||
-          strcmp(json_string_value(v), "dcim.interface") != 0)
-        add_err(errs, f->name, "Invalid content type: only dcim.interface "
-                               "is modelled by the simulator.");
+      if (!json_is_string(v) || !nb_choice_label(f->choices,
+                                                 json_string_value(v)))
+        nb_add_err(errs, f->name, "Invalid content type: only %s is "
+                   "modelled by the simulator.", f->choices[0]);
+      else
+        json_object_set(o, f->name, v);
+      break;
+    case FT_VID:
+      if (!json_is_integer(v))
+        nb_add_err(errs, f->name, "A valid integer is required.");
+      else if (json_integer_value(v) < 1)
+        nb_add_err(errs, f->name, "Ensure this value is greater than or "
+                                  "equal to 1.");
+      else if (json_integer_value(v) > 4094)
+        nb_add_err(errs, f->name, "Ensure this value is less than or equal "
+                                  "to 4094.");
+      else
+        json_object_set(o, f->name, v);
+      break;
+    case FT_RANGES:
+      nb_validate_ranges(v, o, errs);
+      break;
+    case FT_TERMS:
+      nb_validate_terms(f->name, v, o, errs);
+      break;
+    case FT_DATE: {
+      const char *d = json_string_value(v);
+      int y, mo, dd;
+      char tail;
+      if (!d || strlen(d) != 10 ||
+          sscanf(d, "%4d-%2d-%2d%c", &y, &mo, &dd, &tail) != 3 || mo < 1 ||
+          mo > 12 || dd < 1 || dd > 31)
+        nb_add_err(errs, f->name, "Date has wrong format. Use one of these "
+                                  "formats instead: YYYY-MM-DD.");
+      else
+        json_object_set(o, f->name, v);
+      break;
+    }
+    case FT_NUM:
+      if (!json_is_number(v) || json_number_value(v) < 0 ||
+          json_number_value(v) >= 1000000)
+        nb_add_err(errs, f->name, "A valid number is required.");
       else
         json_object_set(o, f->name, v);
       break;
@@ -768,7 +480,7 @@ static json_t *validate(netbox_t *nb, int m, const json_t *in,
     json_object_set_new(o, "tags", json_array());
   json_t *cf = json_object_get(in, "custom_fields");
   if (cf && !json_is_object(cf))
-    add_err(errs, "custom_fields", "Invalid data. Expected a dictionary.");
+    nb_add_err(errs, "custom_fields", "Invalid data. Expected a dictionary.");
   else if (cf)
     json_object_set(o, "custom_fields", cf);
   else if (!old)
@@ -776,71 +488,9 @@ static json_t *validate(netbox_t *nb, int m, const json_t *in,
   return o;
 }
 
-/* Model-level rules: uniqueness, assignment consistency. */
-static void check_model(netbox_t *nb, int m, const json_t *o, json_int_t self,
-                        json_t *errs)
-{
-  size_t i;
-  json_t *x;
-  if (json_object_size(errs))
-    return;
-  json_array_foreach(nb->objs[m], i, x)
-  {
-    if (ival(x, "id") == self)
-      continue;
-    if ((m == M_TENANT || m == M_SITE || m == M_MFR || m == M_ROLE ||
-         m == M_VRF) &&
-        sval(x, "name") && sval(o, "name") &&
-        strcmp(sval(x, "name"), sval(o, "name")) == 0 && m != M_VRF)
-      add_err(errs, "name", "%s with this name already exists.",
-              models[m].verbose);
-    if (sval(x, "slug") && sval(o, "slug") &&
-        strcmp(sval(x, "slug"), sval(o, "slug")) == 0)
-      add_err(errs, "slug", "%s with this slug already exists.",
-              models[m].verbose);
-    if (m == M_DEVICE && sval(x, "name") && sval(o, "name") &&
-        strcmp(sval(x, "name"), sval(o, "name")) == 0 &&
-        ival(x, "site") == ival(o, "site") &&
-        ival(x, "tenant") == ival(o, "tenant"))
-      add_err(errs, "non_field_errors", "Device name must be unique per "
-                                        "site.");
-    if (m == M_IFACE && ival(x, "device") == ival(o, "device") &&
-        strcmp(sval(x, "name"), sval(o, "name")) == 0)
-      add_err(errs, "non_field_errors", "The fields device, name must make "
-                                        "a unique set.");
-    if ((m == M_IP || m == M_PREFIX) && ival(x, "vrf") == ival(o, "vrf")) {
-      const char *k = m == M_IP ? "address" : "prefix";
-      sim_ip_t a, b;
-      if (sim_ip_parse(sval(x, k), true, &a) == 0 &&
-          sim_ip_parse(sval(o, k), true, &b) == 0 && a.family == b.family &&
-          a.addr == b.addr && (m == M_IP || a.plen == b.plen)) {
-        char vrfname[128] = "global table";
-        json_t *vrf = find_obj(nb, M_VRF, ival(o, "vrf"));
-        if (vrf)
-          snprintf(vrfname, sizeof(vrfname), "VRF %s", sval(vrf, "name"));
-        add_err(errs, k, "Duplicate %s found in %s: %s",
-                m == M_IP ? "IP address" : "prefix", vrfname, sval(x, k));
-      }
-    }
-    if (json_object_size(errs))
-      return;
-  }
-  if (m == M_IP) {
-    bool has_t = sval(o, "assigned_object_type") != NULL;
-    bool has_i = ival(o, "assigned_object_id") >= 0;
-    if (has_t != has_i)
-      add_err(errs, "non_field_errors", "assigned_object_type and "
-                                        "assigned_object_id go together.");
-    else if (has_i && !find_obj(nb, M_IFACE, ival(o, "assigned_object_id")))
-      add_err(errs, "assigned_object_id", "Related object not found using "
-                                          "the provided numeric ID: %lld",
-              (long long)ival(o, "assigned_object_id"));
-  }
-}
-
 /* ---- storing ---- */
 
-static json_t *insert(netbox_t *nb, int m, json_t *o)
+json_t *nb_insert(netbox_t *nb, int m, json_t *o)
 {
   json_t *ts = stamp(nb);
   json_object_set_new(o, "id", json_integer(nb->next_id[m]++));
@@ -873,86 +523,9 @@ static void replace(netbox_t *nb, int m, json_t *old, json_t *o)
   json_decref(o);
 }
 
-static void remove_obj(netbox_t *nb, int m, json_int_t id)
-{
-  json_t *arr = nb->objs[m];
-  for (size_t i = 0; i < json_array_size(arr); i++)
-    if (ival(json_array_get(arr, i), "id") == id) {
-      json_array_remove(arr, i);
-      return;
-    }
-}
-
-/* Counts objects that protect `o` from deletion (on_delete=PROTECT). */
-static size_t dependents(netbox_t *nb, int m, json_int_t id)
-{
-  size_t n = 0;
-  for (int k = 0; k < M__COUNT; k++) {
-    if (k == M_IFACE && m == M_DEVICE)
-      continue; /* cascades */
-    for (const field_t *f = models[k].fields; f->name; f++) {
-      if (f->type != FT_FK || f->fk != m || strncmp(f->name, "primary_ip", 10) == 0)
-        continue;
-      size_t i;
-      json_t *x;
-      json_array_foreach(nb->objs[k], i, x)
-      {
-        if (ival(x, f->name) == id)
-          n++;
-      }
-    }
-  }
-  return n;
-}
-
-static void delete_cascade(netbox_t *nb, int m, json_int_t id)
-{
-  size_t i;
-  json_t *x;
-  if (m == M_DEVICE) {
-    i = 0;
-    while (i < json_array_size(nb->objs[M_IFACE])) {
-      x = json_array_get(nb->objs[M_IFACE], i);
-      if (ival(x, "device") == id) {
-        json_int_t iid = ival(x, "id");
-        delete_cascade(nb, M_IFACE, iid);
-        i = 0;
-        continue;
-      }
-      i++;
-    }
-  }
-  if (m == M_IFACE) {
-    i = 0;
-    while (i < json_array_size(nb->objs[M_IP])) {
-      x = json_array_get(nb->objs[M_IP], i);
-      if (sval(x, "assigned_object_type") &&
-          ival(x, "assigned_object_id") == id) {
-        delete_cascade(nb, M_IP, ival(x, "id"));
-        i = 0;
-        continue;
-      }
-      i++;
-    }
-  }
-  if (m == M_IP) {
-    json_array_foreach(nb->objs[M_DEVICE], i, x)
-    {
-      if (ival(x, "primary_ip4") == id)
-        json_object_set_new(x, "primary_ip4", json_null());
-      if (ival(x, "primary_ip6") == id)
-        json_object_set_new(x, "primary_ip6", json_null());
-    }
-  }
-  remove_obj(nb, m, id);
-}
-
 /* ---- responses ---- */
 
-static void detail(sim_resp_t *resp, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void detail(sim_resp_t *resp, unsigned status, const char *fmt, ...)
+void nb_detail(sim_resp_t *resp, unsigned status, const char *fmt, ...)
 {
   char msg[400];
   va_list ap;
@@ -962,19 +535,19 @@ static void detail(sim_resp_t *resp, unsigned status, const char *fmt, ...)
   sim_resp_json(resp, status, json_pack("{s:s}", "detail", msg));
 }
 
-static void not_found(sim_resp_t *resp, int m)
+void nb_not_found(sim_resp_t *resp, int m)
 {
-  detail(resp, 404, "No %s matches the given query.", models[m].verbose);
+  nb_detail(resp, 404, "No %s matches the given query.", nb_models[m].verbose);
 }
 
-static void method_not_allowed(sim_resp_t *resp, const char *method)
+void nb_method_not_allowed(sim_resp_t *resp, const char *method)
 {
-  detail(resp, 405, "Method \"%s\" not allowed.", method);
+  nb_detail(resp, 405, "Method \"%s\" not allowed.", method);
 }
 
 static void etag(sim_resp_t *resp, const json_t *o)
 {
-  sim_resp_header(resp, "ETag", "W/\"%s\"", sval(o, "last_updated"));
+  sim_resp_header(resp, "ETag", "W/\"%s\"", nb_sval(o, "last_updated"));
 }
 
 /* If-Match (4.6+): "*" or the current weak ETag, else 412. */
@@ -985,10 +558,10 @@ static bool precondition_ok(const sim_req_t *req, const json_t *o,
   if (!im || strcmp(im, "*") == 0)
     return true;
   char want[80];
-  snprintf(want, sizeof(want), "W/\"%s\"", sval(o, "last_updated"));
-  if (strstr(im, want) || strstr(im, sval(o, "last_updated")))
+  snprintf(want, sizeof(want), "W/\"%s\"", nb_sval(o, "last_updated"));
+  if (strstr(im, want) || strstr(im, nb_sval(o, "last_updated")))
     return true;
-  detail(resp, 412, "Precondition failed.");
+  nb_detail(resp, 412, "Precondition failed.");
   etag(resp, o);
   return false;
 }
@@ -1027,7 +600,7 @@ static bool q_match(netbox_t *nb, int m, const json_t *o, const char *q)
   static const char *const keys[] = {"name", "slug", "description", "serial",
                                      "address", "prefix", "dns_name", "model"};
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-    const char *v = sval(o, keys[i]);
+    const char *v = nb_sval(o, keys[i]);
     if (v && strcasestr(v, q))
       return true;
   }
@@ -1040,7 +613,7 @@ static int filter_one(netbox_t *nb, int m, const filter_t *fl,
 {
   switch (fl->kind) {
   case FL_STR:
-    return str_lookup(sval(o, fl->field), lookup, val);
+    return str_lookup(nb_sval(o, fl->field), lookup, val);
   case FL_ID: {
     long long want;
     json_t *v = json_object_get(o, fl->field);
@@ -1055,17 +628,17 @@ static int filter_one(netbox_t *nb, int m, const filter_t *fl,
   }
   case FL_SLUG:
   case FL_NAME: {
-    json_t *ref = find_obj(nb, fl->fk, ival(o, fl->field));
+    json_t *ref = nb_find_obj(nb, fl->fk, nb_ival(o, fl->field));
     bool eqv;
     if (strcmp(val, "null") == 0)
       eqv = !ref;
     else
-      eqv = ref && sval(ref, fl->kind == FL_SLUG ? "slug" : "name") &&
-            strcmp(sval(ref, fl->kind == FL_SLUG ? "slug" : "name"), val) == 0;
+      eqv = ref && nb_sval(ref, fl->kind == FL_SLUG ? "slug" : "name") &&
+            strcmp(nb_sval(ref, fl->kind == FL_SLUG ? "slug" : "name"), val) == 0;
     return strcmp(lookup, "n") == 0 ? !eqv : eqv;
   }
   case FL_CHOICE: {
-    const char *v = sval(o, fl->field);
+    const char *v = nb_sval(o, fl->field);
     bool eqv = v && strcmp(v, val) == 0;
     return strcmp(lookup, "n") == 0 ? !eqv : eqv;
   }
@@ -1079,14 +652,14 @@ static int filter_one(netbox_t *nb, int m, const filter_t *fl,
   case FL_IP_ADDRESS: {
     sim_ip_t a, b;
     if (sim_ip_parse(val, false, &b) < 0 ||
-        sim_ip_parse(sval(o, "address"), true, &a) < 0)
+        sim_ip_parse(nb_sval(o, "address"), true, &a) < 0)
       return 0;
     return a.family == b.family && a.addr == b.addr;
   }
   case FL_IP_PARENT:
   case FL_CONTAINS: {
     sim_ip_t net, host;
-    const char *mine = sval(o, fl->field);
+    const char *mine = nb_sval(o, fl->field);
     if (fl->kind == FL_IP_PARENT) {
       if (sim_ip_parse(val, false, &net) < 0 ||
           sim_ip_parse(mine, true, &host) < 0)
@@ -1101,22 +674,48 @@ static int filter_one(netbox_t *nb, int m, const filter_t *fl,
   case FL_PREFIX: {
     sim_ip_t a, b;
     if (sim_ip_parse(val, true, &b) < 0 ||
-        sim_ip_parse(sval(o, fl->field), true, &a) < 0)
+        sim_ip_parse(nb_sval(o, fl->field), true, &a) < 0)
       return 0;
     return a.family == b.family && a.plen == b.plen &&
            sim_ip_network(&a) == sim_ip_network(&b);
   }
+  case FL_CABLE_DEVICE: {
+    long long want;
+    if (sim_parse_ll(val, 0, LLONG_MAX, &want) < 0)
+      return 0;
+    for (int s = 0; s < 2; s++) {
+      size_t i;
+      json_t *t;
+      json_array_foreach(json_object_get(o, s ? "b_terminations"
+                                              : "a_terminations"), i, t)
+      {
+        json_t *itf = strcmp(nb_sval(t, "object_type"), "dcim.interface") == 0
+                          ? nb_find_obj(nb, M_IFACE, nb_ival(t, "object_id"))
+                          : NULL;
+        if (itf && nb_ival(itf, "device") == want)
+          return 1;
+      }
+    }
+    return 0;
+  }
+  case FL_SITE_TERM: {
+    long long want;
+    return sim_parse_ll(val, 0, LLONG_MAX, &want) == 0 &&
+           nb_sval(o, "termination_type") &&
+           strcmp(nb_sval(o, "termination_type"), "dcim.site") == 0 &&
+           nb_ival(o, "termination_id") == want;
+  }
   case FL_IP_DEVICE:
   case FL_IP_IFACE: {
     long long want;
-    if (!sval(o, "assigned_object_type") ||
+    if (!nb_sval(o, "assigned_object_type") ||
         sim_parse_ll(val, 0, LLONG_MAX, &want) < 0)
       return 0;
-    json_int_t iid = ival(o, "assigned_object_id");
+    json_int_t iid = nb_ival(o, "assigned_object_id");
     if (fl->kind == FL_IP_IFACE)
       return iid == want;
-    json_t *iface = find_obj(nb, M_IFACE, iid);
-    return iface && ival(iface, "device") == want;
+    json_t *iface = nb_find_obj(nb, M_IFACE, iid);
+    return iface && nb_ival(iface, "device") == want;
   }
   }
   return 0;
@@ -1145,7 +744,7 @@ static int build_filters(netbox_t *nb, int m, const sim_req_t *req,
     memcpy(base, key, bl);
     base[bl] = '\0';
     const filter_t *fl = NULL;
-    for (const filter_t *f = models[m].filters; f->param; f++)
+    for (const filter_t *f = nb_models[m].filters; f->param; f++)
       if (strcmp(f->param, base) == 0)
         fl = f;
     if (!fl)
@@ -1156,7 +755,7 @@ static int build_filters(netbox_t *nb, int m, const sim_req_t *req,
       json_t *x;
       json_array_foreach(nb->objs[fl->fk], k, x)
       {
-        if (sval(x, "slug") && strcmp(sval(x, "slug"), val) == 0)
+        if (nb_sval(x, "slug") && strcmp(nb_sval(x, "slug"), val) == 0)
           found = true;
       }
       if (!found) {
@@ -1168,8 +767,8 @@ static int build_filters(netbox_t *nb, int m, const sim_req_t *req,
       }
     }
     if (fl->kind == FL_CHOICE) {
-      const field_t *f = find_field(&models[m], fl->field);
-      if (f && !choice_label(f->choices, val)) {
+      const field_t *f = nb_find_field(&nb_models[m], fl->field);
+      if (f && !nb_choice_label(f->choices, val)) {
         char msg[300];
         snprintf(msg, sizeof(msg), "Select a valid choice. %.100s is not one "
                                    "of the available choices.", val);
@@ -1238,7 +837,7 @@ static void page_url(const sim_req_t *req, long long limit, long long offset,
     (void)pv_buf_appendf(b, "limit=%lld", limit);
 }
 
-static long long page_limit(const sim_req_t *req)
+long long nb_page_limit(const sim_req_t *req)
 {
   const char *l = sim_req_arg(req, "limit");
   long long limit = PAGINATE_COUNT;
@@ -1269,7 +868,7 @@ static int order_cmp(const void *a, const void *b, void *arg)
   else
     c = (vx && !json_is_null(vx)) - (vy && !json_is_null(vy));
   if (c == 0)
-    c = ival(x, "id") < ival(y, "id") ? -1 : 1;
+    c = nb_ival(x, "id") < nb_ival(y, "id") ? -1 : 1;
   return c * ord->dir;
 }
 
@@ -1313,7 +912,7 @@ static void list(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
   int naf = build_filters(nb, m, req, af, resp);
   if (naf < 0)
     return;
-  long long limit = page_limit(req), offset = 0, start = -1;
+  long long limit = nb_page_limit(req), offset = 0, start = -1;
   const char *off = sim_req_arg(req, "offset");
   const char *st = sim_req_arg(req, "start");
   const char *ord = sim_req_arg(req, "ordering");
@@ -1325,12 +924,12 @@ static void list(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
     offset = 0;
   if (st) {
     if (off || ord) {
-      detail(resp, 400, "'start' may not be combined with 'offset' or "
+      nb_detail(resp, 400, "'start' may not be combined with 'offset' or "
                         "'ordering'.");
       return;
     }
     if (sim_parse_ll(st, 0, LLONG_MAX, &start) < 0) {
-      detail(resp, 400, "'start' must be a non-negative integer.");
+      nb_detail(resp, 400, "'start' must be a non-negative integer.");
       return;
     }
   }
@@ -1341,14 +940,14 @@ static void list(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
   json_t *o;
   json_array_foreach(arr, i, o)
   {
-    if (start >= 0 && ival(o, "id") < start)
+    if (start >= 0 && nb_ival(o, "id") < start)
       continue;
     if (matches(nb, m, req, af, naf, o))
       hits[n++] = o;
   }
   if (ord && *ord) {
     const char *key = ord[0] == '-' ? ord + 1 : ord;
-    if (find_field(&models[m], key) || strcmp(key, "id") == 0 ||
+    if (nb_find_field(&nb_models[m], key) || strcmp(key, "id") == 0 ||
         strcmp(key, "created") == 0 || strcmp(key, "last_updated") == 0) {
       order_t oc = {.key = key, .dir = ord[0] == '-' ? -1 : 1};
       qsort_r(hits, n, sizeof(*hits), order_cmp, &oc);
@@ -1358,7 +957,7 @@ static void list(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
   for (size_t k = (size_t)(offset < (long long)n ? offset : (long long)n);
        k < n && (long long)json_array_size(results) < limit; k++)
     json_array_append_new(results,
-                          shape(render(nb, req, m, hits[k], brief), req));
+                          shape(nb_render(nb, req, m, hits[k], brief), req));
   json_t *page = json_object();
   pv_buf_t b;
   if (start >= 0) {
@@ -1367,7 +966,7 @@ static void list(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
       pv_buf_init(&b, 8192);
       (void)pv_buf_appendf(&b, "%s%s?start=%lld&limit=%lld", req->base_url,
                            req->path,
-                           (long long)ival(hits[limit], "id"), limit);
+                           (long long)nb_ival(hits[limit], "id"), limit);
       json_object_set_new(page, "next", json_string(b.data ? b.data : ""));
       pv_buf_free(&b);
     } else {
@@ -1402,40 +1001,60 @@ static void list(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
 
 /* ---- writes ---- */
 
-static bool body_json(const sim_req_t *req, json_t **out, sim_resp_t *resp)
+bool nb_body_json(const sim_req_t *req, json_t **out, sim_resp_t *resp)
 {
   const char *ct = sim_req_header(req, "Content-Type");
   json_error_t jerr;
   if (ct && strncasecmp(ct, "application/json", 16) != 0) {
-    detail(resp, 415, "Unsupported media type \"%.80s\" in request.", ct);
+    nb_detail(resp, 415, "Unsupported media type \"%.80s\" in request.", ct);
     return false;
   }
   *out = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &jerr);
   if (!*out) {
-    detail(resp, 400, "JSON parse error - %s: line %d column %d (char %d)",
+    nb_detail(resp, 400, "JSON parse error - %s: line %d column %d (char %d)",
            jerr.text, jerr.line, jerr.column, jerr.position);
     return false;
   }
   return true;
 }
 
+void nb_store_created(netbox_t *nb, const sim_req_t *req, sim_resp_t *resp,
+                      int m, json_t *built, bool bulk)
+{
+  json_t *out_list = json_array();
+  size_t i;
+  json_t *o;
+  json_array_foreach(built, i, o)
+  {
+    nb_insert(nb, m, json_incref(o));
+    json_array_append_new(out_list, nb_render(nb, req, m, o, false));
+  }
+  if (bulk) {
+    sim_resp_json(resp, 201, out_list);
+  } else {
+    json_t *one = json_incref(json_array_get(out_list, 0));
+    json_decref(out_list);
+    sim_resp_json(resp, 201, one);
+  }
+}
+
 /* POST on a list endpoint: one object, or a list created all-or-none. */
 static void create(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
 {
   json_t *in = NULL;
-  if (!body_json(req, &in, resp))
+  if (!nb_body_json(req, &in, resp))
     return;
   bool bulk = json_is_array(in);
   size_t n = bulk ? json_array_size(in) : 1;
   if (bulk && (n == 0 || n > MAX_BULK)) {
     json_decref(in);
-    detail(resp, 400, "A bulk request needs between 1 and %u objects.",
+    nb_detail(resp, 400, "A bulk request needs between 1 and %u objects.",
            MAX_BULK);
     return;
   }
   if (json_array_size(nb->objs[m]) + n > MAX_OBJECTS) {
     json_decref(in);
-    detail(resp, 400, "The simulator holds at most %u objects per model.",
+    nb_detail(resp, 400, "The simulator holds at most %u objects per model.",
            MAX_OBJECTS);
     return;
   }
@@ -1443,17 +1062,17 @@ static void create(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
   bool bad = false;
   for (size_t i = 0; i < n; i++) {
     json_t *errs = json_object();
-    json_t *o = validate(nb, m, bulk ? json_array_get(in, i) : in, NULL,
+    json_t *o = nb_validate(nb, m, bulk ? json_array_get(in, i) : in, NULL,
                          false, errs);
-    check_model(nb, m, o, -1, errs);
+    nb_check_model(nb, m, o, -1, errs);
     /* Within one bulk request the new objects must not clash either. */
     for (size_t k = 0; k < json_array_size(built) && !json_object_size(errs);
          k++) {
       json_t *p = json_array_get(built, k);
-      if (sval(p, "slug") && sval(o, "slug") &&
-          strcmp(sval(p, "slug"), sval(o, "slug")) == 0)
-        add_err(errs, "slug", "%s with this slug already exists.",
-                models[m].verbose);
+      if (nb_sval(p, "slug") && nb_sval(o, "slug") &&
+          strcmp(nb_sval(p, "slug"), nb_sval(o, "slug")) == 0)
+        nb_add_err(errs, "slug", "%s with this slug already exists.",
+                nb_models[m].verbose);
     }
     bad = bad || json_object_size(errs) > 0;
     json_array_append_new(errs_list, errs);
@@ -1464,18 +1083,7 @@ static void create(netbox_t *nb, int m, const sim_req_t *req, sim_resp_t *resp)
                                   : json_incref(json_array_get(errs_list, 0)));
     goto out;
   }
-  json_t *out_list = json_array();
-  for (size_t i = 0; i < n; i++) {
-    json_t *o = insert(nb, m, json_incref(json_array_get(built, i)));
-    json_array_append_new(out_list, render(nb, req, m, o, false));
-  }
-  if (bulk) {
-    sim_resp_json(resp, 201, out_list);
-  } else {
-    json_t *one = json_incref(json_array_get(out_list, 0));
-    json_decref(out_list);
-    sim_resp_json(resp, 201, one);
-  }
+  nb_store_created(nb, req, resp, m, built, bulk);
 out:
   json_decref(built);
   json_decref(errs_list);
@@ -1486,19 +1094,19 @@ static void update_one(netbox_t *nb, int m, json_t *obj, const sim_req_t *req,
                        sim_resp_t *resp)
 {
   json_t *in = NULL;
-  if (!precondition_ok(req, obj, resp) || !body_json(req, &in, resp))
+  if (!precondition_ok(req, obj, resp) || !nb_body_json(req, &in, resp))
     return;
   bool partial = strcmp(req->method, "PATCH") == 0;
   json_t *errs = json_object();
   /* PUT replaces: required fields must be given, like on create. */
-  json_t *o = validate(nb, m, in, partial ? obj : NULL, partial, errs);
+  json_t *o = nb_validate(nb, m, in, partial ? obj : NULL, partial, errs);
   if (!partial && !json_object_size(errs)) {
     json_t *merged = json_deep_copy(obj);
     json_object_update(merged, o);
     json_decref(o);
     o = merged;
   }
-  check_model(nb, m, o, ival(obj, "id"), errs);
+  nb_check_model(nb, m, o, nb_ival(obj, "id"), errs);
   if (json_object_size(errs)) {
     json_decref(o);
     sim_resp_json(resp, 400, errs);
@@ -1506,7 +1114,7 @@ static void update_one(netbox_t *nb, int m, json_t *obj, const sim_req_t *req,
     json_decref(errs);
     json_object_set(o, "id", json_object_get(obj, "id"));
     replace(nb, m, obj, o);
-    sim_resp_json(resp, 200, render(nb, req, m, obj, false));
+    sim_resp_json(resp, 200, nb_render(nb, req, m, obj, false));
     etag(resp, obj);
   }
   json_decref(in);
@@ -1517,14 +1125,14 @@ static void delete_one(netbox_t *nb, int m, json_t *obj, const sim_req_t *req,
 {
   if (!precondition_ok(req, obj, resp))
     return;
-  json_int_t id = ival(obj, "id");
-  size_t deps = dependents(nb, m, id);
+  json_int_t id = nb_ival(obj, "id");
+  size_t deps = nb_dependents(nb, m, id);
   if (deps) {
-    detail(resp, 409, "Unable to delete object. %zu dependent objects were "
+    nb_detail(resp, 409, "Unable to delete object. %zu dependent objects were "
                       "found: protected by on_delete=PROTECT", deps);
     return;
   }
-  delete_cascade(nb, m, id);
+  nb_delete_cascade(nb, m, id);
   resp->status = 204;
 }
 
@@ -1533,14 +1141,14 @@ static void bulk_write(netbox_t *nb, int m, const sim_req_t *req,
                        sim_resp_t *resp)
 {
   json_t *in = NULL;
-  if (!body_json(req, &in, resp))
+  if (!nb_body_json(req, &in, resp))
     return;
   bool del = strcmp(req->method, "DELETE") == 0;
   bool partial = strcmp(req->method, "PATCH") == 0;
   if (!json_is_array(in) || json_array_size(in) == 0 ||
       json_array_size(in) > MAX_BULK) {
     json_decref(in);
-    detail(resp, 400, "Bulk operations require a list of 1 to %u objects "
+    nb_detail(resp, 400, "Bulk operations require a list of 1 to %u objects "
                       "with \"id\".", MAX_BULK);
     return;
   }
@@ -1551,25 +1159,25 @@ static void bulk_write(netbox_t *nb, int m, const sim_req_t *req,
     json_t *item = json_array_get(in, i);
     json_t *errs = json_object();
     json_t *obj = json_is_integer(json_object_get(item, "id"))
-                      ? find_obj(nb, m, ival(item, "id"))
+                      ? nb_find_obj(nb, m, nb_ival(item, "id"))
                       : NULL;
     json_t *o = NULL;
     if (!obj) {
-      add_err(errs, "id", "Object with id %lld does not exist.",
-              (long long)ival(item, "id"));
+      nb_add_err(errs, "id", "Object with id %lld does not exist.",
+              (long long)nb_ival(item, "id"));
     } else if (del) {
-      if (dependents(nb, m, ival(obj, "id")))
-        add_err(errs, "non_field_errors",
+      if (nb_dependents(nb, m, nb_ival(obj, "id")))
+        nb_add_err(errs, "non_field_errors",
                 "Unable to delete object: dependent objects exist.");
     } else {
-      o = validate(nb, m, item, partial ? obj : NULL, partial, errs);
+      o = nb_validate(nb, m, item, partial ? obj : NULL, partial, errs);
       if (!partial && !json_object_size(errs)) {
         json_t *merged = json_deep_copy(obj);
         json_object_update(merged, o);
         json_decref(o);
         o = merged;
       }
-      check_model(nb, m, o, ival(obj, "id"), errs);
+      nb_check_model(nb, m, o, nb_ival(obj, "id"), errs);
     }
     bad = bad || json_object_size(errs) > 0;
     json_array_append_new(errs_list, errs);
@@ -1581,187 +1189,20 @@ static void bulk_write(netbox_t *nb, int m, const sim_req_t *req,
   }
   if (del) {
     for (size_t i = 0; i < n; i++)
-      delete_cascade(nb, m, ival(json_array_get(in, i), "id"));
+      nb_delete_cascade(nb, m, nb_ival(json_array_get(in, i), "id"));
     resp->status = 204;
     goto out;
   }
   json_t *out_list = json_array();
   for (size_t i = 0; i < n; i++) {
-    json_t *obj = find_obj(nb, m, ival(json_array_get(in, i), "id"));
+    json_t *obj = nb_find_obj(nb, m, nb_ival(json_array_get(in, i), "id"));
     json_t *o = json_incref(json_array_get(built, i));
     json_object_set(o, "id", json_object_get(obj, "id"));
     replace(nb, m, obj, o);
-    json_array_append_new(out_list, render(nb, req, m, obj, false));
+    json_array_append_new(out_list, nb_render(nb, req, m, obj, false));
   }
   sim_resp_json(resp, 200, out_list);
 out:
-  json_decref(errs_list);
-  json_decref(built);
-  json_decref(in);
-}
-
-/* ---- available-ips ---- */
-
-static int u128_cmp(const void *a, const void *b)
-{
-  sim_u128_t x = *(const sim_u128_t *)a, y = *(const sim_u128_t *)b;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* Collects up to `want` free host addresses of prefix `p`, ascending,
- * skipping network/broadcast (v4) or subnet-router anycast (v6) unless the
- * prefix is a pool or a /31-/32 (/127-/128). */
-static size_t free_ips(netbox_t *nb, const json_t *p, size_t want,
-                       sim_u128_t *out, sim_ip_t *net)
-{
-  if (sim_ip_parse(sval(p, "prefix"), true, net) < 0)
-    return 0;
-  bool v4 = net->family == 4;
-  bool pool = json_is_true(json_object_get(p, "is_pool"));
-  sim_u128_t lo = sim_ip_network(net), hi = sim_ip_last(net);
-  if (!pool && !(v4 ? net->plen >= 31 : net->plen >= 127)) {
-    lo++;
-    if (v4)
-      hi--;
-  }
-  json_int_t vrf = ival(p, "vrf");
-  size_t nused = 0, cap = 64;
-  sim_u128_t *used = pv_malloc(cap * sizeof(*used));
-  size_t i;
-  json_t *ip;
-  json_array_foreach(nb->objs[M_IP], i, ip)
-  {
-    sim_ip_t a;
-    if (ival(ip, "vrf") != vrf || sim_ip_parse(sval(ip, "address"), true, &a) < 0 ||
-        a.family != net->family || a.addr < lo || a.addr > hi)
-      continue;
-    if (nused == cap) {
-      cap *= 2;
-      used = pv_realloc(used, cap * sizeof(*used));
-    }
-    used[nused++] = a.addr;
-  }
-  qsort(used, nused, sizeof(*used), u128_cmp);
-  size_t n = 0, u = 0;
-  for (sim_u128_t a = lo; a <= hi && n < want; a++) {
-    while (u < nused && used[u] < a)
-      u++;
-    if (u < nused && used[u] == a)
-      continue;
-    out[n++] = a;
-    if (a == hi)
-      break; /* avoid wrapping at the top of the address space */
-  }
-  free(used);
-  return n;
-}
-
-static json_t *vrf_brief(netbox_t *nb, const sim_req_t *req, const json_t *p)
-{
-  json_t *vrf = find_obj(nb, M_VRF, ival(p, "vrf"));
-  return vrf ? render(nb, req, M_VRF, vrf, true) : json_null();
-}
-
-static void available_ips(netbox_t *nb, json_t *p, const sim_req_t *req,
-                          sim_resp_t *resp)
-{
-  sim_ip_t net;
-  char buf[80];
-  if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) {
-    long long limit = page_limit(req);
-    sim_u128_t *addrs = pv_malloc((size_t)limit * sizeof(*addrs));
-    size_t n = free_ips(nb, p, (size_t)limit, addrs, &net);
-    json_t *out = json_array();
-    for (size_t i = 0; i < n; i++) {
-      sim_ip_t a = {.family = net.family, .addr = addrs[i], .plen = net.plen};
-      json_array_append_new(
-          out, json_pack("{s:i,s:s,s:o}", "family", net.family, "address",
-                         sim_ip_fmt(&a, true, buf, sizeof(buf)), "vrf",
-                         vrf_brief(nb, req, p)));
-    }
-    free(addrs);
-    sim_resp_json(resp, 200, out);
-    return;
-  }
-  if (strcmp(req->method, "POST") != 0) {
-    method_not_allowed(resp, req->method);
-    return;
-  }
-  json_t *in = NULL;
-  if (!body_json(req, &in, resp))
-    return;
-  bool bulk = json_is_array(in);
-  size_t n = bulk ? json_array_size(in) : 1;
-  json_t *errs_list = json_array(), *built = json_array();
-  bool bad = false;
-  sim_u128_t *addrs = NULL;
-  if (n == 0 || n > MAX_BULK) {
-    detail(resp, 400, "Request between 1 and %u addresses.", MAX_BULK);
-    goto out;
-  }
-  (void)sim_ip_parse(sval(p, "prefix"), true, &net);
-  for (size_t i = 0; i < n; i++) {
-    json_t *item = bulk ? json_array_get(in, i) : in;
-    json_t *errs = json_object();
-    /* address and vrf are the server's to choose. */
-    json_t *copy = json_is_object(item) ? json_deep_copy(item) : json_incref(item);
-    if (json_is_object(copy)) {
-      json_object_set_new(copy, "address", json_string("0.0.0.0/32"));
-      json_object_del(copy, "vrf");
-    }
-    json_t *o = validate(nb, M_IP, copy, NULL, false, errs);
-    json_t *plen = json_is_object(item) ? json_object_get(item, "prefix_length")
-                                        : NULL;
-    int bits = net.plen;
-    if (plen) {
-      int maxb = net.family == 4 ? 32 : 128;
-      if (!json_is_integer(plen) || json_integer_value(plen) < net.plen ||
-          json_integer_value(plen) > maxb)
-        add_err(errs, "prefix_length", "Must be between %d and %d.", net.plen,
-                maxb);
-      else
-        bits = (int)json_integer_value(plen);
-    }
-    json_object_set_new(o, "_bits", json_integer(bits));
-    bad = bad || json_object_size(errs) > 0;
-    json_array_append_new(errs_list, errs);
-    json_array_append_new(built, o);
-    json_decref(copy);
-  }
-  if (bad) {
-    sim_resp_json(resp, 400, bulk ? json_incref(errs_list)
-                                  : json_incref(json_array_get(errs_list, 0)));
-    goto out;
-  }
-  addrs = pv_malloc(n * sizeof(*addrs));
-  if (free_ips(nb, p, n, addrs, &net) < n ||
-      json_array_size(nb->objs[M_IP]) + n > MAX_OBJECTS) {
-    detail(resp, 409, "Insufficient resources are available to satisfy the "
-                      "request");
-    goto out;
-  }
-  json_t *out_list = json_array();
-  for (size_t i = 0; i < n; i++) {
-    json_t *o = json_incref(json_array_get(built, i));
-    sim_ip_t a = {.family = net.family,
-                  .addr = addrs[i],
-                  .plen = (int)ival(o, "_bits")};
-    json_object_del(o, "_bits");
-    json_object_set_new(o, "address",
-                        json_string(sim_ip_fmt(&a, true, buf, sizeof(buf))));
-    json_object_set(o, "vrf", json_object_get(p, "vrf"));
-    insert(nb, M_IP, o);
-    json_array_append_new(out_list, render(nb, req, M_IP, o, false));
-  }
-  if (bulk) {
-    sim_resp_json(resp, 201, out_list);
-  } else {
-    json_t *one = json_incref(json_array_get(out_list, 0));
-    json_decref(out_list);
-    sim_resp_json(resp, 201, one);
-  }
-out:
-  free(addrs);
   json_decref(errs_list);
   json_decref(built);
   json_decref(in);
@@ -1775,7 +1216,7 @@ static bool authenticate(netbox_t *nb, const sim_req_t *req, sim_resp_t *resp)
 {
   const char *h = sim_req_header(req, "Authorization");
   if (!h || !*h) {
-    detail(resp, 403, "Authentication credentials were not provided.");
+    nb_detail(resp, 403, "Authentication credentials were not provided.");
     return false;
   }
   const char *sp = strchr(h, ' ');
@@ -1783,18 +1224,18 @@ static bool authenticate(netbox_t *nb, const sim_req_t *req, sim_resp_t *resp)
   bool known_kw = (kl == 5 && strncasecmp(h, "Token", 5) == 0) ||
                   (kl == 6 && strncasecmp(h, "Bearer", 6) == 0);
   if (!known_kw) {
-    detail(resp, 403, "Authentication credentials were not provided.");
+    nb_detail(resp, 403, "Authentication credentials were not provided.");
     return false;
   }
   const char *cred = sp ? sp + 1 : "";
   while (*cred == ' ')
     cred++;
   if (!*cred) {
-    detail(resp, 403, "Invalid token header. No credentials provided.");
+    nb_detail(resp, 403, "Invalid token header. No credentials provided.");
     return false;
   }
   if (strchr(cred, ' ')) {
-    detail(resp, 403, "Invalid token header. Token string should not contain "
+    nb_detail(resp, 403, "Invalid token header. Token string should not contain "
                       "spaces.");
     return false;
   }
@@ -1802,7 +1243,7 @@ static bool authenticate(netbox_t *nb, const sim_req_t *req, sim_resp_t *resp)
   for (size_t i = 0; i < nb->ntokens; i++)
     if (nb->tokens[i].v2 == v2 && strcmp(nb->tokens[i].plain, cred) == 0)
       return true;
-  detail(resp, 403, v2 ? "Invalid v2 token" : "Invalid v1 token");
+  nb_detail(resp, 403, v2 ? "Invalid v2 token" : "Invalid v1 token");
   return false;
 }
 
@@ -1811,10 +1252,45 @@ static bool authenticate(netbox_t *nb, const sim_req_t *req, sim_resp_t *resp)
 static json_t *seed(netbox_t *nb, int m, json_t *fields)
 {
   json_t *errs = json_object();
-  json_t *o = validate(nb, m, fields, NULL, false, errs);
+  json_t *o = nb_validate(nb, m, fields, NULL, false, errs);
   json_decref(errs);
   json_decref(fields);
-  return insert(nb, m, o);
+  return nb_insert(nb, m, o);
+}
+
+/* VLAN groups, a VLAN, a provider with one circuit and its A end, and a
+ * cable from the first OLT's NNI to it (docs/simulator.md lists them). */
+static void seed_l2_and_circuits(netbox_t *nb)
+{
+  seed(nb, M_VLANGROUP, json_pack("{s:s,s:s,s:[[i,i]],s:i}", "name", "Access",
+                                  "slug", "access", "vid_ranges", 100, 3999,
+                                  "tenant", 1));
+  seed(nb, M_VLANGROUP, json_pack("{s:s,s:s,s:[[i,i]]}", "name", "Spare",
+                                  "slug", "spare", "vid_ranges", 10, 12));
+  seed(nb, M_VLAN, json_pack("{s:i,s:s,s:i,s:i,s:i}", "vid", 100, "name",
+                             "subscribers", "group", 1, "site", 1, "tenant",
+                             1));
+  json_t *p1 = nb_find_obj(nb, M_PREFIX, 1);
+  if (p1 && nb->inv.prefixes > 0)
+    json_object_set_new(p1, "vlan", json_integer(1));
+  seed(nb, M_PROVIDER, json_pack("{s:s,s:s}", "name", "Transit Co", "slug",
+                                 "transit-co"));
+  seed(nb, M_CTYPE, json_pack("{s:s,s:s}", "name", "Internet", "slug",
+                              "internet"));
+  seed(nb, M_CIRCUIT, json_pack("{s:s,s:i,s:i,s:i,s:i}", "cid", "TC-0001",
+                                "provider", 1, "type", 1, "tenant", 1,
+                                "commit_rate", 1000000));
+  seed(nb, M_CTERM, json_pack("{s:i,s:s,s:s,s:i,s:i}", "circuit", 1,
+                              "term_side", "A", "termination_type",
+                              "dcim.site", "termination_id", 1, "port_speed",
+                              1000000));
+  if (nb->inv.olts > 0)
+    seed(nb, M_CABLE,
+         json_pack("{s:[{s:s,s:i}],s:[{s:s,s:i}],s:s}", "a_terminations",
+                   "object_type", "dcim.interface", "object_id", 2,
+                   "b_terminations", "object_type",
+                   "circuits.circuittermination", "object_id", 1, "label",
+                   "uplink-1"));
 }
 
 void *sim_netbox_new(const sim_inventory_t *inv, const char *const *tokens,
@@ -1881,7 +1357,7 @@ void *sim_netbox_new(const sim_inventory_t *inv, const char *const *tokens,
                                "device_type", 1, "role", 1, "site",
                                (int)(i % 2 + 1), "tenant", (int)(i % 2 + 1),
                                "serial", serial));
-    json_int_t did = ival(d, "id");
+    json_int_t did = nb_ival(d, "id");
     json_t *mg = seed(nb, M_IFACE, json_pack("{s:I,s:s,s:s,s:b}", "device",
                                              did, "name", "mgmt0", "type",
                                              "1000base-t", "mgmt_only", 1));
@@ -1891,10 +1367,11 @@ void *sim_netbox_new(const sim_inventory_t *inv, const char *const *tokens,
     json_t *ip = seed(nb, M_IP,
                       json_pack("{s:s,s:s,s:I,s:s}", "address", buf,
                                 "assigned_object_type", "dcim.interface",
-                                "assigned_object_id", ival(mg, "id"),
+                                "assigned_object_id", nb_ival(mg, "id"),
                                 "description", "management"));
-    json_object_set_new(d, "primary_ip4", json_integer(ival(ip, "id")));
+    json_object_set_new(d, "primary_ip4", json_integer(nb_ival(ip, "id")));
   }
+  seed_l2_and_circuits(nb);
   return nb;
 }
 
@@ -1967,7 +1444,7 @@ static void netbox_handle(void *state, const sim_req_t *req, sim_resp_t *resp)
   }
   int n = sim_split_path(req->path, seg, 8, &storage);
   if (n < 2 || strcmp(seg[0], "api") != 0) {
-    detail(resp, 404, "Not found.");
+    nb_detail(resp, 404, "Not found.");
     goto out;
   }
   n--; /* the trailing "" segment */
@@ -1975,27 +1452,30 @@ static void netbox_handle(void *state, const sim_req_t *req, sim_resp_t *resp)
     goto out;
   if (n == 1) {
     if (!read) {
-      method_not_allowed(resp, m);
+      nb_method_not_allowed(resp, m);
       goto out;
     }
-    char u[3][300];
-    snprintf(u[0], sizeof(u[0]), "%s/api/dcim/", req->base_url);
-    snprintf(u[1], sizeof(u[1]), "%s/api/ipam/", req->base_url);
-    snprintf(u[2], sizeof(u[2]), "%s/api/tenancy/", req->base_url);
-    sim_resp_json(resp, 200, json_pack("{s:s,s:s,s:s}", "dcim", u[0], "ipam",
-                                       u[1], "tenancy", u[2]));
+    static const char *const apps[] = {"circuits", "dcim", "ipam",
+                                       "tenancy"};
+    json_t *root = json_object();
+    for (size_t k = 0; k < sizeof(apps) / sizeof(apps[0]); k++) {
+      char u[300];
+      snprintf(u, sizeof(u), "%s/api/%s/", req->base_url, apps[k]);
+      json_object_set_new(root, apps[k], json_string(u));
+    }
+    sim_resp_json(resp, 200, root);
     goto out;
   }
   if (n == 2 && strcmp(seg[1], "status") == 0) {
     if (!read)
-      method_not_allowed(resp, m);
+      nb_method_not_allowed(resp, m);
     else
       status(req, resp);
     goto out;
   }
   if (n == 2 && strcmp(seg[1], "authentication-check") == 0) {
     if (!read)
-      method_not_allowed(resp, m);
+      nb_method_not_allowed(resp, m);
     else
       sim_resp_json(resp, 200, json_pack("{s:i,s:s,s:s}", "id", 1, "username",
                                          "admin", "display", "admin"));
@@ -2004,11 +1484,11 @@ static void netbox_handle(void *state, const sim_req_t *req, sim_resp_t *resp)
   int model = -1;
   if (n >= 3)
     for (int k = 0; k < M__COUNT; k++)
-      if (strcmp(seg[1], models[k].app) == 0 &&
-          strcmp(seg[2], models[k].name) == 0)
+      if (strcmp(seg[1], nb_models[k].app) == 0 &&
+          strcmp(seg[2], nb_models[k].name) == 0)
         model = k;
   if (model < 0 || n > 5) {
-    detail(resp, 404, "Not found.");
+    nb_detail(resp, 404, "Not found.");
     goto out;
   }
   if (n == 3) {
@@ -2020,37 +1500,48 @@ static void netbox_handle(void *state, const sim_req_t *req, sim_resp_t *resp)
              strcmp(m, "DELETE") == 0)
       bulk_write(nb, model, req, resp);
     else
-      method_not_allowed(resp, m);
+      nb_method_not_allowed(resp, m);
     goto out;
   }
   long long id;
   if (sim_parse_ll(seg[3], 1, LLONG_MAX, &id) < 0) {
-    detail(resp, 404, "Not found.");
+    nb_detail(resp, 404, "Not found.");
     goto out;
   }
-  json_t *obj = find_obj(nb, model, (json_int_t)id);
+  json_t *obj = nb_find_obj(nb, model, (json_int_t)id);
   if (n == 5) {
-    if (model != M_PREFIX || strcmp(seg[4], "available-ips") != 0) {
-      detail(resp, 404, "Not found.");
-      goto out;
-    }
-    if (!obj)
-      not_found(resp, model);
+    static const struct {
+      int model;
+      const char *view;
+      void (*fn)(netbox_t *, json_t *, const sim_req_t *, sim_resp_t *);
+    } views[] = {
+      {M_PREFIX, "available-ips", nb_available_ips},
+      {M_PREFIX, "available-prefixes", nb_available_prefixes},
+      {M_VLANGROUP, "available-vlans", nb_available_vlans},
+    };
+    size_t k = 0;
+    while (k < sizeof(views) / sizeof(views[0]) &&
+           (views[k].model != model || strcmp(seg[4], views[k].view) != 0))
+      k++;
+    if (k == sizeof(views) / sizeof(views[0]))
+      nb_detail(resp, 404, "Not found.");
+    else if (!obj)
+      nb_not_found(resp, model);
     else
-      available_ips(nb, obj, req, resp);
+      views[k].fn(nb, obj, req, resp);
     goto out;
   }
   if (!read && strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0 &&
       strcmp(m, "DELETE") != 0) {
-    method_not_allowed(resp, m);
+    nb_method_not_allowed(resp, m);
     goto out;
   }
   if (!obj) {
-    not_found(resp, model);
+    nb_not_found(resp, model);
     goto out;
   }
   if (read) {
-    sim_resp_json(resp, 200, shape(render(nb, req, model, obj, false), req));
+    sim_resp_json(resp, 200, shape(nb_render(nb, req, model, obj, false), req));
     etag(resp, obj);
   } else if (strcmp(m, "DELETE") == 0) {
     delete_one(nb, model, obj, req, resp);
@@ -2073,16 +1564,16 @@ static void netbox_error(void *state, const sim_req_t *req, unsigned status,
                             "RuntimeError", "netbox_version", NETBOX_VERSION,
                             "python_version", "3.12.3"));
   } else if (status == 429) {
-    detail(resp, 429, "Request was throttled.");
+    nb_detail(resp, 429, "Request was throttled.");
   } else if (status == 413) {
-    detail(resp, 413, "Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_"
+    nb_detail(resp, 413, "Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_"
                       "SIZE.");
   } else {
     const char *r = status == 503 ? "Service Unavailable"
                     : status == 502 ? "Bad Gateway"
                     : status == 504 ? "Gateway Timeout"
                                     : "Error";
-    detail(resp, status, "%s", r);
+    nb_detail(resp, status, "%s", r);
   }
   common_headers(nb, resp);
 }

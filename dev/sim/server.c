@@ -44,11 +44,13 @@ typedef enum fault_mode {
   FM_LATENCY,
   FM_RESET,
   FM_HANG,
-  FM_RATELIMIT
+  FM_RATELIMIT,
+  FM_RESET_AFTER
 } fault_mode_t;
 
-static const char *const fault_mode_names[] = {"none", "error", "latency",
-                                               "reset", "hang", "ratelimit"};
+static const char *const fault_mode_names[] = {"none",  "error",     "latency",
+                                               "reset", "hang",      "ratelimit",
+                                               "reset_after"};
 
 typedef struct fault {
   fault_mode_t mode;
@@ -119,6 +121,7 @@ typedef struct req_ctx {
   bool hung;
   unsigned fault_status; /* error/ratelimit to send after a delay */
   unsigned retry_after;
+  bool reset_after; /* handle the request, then reset instead of answering */
 } req_ctx_t;
 
 /* ---- response and request helpers ---- */
@@ -326,19 +329,19 @@ static int fault_parse(const json_t *obj, fault_t *f, char *err, size_t errlen)
   const char *mode = json_string_value(json_object_get(obj, "mode"));
   if (!mode) {
     snprintf(err, errlen, "\"mode\" is required: one of none, error, "
-                          "latency, reset, hang, ratelimit");
+                          "latency, reset, hang, ratelimit, reset_after");
     return -1;
   }
   f->mode = FM_NONE;
   bool found = false;
-  for (int i = 0; i <= FM_RATELIMIT; i++)
+  for (int i = 0; i <= FM_RESET_AFTER; i++)
     if (strcmp(mode, fault_mode_names[i]) == 0) {
       f->mode = (fault_mode_t)i;
       found = true;
     }
   if (!found) {
     snprintf(err, errlen, "unknown mode \"%.32s\": use none, error, latency, "
-                          "reset, hang or ratelimit", mode);
+                          "reset, hang, ratelimit or reset_after", mode);
     return -1;
   }
   long long status = 503, latency = 1000, retry_after = 1, count = -1;
@@ -908,6 +911,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         reset_connection(conn);
         count_response(srv, 0);
         return MHD_NO;
+      case FM_RESET_AFTER:
+        ctx->reset_after = true;
+        break;
       case FM_HANG:
         ctx->hung = true;
         suspend_for(srv, ctx, conn, 0, true);
@@ -959,7 +965,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     srv->ops->handle(srv->state, &req, &resp);
     pthread_mutex_unlock(&srv->model_mu);
   }
-  ret = send_resp(srv, conn, &resp, !ctx->admin);
+  if (ctx->reset_after) {
+    /* The request took effect; its answer is lost on the way back. */
+    reset_connection(conn);
+    count_response(srv, 0);
+    ret = MHD_NO;
+  } else {
+    ret = send_resp(srv, conn, &resp, !ctx->admin);
+  }
   sim_resp_clear(&resp);
   for (size_t i = 0; i < req.nargs; i++) {
     free(req.args[i].key);

@@ -176,6 +176,16 @@ void *sim_netbox_new(const sim_inventory_t *inv, const char *const *tokens,
 /** The token NetBox accepts when no --netbox-token is given. */
 #define SIM_NETBOX_DEFAULT_TOKEN "0123456789abcdef0123456789abcdef01234567"
 
+/* ---- a VOLTHA logical device's OpenFlow tables (voltha_of.c) ---- */
+
+/** Applies a FlowTableUpdate body to flows (ofp_flow_stats array). */
+void sim_of_flow_mod(json_t *flows, const sim_req_t *req, sim_resp_t *resp);
+/** Applies a MeterModUpdate body to meters; a deleted meter's flows go. */
+void sim_of_meter_mod(json_t *flows, json_t *meters, const sim_req_t *req,
+                      sim_resp_t *resp);
+/** @returns {"items":[ofp_meter_entry]} with each meter's flow_count. */
+json_t *sim_of_meters_json(const json_t *flows, const json_t *meters);
+
 /* ---- the GenieACS query language subset (gquery.c) ---- */
 
 /**

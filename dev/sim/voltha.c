@@ -20,7 +20,6 @@
 #define NNI_PORT 1048576u
 #define PON_BASE 536870912u
 #define PONS_PER_OLT 4u
-#define MAX_FLOWS 10000u
 
 enum { AD_UNKNOWN, AD_PREPROVISIONED, AD_ENABLED, AD_DISABLED };
 enum { OP_UNKNOWN, OP_DISCOVERED, OP_ACTIVATING, OP_TESTING, OP_ACTIVE,
@@ -689,75 +688,6 @@ static void method_not_allowed(sim_resp_t *resp)
   sim_resp_text(resp, 405, "Method Not Allowed");
 }
 
-static void flow_mod(vdev_t *olt, const sim_req_t *req, sim_resp_t *resp,
-                     bool meter)
-{
-  json_error_t jerr;
-  json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
-  const char *field = meter ? "meter_mod" : "flow_mod";
-  json_t *mod = body ? json_object_get(body, field) : NULL;
-  if (!body || !json_is_object(body)) {
-    sim_resp_text(resp, 400, "Failed to parse request body: %s",
-                  body ? "not a JSON object" : jerr.text);
-    goto out;
-  }
-  if (!json_is_object(mod)) {
-    const char *k = json_object_iter_key(json_object_iter(body));
-    if (k && strcmp(k, "id") != 0 && strcmp(k, field) != 0)
-      sim_resp_text(resp, 400,
-                    "Message type \"openflow_13.%s\" has no field named "
-                    "\"%.64s\".", meter ? "MeterModUpdate" : "FlowTableUpdate",
-                    k);
-    else
-      sim_resp_text(resp, 400, "%s is required", field);
-    goto out;
-  }
-  json_t *list = meter ? olt->meters : olt->flows;
-  const char *cmd = json_string_value(json_object_get(mod, "command"));
-  if (!cmd)
-    cmd = meter ? "OFPMC_ADD" : "OFPFC_ADD";
-  if (strstr(cmd, "DELETE")) {
-    json_t *match_key = json_object_get(mod, meter ? "meter_id" : "cookie");
-    size_t i = 0;
-    while (i < json_array_size(list)) {
-      json_t *e = json_array_get(list, i);
-      json_t *k = meter ? json_object_get(json_object_get(e, "config"),
-                                          "meter_id")
-                        : json_object_get(e, "cookie");
-      if (!match_key || (k && json_equal(k, match_key)))
-        json_array_remove(list, i);
-      else
-        i++;
-    }
-  } else {
-    if (json_array_size(list) >= MAX_FLOWS) {
-      sim_resp_text(resp, 500, "flow table full");
-      goto out;
-    }
-    if (meter) {
-      json_t *cfg = json_deep_copy(mod);
-      json_object_del(cfg, "command");
-      json_array_append_new(
-          list, json_pack("{s:o,s:{s:i,s:s,s:s,s:i,s:i}}", "config", cfg,
-                          "stats", "flow_count", 0, "packet_in_count", "0",
-                          "byte_in_count", "0", "duration_sec", 0,
-                          "duration_nsec", 0));
-    } else {
-      json_t *f = json_deep_copy(mod);
-      json_object_del(f, "command");
-      char id[24];
-      snprintf(id, sizeof(id), "%zu", (size_t)0x1000 + json_array_size(list));
-      json_object_set_new(f, "id", json_string(id));
-      if (!json_object_get(f, "table_id"))
-        json_object_set_new(f, "table_id", json_integer(0));
-      json_array_append_new(list, f);
-    }
-  }
-  sim_resp_json(resp, 200, json_object());
-out:
-  json_decref(body);
-}
-
 static void logical(voltha_t *v, const sim_req_t *req, char **seg, int n,
                     sim_resp_t *resp)
 {
@@ -830,15 +760,15 @@ static void logical(voltha_t *v, const sim_req_t *req, char **seg, int n,
     if (get)
       return sim_resp_json(resp, 200, flows_json(olt));
     if (post)
-      return flow_mod(olt, req, resp, false);
+      return sim_of_flow_mod(olt->flows, req, resp);
     return method_not_allowed(resp);
   }
   if (n == 3 && strcmp(seg[2], "meters") == 0) {
     if (get)
       return sim_resp_json(resp, 200,
-                           json_pack("{s:O}", "items", olt->meters));
+                           sim_of_meters_json(olt->flows, olt->meters));
     if (post)
-      return flow_mod(olt, req, resp, true);
+      return sim_of_meter_mod(olt->flows, olt->meters, req, resp);
     return method_not_allowed(resp);
   }
   if (n == 3 && strcmp(seg[2], "flow_groups") == 0) {

@@ -9,11 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The environment cl_op() and friends use: the one started last. */
+static cl_env_t *current;
+static int job_seq;
 
 void cl_env_start(cl_env_t *env, const char *const *sim_args,
                   const char *netbox_token)
 {
   memset(env, 0, sizeof(*env));
+  current = env;
   cr_assert_eq(pv_sim_start(&env->sim, sim_args), 0,
                "could not start the simulator");
   cr_assert_eq(uv_loop_init(&env->loop), 0);
@@ -175,4 +181,65 @@ json_t *cl_sim_requests(const char *base_url, long long since)
 long long cl_sim_last_seq(const char *base_url)
 {
   return pv_sim_stat(base_url, "last_seq");
+}
+
+/* ---- one op at a time --------------------------------------------------- */
+
+char *cl_job(const char *service, const char *op, const char *args)
+{
+  return pv_asprintf("{\"v\":1,\"id\":\"t-%d-%d\",\"tenant\":\"acme\","
+                     "\"service\":\"%s\",\"op\":\"%s\",\"args\":%s}",
+                     (int)getpid(), ++job_seq, service, op, args);
+}
+
+cl_outcome_t cl_op(const char *service, const char *op, const char *args)
+{
+  cr_assert_not_null(current, "no client environment started");
+  char *job = cl_job(service, op, args);
+  cl_outcome_t o = cl_run(current, job);
+  free(job);
+  return o;
+}
+
+json_t *cl_ok(const char *service, const char *op, const char *args)
+{
+  cl_outcome_t o = cl_op(service, op, args);
+  cr_assert_eq(o.err.cls, PV_ERR_NONE, "%s.%s %s: %s (%s, %d)", service, op,
+               args, o.err.message, pv_errclass_name(o.err.cls),
+               o.err.http_status);
+  cr_assert(json_is_object(o.result), "%s.%s: result is not an object",
+            service, op);
+  return o.result;
+}
+
+void cl_fails(const char *service, const char *op, const char *args,
+              pv_errclass_t cls, int status, const char *needle)
+{
+  cl_outcome_t o = cl_op(service, op, args);
+  cr_assert_eq(o.err.cls, cls, "%s.%s %s: class %s (%s), want %s", service,
+               op, args, pv_errclass_name(o.err.cls), o.err.message,
+               pv_errclass_name(cls));
+  if (status)
+    cr_assert_eq(o.err.http_status, status, "%s.%s: status %d (%s)", service,
+                 op, o.err.http_status, o.err.message);
+  if (needle)
+    cr_assert(strstr(o.err.message, needle), "%s.%s: \"%s\" lacks \"%s\"",
+              service, op, o.err.message, needle);
+  cr_assert_null(o.result);
+}
+
+const char *cl_str(const json_t *o, const char *k)
+{
+  const char *s = json_string_value(json_object_get(o, k));
+  cr_assert_not_null(s, "no string \"%s\"", k);
+  return s;
+}
+
+json_t *cl_items(const json_t *res)
+{
+  json_t *it = json_object_get(res, "items");
+  cr_assert(json_is_array(it), "no items");
+  cr_assert_eq((size_t)json_integer_value(json_object_get(res, "count")),
+               json_array_size(it), "count != items");
+  return it;
 }

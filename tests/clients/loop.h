@@ -50,6 +50,24 @@ void cl_run_many(cl_env_t *env, const char *const *jobs, size_t n,
                  cl_outcome_t *out);
 void cl_outcome_clear(cl_outcome_t *o);
 
+/* ---- one op at a time against the environment last started ---------- */
+
+/** @returns a JSON job for tenant acme with a process-unique id; args is
+ *  JSON text. free() it. */
+char *cl_job(const char *service, const char *op, const char *args);
+/** @brief Runs service.op(args) to completion. */
+cl_outcome_t cl_op(const char *service, const char *op, const char *args);
+/** @brief Runs and asserts success. @returns the result (json_decref). */
+json_t *cl_ok(const char *service, const char *op, const char *args);
+/** @brief Runs and asserts the error class, status (0: any) and that the
+ *  message contains needle (NULL: any). */
+void cl_fails(const char *service, const char *op, const char *args,
+              pv_errclass_t cls, int status, const char *needle);
+/** @returns o[k], asserting it is a string. */
+const char *cl_str(const json_t *o, const char *k);
+/** @returns res.items, asserting the list shape (count == size). */
+json_t *cl_items(const json_t *res);
+
 /** @returns GET base/_sim/requests?since=N (json_decref), or NULL. */
 json_t *cl_sim_requests(const char *base_url, long long since);
 /** @returns the simulator's last request sequence number, or -1. */

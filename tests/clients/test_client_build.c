@@ -86,6 +86,79 @@ Test(build, body_uses_wire_names_and_defaults)
   json_decref(a);
 }
 
+/* FlowTableUpdate: dotted wire names nest, the path's id is repeated in
+ * the body, and the op's fixed members win over anything else. */
+Test(build, nested_body_path_id_and_fixed_members)
+{
+  const pv_op_t *op = pv_catalog_find("voltha", "add_flow");
+  json_t *a = args_of("{\"logical_device_id\":\"ld1\",\"priority\":7,"
+                      "\"cookie\":\"18446744073709551615\","
+                      "\"match\":{\"type\":\"OFPMT_OXM\"}}");
+  json_t *body = pv_client_build_body(op, a);
+  json_t *want = args_of("{\"id\":\"ld1\",\"flow_mod\":{\"priority\":7,"
+                         "\"cookie\":\"18446744073709551615\",\"match\":"
+                         "{\"type\":\"OFPMT_OXM\"},\"command\":\"OFPFC_ADD\"}}");
+  cr_assert(json_equal(body, want), "%s", json_dumps(body, JSON_COMPACT));
+  json_decref(body);
+  json_decref(want);
+  json_decref(a);
+
+  /* delete_flow: the default table 255 and the fixed ANY port/group. */
+  op = pv_catalog_find("voltha", "delete_flow");
+  a = args_of("{\"logical_device_id\":\"ld1\",\"cookie\":5}");
+  body = pv_client_build_body(op, a);
+  json_t *fm = json_object_get(body, "flow_mod");
+  cr_assert_eq(json_integer_value(json_object_get(fm, "table_id")), 255);
+  cr_assert_str_eq(json_string_value(json_object_get(fm, "command")),
+                   "OFPFC_DELETE");
+  cr_assert_eq(json_integer_value(json_object_get(fm, "out_port")),
+               2147483647);
+  cr_assert_str_eq(json_string_value(json_object_get(fm, "cookie_mask")),
+                   "18446744073709551615");
+  json_decref(body);
+  json_decref(a);
+}
+
+/* upload_file: metadata as headers, the content as the raw body (base64
+ * decoded), no JSON body. */
+Test(build, headers_and_raw_bodies)
+{
+  const pv_op_t *op = pv_catalog_find("genieacs", "upload_file");
+  json_t *a = args_of("{\"name\":\"fw 1.bin\",\"file_type\":\"1 Firmware "
+                      "Upgrade Image\",\"oui\":\"00236A\","
+                      "\"content_base64\":\"AAEC/w==\"}");
+  pv_client_req_t req;
+  pv_error_t err;
+  cr_assert_eq(pv_client_build_req(op, a, &req, &err), 0, "%s", err.message);
+  cr_assert_str_eq(req.method, "PUT");
+  cr_assert_str_eq(req.path, "/files/fw%201%2Ebin");
+  cr_assert_null(req.body);
+  cr_assert_eq(req.raw_len, 4);
+  cr_assert_eq(memcmp(req.raw, "\x00\x01\x02\xff", 4), 0);
+  cr_assert_str_eq(req.raw_type, "application/octet-stream");
+  cr_assert_str_eq(req.headers[0], "fileType: 1 Firmware Upgrade Image");
+  cr_assert_str_eq(req.headers[1], "oui: 00236A");
+  cr_assert_null(req.headers[2]);
+  pv_client_req_clear(&req);
+  json_decref(a);
+
+  op = pv_catalog_find("genieacs", "put_provision");
+  a = args_of("{\"name\":\"p\",\"script\":\"log('x');\"}");
+  cr_assert_eq(pv_client_build_req(op, a, &req, &err), 0);
+  cr_assert_str_eq(req.raw, "log('x');");
+  cr_assert_str_eq(req.raw_type, "text/plain; charset=utf-8");
+  pv_client_req_clear(&req);
+  json_decref(a);
+
+  /* No op has more header arguments than a request carries. */
+  for (size_t i = 0; i < pv_catalog_count(); i++) {
+    size_t n = 0;
+    for (const pv_arg_t *x = pv_catalog_at(i)->args; x->name; x++)
+      n += x->in == PV_IN_HEADER;
+    cr_assert_leq(n, PV_CLIENT_HEADERS_MAX, "%s", pv_catalog_at(i)->name);
+  }
+}
+
 Test(genieacs, get_device_query_encodes_raw_id_once)
 {
   const pv_op_t *op = pv_catalog_find("genieacs", "get_device");

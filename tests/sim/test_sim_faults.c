@@ -133,6 +133,40 @@ Test(sim_faults, reset_drops_the_connection)
   cr_assert_eq(status_of(sim.voltha_url, "/health"), 200);
 }
 
+/* reset_after: the request takes effect, only its answer is lost. A
+ * plain reset comes before the handler and changes nothing. */
+Test(sim_faults, reset_after_keeps_the_effect_and_loses_the_answer)
+{
+  static const char *const nbh[] = {TH_NB_AUTH, "Content-Type: application/json",
+                                    NULL};
+  char url[512];
+  SIMURL(url, sim.netbox_url, "/api/tenancy/tenants/");
+  cr_assert_eq(pv_sim_set_fault(sim.netbox_url,
+                                "{\"mode\":\"reset\",\"count\":1,"
+                                "\"method\":\"POST\"}"), 200);
+  th_resp_t *r = th_request("POST", url, nbh,
+                            "{\"name\":\"Lost 1\",\"slug\":\"lost-1\"}", 0);
+  cr_assert_eq(r->status, 0);
+  th_free(r);
+  cr_assert_eq(pv_sim_set_fault(sim.netbox_url,
+                                "{\"mode\":\"reset_after\",\"count\":1,"
+                                "\"method\":\"POST\"}"), 200);
+  r = th_request("POST", url, nbh,
+                 "{\"name\":\"Lost 2\",\"slug\":\"lost-2\"}", 0);
+  cr_assert(r->rc == CURLE_RECV_ERROR || r->rc == CURLE_GOT_NOTHING,
+            "curl said %d", r->rc);
+  cr_assert_eq(r->status, 0);
+  th_free(r);
+  SIMURL(url, sim.netbox_url, "/api/tenancy/tenants/?slug=lost-1&slug=lost-2");
+  r = th_request("GET", url, nbh, NULL, 0);
+  cr_assert_eq(json_integer_value(json_object_get(r->json, "count")), 1);
+  cr_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(r->json, "results"), 0),
+                       "slug")),
+                   "lost-2", "only the reset_after request took effect");
+  th_free(r);
+}
+
 Test(sim_faults, hang_never_answers_and_is_released_when_the_client_leaves)
 {
   cr_assert_eq(pv_sim_set_fault(sim.genieacs_url,

@@ -367,6 +367,7 @@ Test(sim_genieacs, presets_provisions_files)
   th_free(r);
   r = th_request("DELETE", url, NULL, NULL, 0);
   cr_assert_eq(r->status, 404);
+  cr_assert_str_eq(r->body, "404 Not Found", "the NBI's own text");
   th_free(r);
 }
 

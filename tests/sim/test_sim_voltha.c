@@ -364,3 +364,135 @@ Test(sim_voltha, logical_devices_ports_flows_and_meters)
   cr_assert_eq(r->status, 200);
   th_free(r);
 }
+
+static char ld_id[64];
+
+static th_resp_t *ld_post(const char *what, const char *body)
+{
+  char url[256];
+  SIMURL(url, sim.voltha_url, "/api/v1/logical_devices/%s/%s", ld_id, what);
+  return th_request("POST", url, NULL, body, 0);
+}
+
+static json_t *ld_items(const char *what)
+{
+  char url[256];
+  SIMURL(url, sim.voltha_url, "/api/v1/logical_devices/%s/%s", ld_id, what);
+  th_resp_t *r = th_get(url);
+  cr_assert_eq(r->status, 200);
+  json_t *items = json_incref(json_object_get(r->json, "items"));
+  th_free(r);
+  return items;
+}
+
+static void first_ld(void)
+{
+  char url[256];
+  SIMURL(url, sim.voltha_url, "/api/v1/logical_devices");
+  th_resp_t *r = th_get(url);
+  snprintf(ld_id, sizeof(ld_id), "%s",
+           jstr(json_array_get(json_object_get(r->json, "items"), 0), "id"));
+  th_free(r);
+}
+
+static long ld_post_status(const char *what, const char *body)
+{
+  th_resp_t *r = ld_post(what, body);
+  long st = r->status;
+  th_free(r);
+  return st;
+}
+
+#define MATCH_PORT(p)                                                        \
+  "\"match\":{\"type\":\"OFPMT_OXM\",\"oxm_fields\":[{\"oxm_class\":"        \
+  "\"OFPXMC_OPENFLOW_BASIC\",\"ofb_field\":{\"type\":\"OFPXMT_OFB_IN_PORT\"," \
+  "\"port\":" #p "}}]}"
+
+/* VOLTHA's flow identity (table, priority, match), delete matching and
+ * meters taking their flows along. */
+Test(sim_voltha, flow_table_update_and_meter_mod_semantics)
+{
+  first_ld();
+  /* The same table/priority/match twice is one flow (replaced). */
+  const char *add1 = "{\"id\":\"x\",\"flow_mod\":{\"command\":\"OFPFC_ADD\","
+                     "\"priority\":1000,\"cookie\":\"18446744073709551615\","
+                     MATCH_PORT(16) "}}";
+  cr_assert_eq(ld_post_status("flows", add1), 200);
+  cr_assert_eq(ld_post_status("flows", add1), 200);
+  json_t *flows = ld_items("flows");
+  cr_assert_eq(json_array_size(flows), 1);
+  json_t *f = json_array_get(flows, 0);
+  cr_assert_str_eq(jstr(f, "cookie"), "18446744073709551615", "uint64 as a string");
+  cr_assert(json_is_string(json_object_get(f, "id")));
+  cr_assert_str_eq(jstr(f, "packet_count"), "0");
+  cr_assert(json_is_array(json_object_get(f, "instructions")));
+  json_decref(flows);
+  /* Another match: a second flow, using meter 5. */
+  cr_assert_eq(ld_post_status("flows",
+      "{\"flow_mod\":{\"priority\":1000,\"cookie\":9," MATCH_PORT(17) ","
+      "\"instructions\":[{\"type\":6,\"meter\":{\"meter_id\":5}}]}}"), 200);
+  flows = ld_items("flows");
+  cr_assert_eq(json_array_size(flows), 2);
+  json_decref(flows);
+
+  /* Delete by cookie needs out_port/out_group ANY: with the defaults (0)
+   * nothing matches, as in VOLTHA. */
+  cr_assert_eq(ld_post_status("flows",
+      "{\"flow_mod\":{\"command\":\"OFPFC_DELETE\",\"cookie\":9,"
+      "\"cookie_mask\":\"18446744073709551615\",\"table_id\":255}}"), 200);
+  flows = ld_items("flows");
+  cr_assert_eq(json_array_size(flows), 2, "out_port 0 restricts the delete");
+  json_decref(flows);
+
+  /* Meters: add twice is one meter; it counts the flow that uses it. */
+  const char *m5 = "{\"meter_mod\":{\"command\":\"OFPMC_ADD\",\"meter_id\":5,"
+                   "\"flags\":13,\"bands\":[{\"type\":\"OFPMBT_DROP\","
+                   "\"rate\":10000,\"burst_size\":1000}]}}";
+  cr_assert_eq(ld_post_status("meters", m5), 200);
+  cr_assert_eq(ld_post_status("meters", m5), 200);
+  json_t *meters = ld_items("meters");
+  cr_assert_eq(json_array_size(meters), 1);
+  json_t *st = json_object_get(json_array_get(meters, 0), "stats");
+  cr_assert_eq(json_integer_value(json_object_get(st, "flow_count")), 1);
+  json_decref(meters);
+  /* Deleting the meter deletes its flow; deleting it again is fine. */
+  const char *d5 = "{\"meter_mod\":{\"command\":\"OFPMC_DELETE\",\"meter_id\":5}}";
+  cr_assert_eq(ld_post_status("meters", d5), 200);
+  cr_assert_eq(ld_post_status("meters", d5), 200);
+  meters = ld_items("meters");
+  cr_assert_eq(json_array_size(meters), 0);
+  json_decref(meters);
+  flows = ld_items("flows");
+  cr_assert_eq(json_array_size(flows), 1);
+  json_decref(flows);
+
+  /* Delete by exact cookie with ANY port/group removes the first flow. */
+  cr_assert_eq(ld_post_status("flows",
+      "{\"flow_mod\":{\"command\":\"OFPFC_DELETE\","
+      "\"cookie\":\"18446744073709551615\","
+      "\"cookie_mask\":\"18446744073709551615\",\"table_id\":255,"
+      "\"out_port\":2147483647,\"out_group\":2147483647}}"), 200);
+  flows = ld_items("flows");
+  cr_assert_eq(json_array_size(flows), 0);
+  json_decref(flows);
+
+  /* What protobuf's JSON parser refuses. */
+  th_resp_t *r = ld_post("flows", "{\"flow_mod\":{\"command\":\"OFPFC_NOPE\"}}");
+  cr_assert_eq(r->status, 400);
+  cr_assert(strstr(r->body, "Invalid enum value \"OFPFC_NOPE\" for enum type "
+                            "openflow_13.ofp_flow_mod_command"), "%s", r->body);
+  th_free(r);
+  r = ld_post("flows", "{\"flow_mod\":{\"prio\":1}}");
+  cr_assert_eq(r->status, 400);
+  cr_assert(strstr(r->body, "\"openflow_13.ofp_flow_mod\" has no field named "
+                            "\"prio\""), "%s", r->body);
+  th_free(r);
+  r = ld_post("flows", "{\"flow_mod\":{\"priority\":-1}}");
+  cr_assert_eq(r->status, 400);
+  th_free(r);
+  r = ld_post("meters", "{\"meter_mod\":{\"meter_id\":\"x\"}}");
+  cr_assert_eq(r->status, 400);
+  th_free(r);
+  snprintf(ld_id, sizeof(ld_id), "%s", "nope");
+  cr_assert_eq(ld_post_status("flows", add1), 404);
+}
