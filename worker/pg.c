@@ -66,6 +66,7 @@ struct pv_pg_result {
   PGresult *res;  /* NULL for lost / local outcomes */
   bool lost;      /* connection lost while in flight */
   bool local;     /* local error (shutting down): res is NULL */
+  bool closed;    /* settled by pv_pg_destroy */
   char err[ERRMSG_MAX];
 };
 
@@ -392,6 +393,11 @@ bool pv_pg_result_connection_lost(const pv_pg_result_t *r)
   return r && r->lost;
 }
 
+bool pv_pg_result_closed(const pv_pg_result_t *r)
+{
+  return r && r->closed;
+}
+
 /* Fills r->err for a result that is not ok. */
 static void result_fill_error(pv_pg_result_t *r)
 {
@@ -595,6 +601,7 @@ static void deliver_query(pv_pg_t *pg, query_t *q)
   r.lost = q->lost;
   if (q->outcome != OUT_RESULT) {
     r.local = !q->lost;
+    r.closed = q->outcome == OUT_SHUTDOWN;
     one_line(r.err, sizeof(r.err), q->why);
   }
   result_fill_error(&r);
@@ -1562,6 +1569,41 @@ int pv_pg_listen(pv_pg_t *pg, const char *channel, pv_pg_notify_cb cb,
     kick(pg);
   }
   return 0;
+}
+
+void pv_pg_unlisten(pv_pg_t *pg, const char *channel, pv_pg_notify_cb cb,
+                    void *arg)
+{
+  if (!pg || !channel)
+    return;
+  for (size_t i = 0; i < pg->nlistens;) {
+    listen_t *l = &pg->listens[i];
+    if (l->cb == cb && l->arg == arg && strcmp(l->channel, channel) == 0) {
+      memmove(l, l + 1, (pg->nlistens - i - 1) * sizeof(*l));
+      pg->nlistens--;
+    } else {
+      i++;
+    }
+  }
+  /* Notifications received but not yet delivered name the listener too.
+   * The server keeps the LISTEN: what arrives for a channel nobody
+   * listens to any more is dropped by dispatch_notifies. */
+  event_t **pp = &pg->ev_head;
+  event_t *last = NULL;
+  while (*pp) {
+    event_t *ev = *pp;
+    if (ev->type == EV_NOTIFY && ev->ncb == cb && ev->narg == arg &&
+        strcmp(ev->a, channel) == 0) {
+      *pp = ev->next;
+      free(ev->a);
+      free(ev->b);
+      free(ev);
+      continue;
+    }
+    last = ev;
+    pp = &ev->next;
+  }
+  pg->ev_tail = last;
 }
 
 void pv_pg_stats(const pv_pg_t *pg, pv_pg_stats_t *out)

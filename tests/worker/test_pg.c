@@ -4,7 +4,9 @@
  */
 #include "common/log.h"
 #include "tests/worker/test_pg_util.h"
+#include "worker/fleet.h"
 #include "worker/pg.h"
+#include "worker/store.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -337,6 +339,52 @@ Test(pg, notify_is_delivered)
   cr_assert(pv_test_run_until_count(&loop, &notifies, 1, 5000));
   cr_assert_str_eq(last_channel, "pv_Breaker");
   cr_assert_str_eq(last_payload, "voltha/t1");
+}
+
+static uint64_t queries_answered(void)
+{
+  pv_pg_stats_t st;
+  pv_pg_stats(pg, &st);
+  return st.queries_ok + st.queries_failed + st.queries_lost;
+}
+
+static void settle(int ms)
+{
+  bool never = false;
+  pv_test_run_until(&loop, &never, (uint64_t)ms);
+}
+
+Test(pg, unlisten_stops_delivery_even_to_a_fleet_that_is_gone)
+{
+  notifies = 0;
+  connect_pg();
+  int a = 1;
+  cr_assert_eq(pv_pg_listen(pg, "pv_unl", on_notify, &a), 0);
+  cr_assert_eq(pv_pg_query(pg, "SELECT 1", 0, NULL, record, (void *)0), 0);
+  cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, 1, 5000));
+  pv_test_sql(db.conninfo, "SELECT pg_notify('pv_unl', 'one')");
+  cr_assert(pv_test_run_until_count(&loop, &notifies, 1, 5000));
+  pv_pg_unlisten(pg, "pv_unl", on_notify, &a);
+  pv_test_sql(db.conninfo, "SELECT pg_notify('pv_unl', 'two')");
+  settle(300);
+  cr_assert_eq(notifies, 1, "no delivery after unlisten");
+
+  /* The fleet listens for breaker changes; once destroyed, a notification
+   * must not reach it (it would read rows through a freed struct). The
+   * scratch database has no breaker_state: its reads fail, harmlessly. */
+  pv_fleet_t *f = pv_fleet_new(pg, NULL, "w-unl", 1000);
+  uint64_t before = queries_answered();
+  cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, 1, 5000));
+  settle(300); /* LISTEN and the first read are answered */
+  cr_assert_gt(queries_answered(), before, "the fleet read its rows");
+  pv_fleet_destroy(f);
+  before = queries_answered();
+  pv_test_sql(db.conninfo,
+              "SELECT pg_notify('" PV_STORE_BREAKER_CHANNEL "', "
+              "'{\"service\":\"voltha\",\"tenant\":\"t\"}')");
+  settle(500);
+  cr_assert_eq(queries_answered(), before,
+               "a destroyed fleet re-read rows on a notification");
 }
 
 static int ups, downs;
