@@ -1,13 +1,19 @@
 #include "worker/store.h"
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "transports/backoff.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest wait between two tries of a write that failed transiently. */
+/* Waits between two tries of a write that failed transiently: full jitter
+ * (transports/backoff.h) from 50 ms doubling up to 5 s, so the workers of a
+ * fleet that lost PostgreSQL together do not all write again in lockstep
+ * when it comes back. */
+#define RETRY_BASE_MS 50
 #define RETRY_CAP_MS 5000
 
 typedef struct write_op write_op_t;
@@ -20,6 +26,7 @@ struct pv_store_s {
   write_op_t *waiting; /* writes whose retry timer is armed */
   int depth;         /* >0 while a write's callback runs */
   bool closing;      /* pv_store_close was called */
+  uint64_t rng;      /* retry jitter */
 };
 
 /* One statement with owned copies of its parameters, retried until it
@@ -158,10 +165,13 @@ static void on_retry_timer(uv_timer_t *t)
   write_send(w);
 }
 
-/* Arms w's timer for its next try, after delay ms. */
-static void retry_later(write_op_t *w, uint64_t delay)
+/* Arms w's timer for its next try. */
+static uint64_t retry_later(write_op_t *w)
 {
   pv_store_t *s = w->store;
+  w->tries++;
+  uint64_t delay = (uint64_t)pv_backoff_full_jitter(
+      w->tries, RETRY_BASE_MS, RETRY_CAP_MS, pv_backoff_rand(&s->rng));
   w->waiting = true;
   w->wprev = NULL;
   w->wnext = s->waiting;
@@ -169,6 +179,7 @@ static void retry_later(write_op_t *w, uint64_t delay)
     s->waiting->wprev = w;
   s->waiting = w;
   uv_timer_start(&w->timer, on_retry_timer, delay, 0);
+  return delay;
 }
 
 /* SQLSTATE classes worth trying again: connection, rollback (deadlock,
@@ -206,11 +217,7 @@ static void on_result(const pv_pg_result_t *res, void *arg)
     return;
   }
   /* Idempotent by construction: send it again, with backoff. */
-  w->tries++;
-  uint64_t delay = 50u << (w->tries < 7 ? w->tries : 7);
-  if (delay > RETRY_CAP_MS)
-    delay = RETRY_CAP_MS;
-  retry_later(w, delay);
+  uint64_t delay = retry_later(w);
   pv_log(w->tries == 1 ? PV_LOG_WARN : PV_LOG_DEBUG, "store.write_retry",
          PV_S("write", w->what), PV_S("job_id", w->job_id),
          PV_I("try", w->tries), PV_I("delay_ms", delay),
@@ -225,8 +232,7 @@ static void write_send(write_op_t *w)
     return;
   if (rc == PV_PG_EFULL) {
     /* The queue is full (PostgreSQL down for long): wait and try again. */
-    w->tries++;
-    retry_later(w, RETRY_CAP_MS);
+    retry_later(w);
     return;
   }
   pv_log(PV_LOG_ERROR, "store.write_failed", PV_S("write", w->what),
@@ -270,6 +276,7 @@ pv_store_t *pv_store_new(uv_loop_t *loop, pv_pg_t *pg, const char *worker_id)
   s->loop = loop;
   s->pg = pg;
   s->worker_id = pv_strdup(worker_id);
+  s->rng = pv_clock_mono_us() ^ (uint64_t)(uintptr_t)s;
   return s;
 }
 

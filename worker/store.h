@@ -6,7 +6,7 @@
  * Every write is an idempotent statement keyed by job id or by
  * (service, tenant, endpoint): when the connection drops with a write in
  * flight, or PostgreSQL answers with a transient error, the store sends it
- * again (with backoff), and running it twice
+ * again (full-jitter backoff, 50 ms doubling to 5 s), and running it twice
  * changes nothing. Callers therefore see a write succeed, or fail only for
  * a permanent statement error or because the store or the pg layer is
  * closing.

@@ -41,6 +41,39 @@ static void teardown(void)
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 30);
 
+static void collect_due(uv_handle_t *h, void *arg)
+{
+  int64_t *due = arg; /* [0] = count, then the due times */
+  if (h->type != UV_TIMER || !uv_is_active(h) || due[0] >= 255)
+    return;
+  due[1 + due[0]++] = (int64_t)uv_timer_get_due_in((uv_timer_t *)h);
+}
+
+Test(store, retries_are_jittered_not_in_lockstep)
+{
+  pv_store_t *store = pv_store_new(&loop, pg, "w-jitter");
+  for (int i = 0; i < 41; i++)
+    pv_store_renew_leases(store, 30000); /* the first is queued in pg */
+  int64_t due[256] = {0};
+  uv_walk(&loop, collect_due, due);
+  int waiting = 0, distinct = 0;
+  for (int i = 0; i < due[0]; i++) {
+    if (due[1 + i] > 50)
+      continue; /* the pg layer's reconnect timer */
+    waiting++;
+    bool seen = false;
+    for (int j = 0; j < i; j++)
+      seen = seen || due[1 + j] == due[1 + i];
+    distinct += !seen;
+  }
+  /* 40 first retries, each somewhere in [0, 50] ms: 40 equal waits would
+   * be a fleet retrying in lockstep */
+  cr_assert_eq(waiting, 40, "40 writes wait for their first retry, within "
+               "50 ms (got %d of %lld timers)", waiting, (long long)due[0]);
+  cr_assert_geq(distinct, 10, "only %d distinct waits among 40", distinct);
+  pv_store_close(store);
+}
+
 /* Callbacks per write, by index: libuv-style exact counts. */
 static int oks[8], fails[8];
 
