@@ -263,6 +263,19 @@ Test(pg, more_distinct_statements_than_the_cache_holds)
     cr_assert(seen->ok[i], "query %d: %s", i, seen->sqlstate[i]);
 }
 
+/* pv_ prepared statements of the handle's own session. */
+static long prepared_count(int idx)
+{
+  int before = seen->ncalls;
+  cr_assert_eq(pv_pg_query(pg,
+                           "SELECT count(*) FROM pg_prepared_statements "
+                           "WHERE name LIKE 'pv\\_%'",
+                           0, NULL, record, (void *)(intptr_t)idx), 0);
+  cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, before + 1, 5000));
+  cr_assert(seen->ok[idx], "%s", seen->sqlstate[idx]);
+  return idx == 0 ? strtol(seen->first_value, NULL, 10) : -1;
+}
+
 Test(pg, prepared_statement_survives_a_table_change)
 {
   const char *sql = "SELECT * FROM kv";
@@ -275,6 +288,43 @@ Test(pg, prepared_statement_survives_a_table_change)
   cr_assert_eq(pv_pg_query(pg, sql, 0, NULL, record, (void *)1), 0);
   cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, 2, 5000));
   cr_assert(seen->ok[1], "after ALTER: %s", seen->sqlstate[1]);
+  /* The statement with the stale plan is gone from the server too (the
+   * DEALLOCATE rides with the next batch): the query's new name and the
+   * counting query remain. */
+  prepared_count(0); /* its DEALLOCATE rides at the end of this batch */
+  cr_assert_eq(prepared_count(0), 2, "the stale statement was deallocated");
+}
+
+Test(pg, replanned_statements_are_deallocated)
+{
+  /* Replans at 1,000, then 2,000 and 4,000 more uses: three names
+   * replaced. The server must hold two statements at the end (the last
+   * name of the query and the counting query itself), not five. Chunks of
+   * one full batch each: a DEALLOCATE must ride in a batch that goes out
+   * anyway, never cost one of its own. */
+  const int chunk = PV_PG_DEFAULT_MAX_BATCH;
+  const int chunks = (1000 + 2000 + 4000) / chunk + 2;
+  connect_pg();
+  pv_pg_stats_t st0, st1;
+  pv_pg_stats(pg, &st0);
+  for (int c = 0; c < chunks; c++) {
+    for (int i = 0; i < chunk; i++) {
+      char v[16];
+      const char *params[1] = {v};
+      snprintf(v, sizeof(v), "%d", c * chunk + i);
+      cr_assert_eq(pv_pg_query(pg, "SELECT $1::int", 1, params, record,
+                               (void *)(intptr_t)(1 + i % 100)), 0);
+    }
+    cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, (c + 1) * chunk,
+                                      10000));
+  }
+  pv_pg_stats(pg, &st1);
+  cr_assert_eq(st1.batches - st0.batches, (uint64_t)chunks,
+               "%llu batches for %d full batches of queries",
+               (unsigned long long)(st1.batches - st0.batches), chunks);
+  prepared_count(0); /* a DEALLOCATE still queued rides with this one */
+  cr_assert_eq(prepared_count(0), 2, "statements replaced by a re-plan "
+               "must be deallocated (pg_prepared_statements grew)");
 }
 
 Test(pg, deadlock_and_serialization_failures_are_retried)
