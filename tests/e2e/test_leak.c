@@ -18,8 +18,6 @@
 #include "tests/support/testenv.h"
 
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +38,14 @@ TestSuite(leak, .fini = teardown, .timeout = 240);
 
 #define JOBS (2 * PV_LEAK_PATTERNS) /* per tenant */
 
-static const struct {
-  const char *tenant, *auth;
+/* Tenants named after the run, so `provctl jobs --tenant` lists this
+ * run's jobs only. */
+static struct {
+  char tenant[64];
+  const char *auth;
 } T[] = {
-  {"isp-leak-v1", "Token " PV_LEAK_TOKEN_V1},
-  {"isp-leak-v2", "Bearer " PV_LEAK_TOKEN_V2},
+  {"", "Token " PV_LEAK_TOKEN_V1},
+  {"", "Bearer " PV_LEAK_TOKEN_V2},
 };
 
 static void assert_no_leak(const char *where, const char *text)
@@ -56,22 +57,6 @@ static void assert_no_leak(const char *where, const char *text)
   }
 }
 
-static char *slurp(const char *path)
-{
-  FILE *f = fopen(path, "r");
-  cr_assert_not_null(f, "cannot read %s", path);
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&buf, &len);
-  char tmp[8192];
-  size_t got;
-  while ((got = fread(tmp, 1, sizeof(tmp), f)) > 0)
-    fwrite(tmp, 1, got, mem);
-  fclose(mem);
-  fclose(f);
-  return buf;
-}
-
 /* provctl's standard output and error for args (NULL-terminated). */
 static char *provctl(const char *const *args)
 {
@@ -79,36 +64,37 @@ static char *provctl(const char *const *args)
   snprintf(bin, sizeof(bin), "%s/provctl", pv_test_build_dir());
   snprintf(outp, sizeof(outp), "%s/tests/logs/provctl-leak-%s.out",
            pv_test_build_dir(), E.suffix);
+  unlink(outp);
   const char *argv[16] = {bin};
   size_t n = 1;
   for (; args[n - 1] && n < 15; n++)
     argv[n] = args[n - 1];
   argv[n] = NULL;
-  pid_t pid = fork();
-  cr_assert_geq(pid, 0);
-  if (pid == 0) {
-    int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fo < 0)
-      _exit(120);
-    dup2(fo, 1);
-    dup2(fo, 2);
-    setenv("PROVISIOND_CONFIG", E.config, 1);
-    setenv("PV_TEST_LEAK_V1", PV_LEAK_TOKEN_V1, 1); /* the config names them */
-    setenv("PV_TEST_LEAK_V2", PV_LEAK_TOKEN_V2, 1);
-    execv(bin, (char *const *)(uintptr_t)argv);
-    _exit(127);
-  }
+  char conf[700];
+  snprintf(conf, sizeof(conf), "PROVISIOND_CONFIG=%s", E.config);
+  /* the config names the tokens' variables */
+  const char *env[] = {conf, "PV_TEST_LEAK_V1=" PV_LEAK_TOKEN_V1,
+                       "PV_TEST_LEAK_V2=" PV_LEAK_TOKEN_V2, NULL};
+  pid_t pid = pv_proc_start(argv, env, outp);
+  cr_assert_gt(pid, 0, "cannot start %s", bin);
   int st = 0;
   cr_assert_eq(waitpid(pid, &st, 0), pid);
   cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "provctl %s: status %d",
             args[0], st);
-  return slurp(outp);
+  char *out = pv_te_slurp(outp);
+  cr_assert_not_null(out);
+  return out;
 }
 
 Test(leak, echoed_tokens_reach_no_reply_row_dead_letter_log_or_provctl)
 {
   echo = pv_echo_start(pv_leak_answer, NULL);
   pv_e2e_setup(&E, 2);
+  for (size_t t = 0; t < 2; t++) {
+    int w = snprintf(T[t].tenant, sizeof(T[t].tenant), "leak-v%zu-%.40s",
+                     t + 1, E.suffix);
+    cr_assert(w > 0 && (size_t)w < sizeof(T[t].tenant));
+  }
   char ini[1024];
   snprintf(ini, sizeof(ini),
            "[tenant.%s]\nnetbox_url = http://127.0.0.1:%d\n"
@@ -205,7 +191,8 @@ Test(leak, echoed_tokens_reach_no_reply_row_dead_letter_log_or_provctl)
   cr_assert_eq(dead, 2 * (PV_LEAK_PATTERNS + 1));
 
   /* the worker's log, debug lines included */
-  char *log = slurp(E.worker_log);
+  char *log = pv_te_slurp(E.worker_log);
+  cr_assert_not_null(log);
   cr_assert_not_null(strstr(log, "[REDACTED]"), "the echoes were logged, "
                      "redacted; see %s", E.worker_log);
   assert_no_leak("the worker log", log);

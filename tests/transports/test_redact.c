@@ -78,14 +78,20 @@ Test(redact, v2_token_and_its_halves)
   pv_redact_destroy(rd);
 }
 
+/* "Authorization: Basic <base64(user:password)>" and the base64 alone. */
+static void basic_header(char *hdr, size_t hsize, char *b64, size_t bsize)
+{
+  const char *pair = PV_LEAK_BASIC_USER ":" PV_LEAK_BASIC_PASS;
+  cr_assert_eq(sodium_init() < 0, 0);
+  sodium_bin2base64(b64, bsize, (const unsigned char *)pair, strlen(pair),
+                    sodium_base64_VARIANT_ORIGINAL);
+  snprintf(hdr, hsize, "Authorization: Basic %s", b64);
+}
+
 Test(redact, basic_credential_pair_password_and_escapes)
 {
   char hdr[320], b64[256];
-  const char *pair = PV_LEAK_BASIC_USER ":" PV_LEAK_BASIC_PASS;
-  cr_assert_eq(sodium_init() < 0, 0);
-  sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)pair,
-                    strlen(pair), sodium_base64_VARIANT_ORIGINAL);
-  snprintf(hdr, sizeof(hdr), "Authorization: Basic %s", b64);
+  basic_header(hdr, sizeof(hdr), b64, sizeof(b64));
   pv_redact_t *rd = pv_redact_new();
   pv_redact_add_header(rd, hdr);
   char text[512];
@@ -178,10 +184,6 @@ Test(redact_http, v2_token_echoed_every_way_never_comes_back)
 Test(redact_http, basic_credential_echoed_every_way_never_comes_back)
 {
   char hdr[320], b64[256];
-  const char *pair = PV_LEAK_BASIC_USER ":" PV_LEAK_BASIC_PASS;
-  cr_assert_eq(sodium_init() < 0, 0);
-  sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)pair,
-                    strlen(pair), sodium_base64_VARIANT_ORIGINAL);
-  snprintf(hdr, sizeof(hdr), "Authorization: Basic %s", b64);
+  basic_header(hdr, sizeof(hdr), b64, sizeof(b64));
   check_all_patterns(hdr);
 }
