@@ -19,6 +19,7 @@
 typedef struct secret {
   char *s;
   size_t len;
+  bool tail;   /* also matches cut short at the end of a text */
 } secret_t;
 
 struct pv_redact {
@@ -57,7 +58,7 @@ static unsigned char lower(unsigned char c)
   return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-static void add_raw(pv_redact_t *rd, const char *s, size_t len)
+static void add_secret(pv_redact_t *rd, const char *s, size_t len, bool tail)
 {
   if (len == 0 || len > SECRET_MAX)
     return;
@@ -75,7 +76,7 @@ static void add_raw(pv_redact_t *rd, const char *s, size_t len)
   char *copy = pv_malloc(len + 1);
   memcpy(copy, s, len);
   copy[len] = '\0';
-  rd->v[at] = (secret_t){copy, len};
+  rd->v[at] = (secret_t){copy, len, tail};
   rd->n++;
   unsigned char c = (unsigned char)s[0];
   rd->start[c] = true;
@@ -89,6 +90,11 @@ static void add_raw(pv_redact_t *rd, const char *s, size_t len)
 }
 
 /* The base64 spellings of s, unpadded (a padded one starts with it). */
+static void add_raw(pv_redact_t *rd, const char *s, size_t len)
+{
+  add_secret(rd, s, len, true);
+}
+
 static void add_base64(pv_redact_t *rd, const char *s, size_t len)
 {
   static const int variants[] = {sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
@@ -141,7 +147,9 @@ static void add_basic(pv_redact_t *rd, const char *cred, size_t len)
   if (sodium_base642bin(bin, sizeof(bin), cred, len, NULL, &bin_len, NULL,
                         sodium_base64_VARIANT_ORIGINAL) != 0)
     return;
-  add_raw(rd, (const char *)bin, bin_len);
+  /* Not cut short: its start is the user name, no secret; a pair cut in
+   * the password is caught by the password's own entry. */
+  add_secret(rd, (const char *)bin, bin_len, false);
   const unsigned char *colon = memchr(bin, ':', bin_len);
   if (colon)
     add_raw(rd, (const char *)colon + 1, bin_len - (size_t)(colon + 1 - bin));
@@ -189,7 +197,10 @@ static int hexval(unsigned char c)
   return -1;
 }
 
-/* @returns the length of the spelling of sec at text[i], or 0. */
+/* @returns the length of the spelling of sec at text[i], or 0. A text
+ * that ends inside the secret after at least PV_REDACT_PART_MIN of its
+ * characters matches too: bounded fields (a reason phrase, a header value,
+ * a capped body) may have been cut in the middle of it. */
 static size_t match_at(const char *text, size_t len, size_t i,
                        const secret_t *sec)
 {
@@ -198,7 +209,7 @@ static size_t match_at(const char *text, size_t len, size_t i,
   for (size_t k = 0; k < sec->len; k++) {
     unsigned char c = lower((unsigned char)sec->s[k]);
     if (j >= len)
-      return 0;
+      return sec->tail && k >= PV_REDACT_PART_MIN ? j - i : 0;
     unsigned char x = t[j];
     if (lower(x) == c) {
       j++;

@@ -22,7 +22,9 @@
  *
  * A secret is found however it is spelt: in any letter case, with any of
  * its characters percent-encoded (%2E), JSON-escaped (\u002e, \/), or a
- * space as '+'. A match is replaced by "[REDACTED]", or by as many '*' as
+ * space as '+'; and at the very end of a text, cut short after at least
+ * PV_REDACT_PART_MIN of its characters (bounded fields are cut before they
+ * are redacted). A match is replaced by "[REDACTED]", or by as many '*' as
  * it had bytes when shorter: the text never grows.
  *
  * @locality any thread (a redactor is read-only once built).

@@ -82,6 +82,9 @@ static void serve(pv_echo_t *e, int c)
     pv_buf_t out;
     pv_buf_init(&out, 1u << 20);
     e->fn(method, path, auth, &out, e->arg);
+    /* counted before the answer goes out: a client that has its answer
+     * sees the count */
+    atomic_fetch_add(&e->requests, 1);
     for (size_t off = 0; off < out.len;) {
       ssize_t w = send(c, out.data + off, out.len - off, MSG_NOSIGNAL);
       if (w <= 0)
@@ -89,7 +92,6 @@ static void serve(pv_echo_t *e, int c)
       off += (size_t)w;
     }
     pv_buf_free(&out);
-    atomic_fetch_add(&e->requests, 1);
   }
   free(buf);
   shutdown(c, SHUT_WR);

@@ -93,7 +93,12 @@ void pv_leak_answer(const char *method, const char *path, const char *auth,
     pv_buf_appendf(&body, "{\"token\":[\"%s is not a valid token\"]}", p.c);
     break;
   case 4:
-    snprintf(reason, sizeof(reason), "Invalid token %s", p.a);
+    /* As a 502, a longer phrase: the transport keeps 127 bytes of it, so
+     * the token is cut in the middle before it is redacted. */
+    snprintf(reason, sizeof(reason), "Invalid token %s%s",
+             (n / PV_LEAK_PATTERNS) % 2 ? "(the client at 10.1.2.3 sent it; "
+             "see the audit log, request 0123456789abcdef, for more) " : "",
+             p.a);
     pv_buf_appendf(&body, "{\"detail\":\"see the status line\"}");
     break;
   case 5:
@@ -182,6 +187,10 @@ static char *normalise(const char *text)
   return out;
 }
 
+/* Any 10 consecutive characters of needle (all of it when shorter): a
+ * secret cut short leaks as much as a whole one. */
+#define LEAK_WINDOW 10
+
 static bool has(const char *hay, const char *needle)
 {
   char low[2048];
@@ -190,7 +199,15 @@ static bool has(const char *hay, const char *needle)
     return false;
   for (size_t i = 0; i <= n; i++)
     low[i] = (char)tolower((unsigned char)needle[i]);
-  return strstr(hay, low) != NULL;
+  size_t w = n < LEAK_WINDOW ? n : LEAK_WINDOW;
+  for (size_t at = 0; at + w <= n; at++) {
+    char win[LEAK_WINDOW + 1];
+    memcpy(win, low + at, w);
+    win[w] = '\0';
+    if (strstr(hay, win))
+      return true;
+  }
+  return false;
 }
 
 bool pv_leak_found(const char *text, const char *auth, const char **which)

@@ -15,7 +15,8 @@
  *  1  403 {"detail":"Invalid token <C>"}
  *  2  403 {"error":..., "message":...} quoting C
  *  3  400 {"token":["<C> is not a valid token"]} (field errors)
- *  4  403 with the status line "403 Invalid token <A>"
+ *  4  403 with the status line "403 Invalid token <A>" (as a 502, with a
+ *     longer phrase, cut by the transport in the middle of the token)
  *  5  403 text/plain "Invalid token: <A>"
  *  6  401 the key half K alone
  *  7  401 the secret half S alone
@@ -50,8 +51,9 @@ void pv_leak_answer(const char *method, const char *path, const char *auth,
 
 /**
  * @returns true if text holds the credential of auth (C, K, S, the base64
- * of A or of C) in any spelling the patterns use: any case,
- * percent-encoded, JSON-escaped. which names what was found.
+ * of A or of C), or any 10 consecutive characters of one, in any spelling
+ * the patterns use: any case, percent-encoded, JSON-escaped. which names
+ * what was found.
  */
 bool pv_leak_found(const char *text, const char *auth, const char **which);
 

@@ -59,6 +59,9 @@ Test(redact, v1_token_in_every_spelling)
   cr_assert_null(strstr(s, b64), "%s", s);
   cr_assert(strstr(s, "[REDACTED]"), "%s", s);
   free(s);
+  /* a bounded field cut in the middle of the token */
+  expect(rd, "Invalid token Token 7a3f9c2e41d8", "Invalid token Token [REDACTED]");
+  expect(rd, "ends with 7a3f9", "ends with 7a3f9");
   /* text without it is untouched */
   expect(rd, "device 7a3f not found", "device 7a3f not found");
   pv_redact_destroy(rd);
