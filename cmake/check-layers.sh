@@ -37,6 +37,7 @@ libs=(
   '^msgpack(\.h|/)|jobs|msgpack-c'
   '^ini\.h|config|inih'
   '^uv\.h|transports kafka db worker|libuv'
+  '^sodium\.h|common|libsodium'
 )
 
 bad=0

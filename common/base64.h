@@ -1,8 +1,10 @@
 /**
  * @file base64.h
- * @brief Strict RFC 4648 base64 decoding (standard alphabet, '=' padding
- * required, no line breaks or blanks): what the catalog accepts for binary
- * arguments and what the clients decode before sending.
+ * @brief Base64 (libsodium's codec). Decoding is strict RFC 4648 (standard
+ * alphabet, '=' padding required, no line breaks or blanks): what the
+ * catalog accepts for binary arguments and what the clients decode before
+ * sending. Encoding serves the redaction of credentials in their base64
+ * spellings.
  *
  * @locality any thread (pure).
  */
@@ -22,5 +24,14 @@ long pv_base64_decode(const char *in, size_t len, unsigned char *out);
 
 /** @returns an upper bound of the decoded size of len base64 bytes. */
 size_t pv_base64_decoded_max(size_t len);
+
+typedef enum pv_base64_variant {
+  PV_B64_STANDARD = 0,   /**< RFC 4648 §4, with '=' padding */
+  PV_B64_STANDARD_NOPAD, /**< §4 alphabet, no padding */
+  PV_B64_URLSAFE_NOPAD   /**< §5 ('-' and '_'), no padding */
+} pv_base64_variant_t;
+
+/** @returns the NUL-terminated encoding of data (free() it). */
+char *pv_base64_encode(const void *data, size_t len, pv_base64_variant_t v);
 
 #endif

@@ -2,7 +2,10 @@
 
 #include "common/alloc.h"
 
+#include <pthread.h>
+#include <sodium.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,20 +22,39 @@ struct pv_map_s {
   size_t size;
 };
 
-/* FNV-1a: short keys (job keys, tenant names), no adversarial concern
- * beyond what a per-process table of bounded size can absorb. */
+/* Keys come from outside (a producer's Kafka keys name the lanes): with an
+ * unkeyed hash such as FNV-1a, anyone who can produce a record can choose
+ * keys that share a bucket and turn every lookup into a walk of one long
+ * chain. SipHash-2-4 (libsodium's crypto_shorthash) under a key drawn at
+ * random once per process makes the bucket of a key unpredictable. */
+static unsigned char hash_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+
+static void hash_key_init(void)
+{
+  /* sodium_init() picks the random source; without it there is no key
+   * worth having, and no map can be built: stop like any OOM would. */
+  if (sodium_init() < 0) {
+    fprintf(stderr, "provisiond: libsodium cannot initialise (no random "
+                    "source?)\n");
+    abort();
+  }
+  crypto_shorthash_keygen(hash_key);
+}
+
 uint64_t pv_map_hash(const char *s)
 {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ull;
-  }
+  unsigned char out[crypto_shorthash_BYTES];
+  uint64_t h;
+  pthread_once(&hash_key_once, hash_key_init);
+  crypto_shorthash(out, (const unsigned char *)s, strlen(s), hash_key);
+  memcpy(&h, out, sizeof(h));
   return h;
 }
 
 pv_map_t *pv_map_new(void)
 {
+  pthread_once(&hash_key_once, hash_key_init);
   pv_map_t *m = pv_calloc(1, sizeof(*m));
   m->nbuckets = 64;
   m->buckets = pv_calloc(m->nbuckets, sizeof(entry_t *));
@@ -133,4 +155,17 @@ void pv_map_each(const pv_map_t *m,
   for (size_t i = 0; i < m->nbuckets; i++)
     for (entry_t *e = m->buckets[i]; e; e = e->next)
       fn(e->key, e->value, arg);
+}
+
+size_t pv_map_longest_chain(const pv_map_t *m)
+{
+  size_t longest = 0;
+  for (size_t i = 0; i < m->nbuckets; i++) {
+    size_t n = 0;
+    for (const entry_t *e = m->buckets[i]; e; e = e->next)
+      n++;
+    if (n > longest)
+      longest = n;
+  }
+  return longest;
 }

@@ -2,6 +2,12 @@
  * @file map.h
  * @brief A string-keyed hash map (chained, grows at load 1). Keys are
  * copied; values are borrowed pointers the caller owns.
+ *
+ * Keys may come from outside (Kafka keys, job ids): they are hashed with
+ * SipHash-2-4 under a random per-process key, so no one can choose keys
+ * that pile into one bucket.
+ *
+ * @locality one thread per map (the key is set up once, thread-safely).
  */
 #ifndef PV_COMMON_MAP_H
 #define PV_COMMON_MAP_H
@@ -10,10 +16,6 @@
 #include <stdint.h>
 
 typedef struct pv_map_s pv_map_t;
-
-/** @returns the FNV-1a hash of s (what the map buckets by); stable across
- *  runs, so also usable for ids derived from a key. */
-uint64_t pv_map_hash(const char *s);
 
 pv_map_t *pv_map_new(void);
 /** @brief Frees the map and its keys, not the values. */
@@ -28,5 +30,13 @@ size_t pv_map_size(const pv_map_t *map);
 void pv_map_each(const pv_map_t *map,
                  void (*fn)(const char *key, void *value, void *arg),
                  void *arg);
+
+/** @returns the keyed hash the map uses (SipHash-2-4 under a key drawn at
+ *  random once per process): stable within a process, different across
+ *  processes. */
+uint64_t pv_map_hash(const char *s);
+/** @returns the longest bucket chain (for tests and diagnostics: it stays
+ *  small whatever the keys are). */
+size_t pv_map_longest_chain(const pv_map_t *map);
 
 #endif

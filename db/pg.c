@@ -66,6 +66,7 @@ struct pv_pg_result {
   PGresult *res;  /* NULL for lost / local outcomes */
   bool lost;      /* connection lost while in flight */
   bool local;     /* local error (shutting down): res is NULL */
+  bool closed;    /* settled by pv_pg_destroy */
   char err[ERRMSG_MAX];
 };
 
@@ -80,7 +81,10 @@ typedef struct query {
   pv_pg_cb cb;
   void *arg;
   uint64_t t0_us;
-  bool internal;        /* our LISTEN: not counted against max_queue */
+  bool internal;        /* ours (LISTEN, DEALLOCATE): not counted against
+                           max_queue nor in the stats */
+  bool dealloc;         /* a DEALLOCATE of a statement replaced in the
+                           cache: only meaningful on its own session */
   bool isolate;         /* re-send alone in its own batch */
   bool replanned;       /* already re-sent after "cached plan" error */
   int transient;        /* re-sends after deadlock/serialization errors */
@@ -130,7 +134,9 @@ typedef struct stmt {
  * plan made on an empty table (a fresh database, a run after a purge)
  * scans what later holds millions of rows. So a statement is prepared
  * again, under a new name, after 1,000 uses, then 2,000, 4,000 ...:
- * plans follow the tables' growth at a cost of a few Parses. */
+ * plans follow the tables' growth at a cost of a few Parses. The old name
+ * is then DEALLOCATEd, in the next batch that goes out (no round trip of
+ * its own), so the server's prepared statements do not pile up. */
 #define REPLAN_FIRST 1000
 
 typedef struct listen {
@@ -179,6 +185,7 @@ struct pv_pg_s {
   stmt_t *stmts[STMT_BUCKETS];
   size_t nstmts;
   unsigned next_stmt_id;
+  qlist_t deallocs;      /* DEALLOCATEs waiting for the next batch */
 
   listen_t listens[MAX_LISTENS];
   size_t nlistens;
@@ -392,6 +399,11 @@ bool pv_pg_result_connection_lost(const pv_pg_result_t *r)
   return r && r->lost;
 }
 
+bool pv_pg_result_closed(const pv_pg_result_t *r)
+{
+  return r && r->closed;
+}
+
 /* Fills r->err for a result that is not ok. */
 static void result_fill_error(pv_pg_result_t *r)
 {
@@ -485,21 +497,54 @@ static stmt_t *stmt_add(pv_pg_t *pg, const char *sql, uint32_t h)
   return s;
 }
 
-/* Drops the entry for sql if it is statement id (and not a newer one). */
-static void stmt_forget(pv_pg_t *pg, const char *sql, unsigned id)
+/* Drops the entry for sql if it is statement id (and not a newer one).
+ * @returns true if it was there with its Parse confirmed: the server
+ * holds it under that name. */
+static bool stmt_forget(pv_pg_t *pg, const char *sql, unsigned id)
 {
   uint32_t h = hash_str(sql);
   stmt_t **pp = &pg->stmts[h % STMT_BUCKETS];
   for (; *pp; pp = &(*pp)->next) {
     stmt_t *s = *pp;
     if (s->id == id) {
+      bool ready = s->ready;
       *pp = s->next;
       free(s->sql);
       free(s);
       pg->nstmts--;
-      return;
+      return ready;
     }
   }
+  return false;
+}
+
+static void dealloc_done(const pv_pg_result_t *res, void *arg)
+{
+  (void)arg;
+  /* Lost or closed: the session, and the statement with it, is gone. */
+  if (!pv_pg_result_ok(res) && !pv_pg_result_connection_lost(res) &&
+      !pv_pg_result_closed(res))
+    pv_log(PV_LOG_WARN, "postgres.deallocate_failed",
+           PV_S("sqlstate", pv_pg_result_sqlstate(res)),
+           PV_S("error", pv_pg_result_error(res)));
+}
+
+/* Queues a DEALLOCATE of statement id (known to exist on this session) for
+ * the next batch: a statement replaced in the cache stays prepared on the
+ * server otherwise, for as long as the connection lives. */
+static void stmt_deallocate(pv_pg_t *pg, unsigned id)
+{
+  char sql[48];
+  snprintf(sql, sizeof(sql), "DEALLOCATE pv_%u", id);
+  size_t len = strlen(sql);
+  query_t *q = pv_calloc(1, sizeof(query_t) + len + 1);
+  q->sql = (char *)q + sizeof(query_t);
+  memcpy(q->sql, sql, len + 1);
+  q->cb = dealloc_done;
+  q->internal = true;
+  q->dealloc = true;
+  q->t0_us = pv_clock_mono_us();
+  ql_push(&pg->deallocs, q);
 }
 
 static void stmt_mark_ready(pv_pg_t *pg, const char *sql, unsigned id)
@@ -595,6 +640,7 @@ static void deliver_query(pv_pg_t *pg, query_t *q)
   r.lost = q->lost;
   if (q->outcome != OUT_RESULT) {
     r.local = !q->lost;
+    r.closed = q->outcome == OUT_SHUTDOWN;
     one_line(r.err, sizeof(r.err), q->why);
   }
   result_fill_error(&r);
@@ -727,6 +773,24 @@ static void on_timer(uv_timer_t *t);
 static void send_some(pv_pg_t *pg);
 static void start_connect(pv_pg_t *pg);
 
+/* The session's prepared statements end with it, and so do the
+ * DEALLOCATEs still to be sent for them: sent on the next session they
+ * would fail (no such statement) and take their batch down. */
+static void drop_deallocs(pv_pg_t *pg)
+{
+  query_t *q;
+  qlist_t keep = {NULL, NULL, 0};
+  while ((q = ql_pop(&pg->deallocs)) != NULL)
+    finish(pg, q, OUT_LOST, true, "session ended");
+  while ((q = ql_pop(&pg->retry)) != NULL) {
+    if (q->dealloc)
+      finish(pg, q, OUT_LOST, true, "session ended");
+    else
+      ql_push(&keep, q);
+  }
+  pg->retry = keep;
+}
+
 static void close_conn(pv_pg_t *pg)
 {
   unwatch(pg);
@@ -735,6 +799,7 @@ static void close_conn(pv_pg_t *pg)
     pg->conn = NULL;
   }
   stmt_clear(pg);
+  drop_deallocs(pg);
   pg->want_write = false;
   pg->backend_pid = 0;
   pg->st = ST_IDLE;
@@ -966,9 +1031,16 @@ static int send_query(pv_pg_t *pg, query_t *q)
   q->stmt_id = 0;
   q->send_prepare = false;
   uint64_t replan_at = REPLAN_FIRST;
+  if (q->dealloc)
+    return PQsendQueryParams(pg->conn, q->sql, 0, NULL, NULL, NULL, NULL, 0)
+               ? 0 : -1;
   if (s && s->ready && ++s->uses >= s->replan_at) {
+    unsigned old = s->id;
     replan_at = s->replan_at * 2;
-    stmt_forget(pg, q->sql, s->id);
+    stmt_forget(pg, q->sql, old);
+    /* Queries of this batch that used the old name come before the
+     * DEALLOCATE, which goes at the end of the batch. */
+    stmt_deallocate(pg, old);
     s = NULL; /* prepared again below, with today's table sizes */
   }
   /* A statement whose Parse is still unconfirmed in an *earlier* batch
@@ -1026,6 +1098,21 @@ static void send_some(pv_pg_t *pg)
       ql_push(&b->qs, q);
       pg->ninflight++;
     }
+    /* Statements replaced in the cache are deallocated at the end of a
+     * batch that goes out anyway, after every use of their old name in
+     * it; not in a batch that isolates one statement. */
+    size_t ours = 0; /* not counted in the batch statistics */
+    while (limit > 1 && pg->deallocs.head) {
+      query_t *q = pg->deallocs.head;
+      if (send_query(pg, q) != 0) {
+        on_lost(pg, PQerrorMessage(pg->conn));
+        return;
+      }
+      ql_pop(&pg->deallocs);
+      ql_push(&b->qs, q);
+      pg->ninflight++;
+      ours++;
+    }
     if (!PQpipelineSync(pg->conn)) {
       on_lost(pg, PQerrorMessage(pg->conn));
       return;
@@ -1034,9 +1121,9 @@ static void send_some(pv_pg_t *pg)
     b->cur = b->qs.head;
     b->phase = b->cur && b->cur->send_prepare ? PH_PREPARE : PH_EXEC;
     pg->stats.batches++;
-    pg->stats.batch_statements += b->qs.n;
-    if (b->qs.n > pg->stats.batch_max)
-      pg->stats.batch_max = b->qs.n;
+    pg->stats.batch_statements += b->qs.n - ours;
+    if (b->qs.n - ours > pg->stats.batch_max)
+      pg->stats.batch_max = b->qs.n - ours;
     if (flush(pg) != 0)
       return;
   }
@@ -1088,7 +1175,8 @@ static void complete_batch(pv_pg_t *pg, batch_t *b)
        * with a fresh plan rather than fail a write over our cache. */
       if (state && strcmp(state, "0A000") == 0 && q->stmt_id &&
           !q->replanned) {
-        stmt_forget(pg, q->sql, q->stmt_id);
+        if (stmt_forget(pg, q->sql, q->stmt_id))
+          stmt_deallocate(pg, q->stmt_id);
         q->replanned = true;
         requeue(pg, q, true);
       } else if (state && strncmp(state, "40", 2) == 0 &&
@@ -1562,6 +1650,41 @@ int pv_pg_listen(pv_pg_t *pg, const char *channel, pv_pg_notify_cb cb,
     kick(pg);
   }
   return 0;
+}
+
+void pv_pg_unlisten(pv_pg_t *pg, const char *channel, pv_pg_notify_cb cb,
+                    void *arg)
+{
+  if (!pg || !channel)
+    return;
+  for (size_t i = 0; i < pg->nlistens;) {
+    listen_t *l = &pg->listens[i];
+    if (l->cb == cb && l->arg == arg && strcmp(l->channel, channel) == 0) {
+      memmove(l, l + 1, (pg->nlistens - i - 1) * sizeof(*l));
+      pg->nlistens--;
+    } else {
+      i++;
+    }
+  }
+  /* Notifications received but not yet delivered name the listener too.
+   * The server keeps the LISTEN: what arrives for a channel nobody
+   * listens to any more is dropped by dispatch_notifies. */
+  event_t **pp = &pg->ev_head;
+  event_t *last = NULL;
+  while (*pp) {
+    event_t *ev = *pp;
+    if (ev->type == EV_NOTIFY && ev->ncb == cb && ev->narg == arg &&
+        strcmp(ev->a, channel) == 0) {
+      *pp = ev->next;
+      free(ev->a);
+      free(ev->b);
+      free(ev);
+      continue;
+    }
+    last = ev;
+    pp = &ev->next;
+  }
+  pg->ev_tail = last;
 }
 
 void pv_pg_stats(const pv_pg_t *pg, pv_pg_stats_t *out)

@@ -127,6 +127,11 @@ int pv_pg_result_error_position(const pv_pg_result_t *r);
  *  flight: it may or may not have been committed. */
 bool pv_pg_result_connection_lost(const pv_pg_result_t *r);
 
+/** @returns true if pv_pg_destroy settled the query: it was dropped
+ *  before it was sent, or cut off in flight (then connection_lost is true
+ *  too). Sending it again is pointless: the handle is gone. */
+bool pv_pg_result_closed(const pv_pg_result_t *r);
+
 /** @brief Frees a result returned by pv_pg_sync_*. NULL is fine. Results
  *  passed to a pv_pg_cb are owned by the module: never free those. */
 void pv_pg_result_free(pv_pg_result_t *r);
@@ -221,6 +226,15 @@ typedef void (*pv_pg_notify_cb)(const char *channel, const char *payload,
  */
 int pv_pg_listen(pv_pg_t *pg, const char *channel, pv_pg_notify_cb cb,
                  void *arg);
+
+/**
+ * @brief Removes the listener (channel, cb, arg) registered by
+ * pv_pg_listen: cb is never called with arg again, not even for a
+ * notification that had already arrived. Call it before freeing arg.
+ * NULL pg is fine.
+ */
+void pv_pg_unlisten(pv_pg_t *pg, const char *channel, pv_pg_notify_cb cb,
+                    void *arg);
 
 /** Counters since pv_pg_new (for metrics). */
 typedef struct pv_pg_stats {

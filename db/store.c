@@ -1,26 +1,38 @@
 #include "db/store.h"
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/backoff.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest wait between two tries of a write that failed transiently. */
+/* Waits between two tries of a write that failed transiently: full jitter
+ * (common/backoff.h) from 50 ms doubling up to 5 s, so the workers of a
+ * fleet that lost PostgreSQL together do not all write again in lockstep
+ * when it comes back. */
+#define RETRY_BASE_MS 50
 #define RETRY_CAP_MS 5000
+
+typedef struct write_op write_op_t;
 
 struct pv_store_s {
   uv_loop_t *loop;
   pv_pg_t *pg;
   char *worker_id;
   int pending;       /* writes not yet answered */
-  bool closing;
+  write_op_t *waiting; /* writes whose retry timer is armed */
+  int depth;         /* >0 while a write's callback runs */
+  bool closing;      /* pv_store_close was called */
+  uint64_t rng;      /* retry jitter */
 };
 
 /* One statement with owned copies of its parameters, retried until it
- * succeeds or fails permanently. */
-typedef struct write_op write_op_t;
+ * succeeds or fails permanently. It is always in exactly one place: in
+ * the pg layer (its callback will come from there), or on the store's
+ * waiting list with its retry timer armed. */
 typedef void (*write_done_fn)(write_op_t *w, const pv_pg_result_t *res,
                               bool ok);
 
@@ -32,6 +44,8 @@ struct write_op {
   int nparams;
   char **params;
   int tries;
+  write_op_t *wprev, *wnext; /* the waiting list */
+  bool waiting;
   uv_timer_t timer;
   write_done_fn done;
   void *cb;          /* the caller's callback, by kind */
@@ -99,28 +113,84 @@ static void on_timer_closed(uv_handle_t *h)
   write_free(h->data);
 }
 
+static void store_free(pv_store_t *s)
+{
+  free(s->worker_id);
+  free(s);
+}
+
+/* A closed store goes when its last write has had its callback, and not
+ * while one of those callbacks is still on the stack. */
+static void store_maybe_free(pv_store_t *s)
+{
+  if (s->closing && s->pending == 0 && s->depth == 0)
+    store_free(s);
+}
+
+static void unwait(write_op_t *w)
+{
+  pv_store_t *s = w->store;
+  if (!w->waiting)
+    return;
+  uv_timer_stop(&w->timer);
+  if (w->wprev)
+    w->wprev->wnext = w->wnext;
+  else
+    s->waiting = w->wnext;
+  if (w->wnext)
+    w->wnext->wprev = w->wprev;
+  w->wprev = w->wnext = NULL;
+  w->waiting = false;
+}
+
 static void write_finish(write_op_t *w, const pv_pg_result_t *res, bool ok)
 {
-  w->store->pending--;
+  pv_store_t *s = w->store;
+  unwait(w);
+  s->pending--;
+  s->depth++;
   w->done(w, res, ok);
+  s->depth--;
   /* the timer was initialised at creation: close it, free afterwards */
   uv_close((uv_handle_t *)&w->timer, on_timer_closed);
+  store_maybe_free(s);
 }
 
 static void write_send(write_op_t *w);
 
 static void on_retry_timer(uv_timer_t *t)
 {
-  write_send(t->data);
+  write_op_t *w = t->data;
+  unwait(w);
+  write_send(w);
+}
+
+/* Arms w's timer for its next try. */
+static uint64_t retry_later(write_op_t *w)
+{
+  pv_store_t *s = w->store;
+  w->tries++;
+  uint64_t delay = (uint64_t)pv_backoff_full_jitter(
+      w->tries, RETRY_BASE_MS, RETRY_CAP_MS, pv_backoff_rand(&s->rng));
+  w->waiting = true;
+  w->wprev = NULL;
+  w->wnext = s->waiting;
+  if (s->waiting)
+    s->waiting->wprev = w;
+  s->waiting = w;
+  uv_timer_start(&w->timer, on_retry_timer, delay, 0);
+  return delay;
 }
 
 /* SQLSTATE classes worth trying again: connection, rollback (deadlock,
- * serialization), resources, operator intervention, system errors. */
+ * serialization), resources, operator intervention, system errors. The
+ * pg layer's own refusals (shutting down) also come without a SQLSTATE,
+ * but they are told apart before this (pv_pg_result_closed). */
 static bool transient_sqlstate(const char *st)
 {
   static const char *const classes[] = {"08", "40", "53", "57", "58", NULL};
   if (!st || strlen(st) < 2)
-    return true; /* no SQLSTATE: the connection, not the statement */
+    return true; /* no SQLSTATE: libpq lost the connection, not the statement */
   for (int i = 0; classes[i]; i++)
     if (!strncmp(st, classes[i], 2))
       return true;
@@ -136,7 +206,10 @@ static void on_result(const pv_pg_result_t *res, void *arg)
   }
   bool lost = pv_pg_result_connection_lost(res);
   const char *st = pv_pg_result_sqlstate(res);
-  if (w->store->closing || (!lost && !transient_sqlstate(st))) {
+  /* A closed pg layer will never run it: trying again would spin on a
+   * timer forever and keep the loop from ending. */
+  if (w->store->closing || pv_pg_result_closed(res) ||
+      (!lost && !transient_sqlstate(st))) {
     pv_log(PV_LOG_ERROR, "store.write_failed", PV_S("write", w->what),
            PV_S("job_id", w->job_id), PV_S("sqlstate", st),
            PV_S("error", pv_pg_result_error(res)));
@@ -144,30 +217,34 @@ static void on_result(const pv_pg_result_t *res, void *arg)
     return;
   }
   /* Idempotent by construction: send it again, with backoff. */
-  w->tries++;
-  uint64_t delay = 50u << (w->tries < 7 ? w->tries : 7);
-  if (delay > RETRY_CAP_MS)
-    delay = RETRY_CAP_MS;
+  uint64_t delay = retry_later(w);
   pv_log(w->tries == 1 ? PV_LOG_WARN : PV_LOG_DEBUG, "store.write_retry",
          PV_S("write", w->what), PV_S("job_id", w->job_id),
          PV_I("try", w->tries), PV_I("delay_ms", delay),
          PV_B("connection_lost", lost), PV_S("error", pv_pg_result_error(res)));
-  uv_timer_start(&w->timer, on_retry_timer, delay, 0);
 }
 
 static void write_send(write_op_t *w)
 {
-  if (pv_pg_query(w->store->pg, w->sql, w->nparams,
-                  (const char *const *)w->params, on_result, w) == 0)
+  int rc = pv_pg_query(w->store->pg, w->sql, w->nparams,
+                       (const char *const *)w->params, on_result, w);
+  if (rc == PV_PG_OK)
     return;
-  /* The queue is full (PostgreSQL down for long): wait and try again. */
-  w->tries++;
-  uv_timer_start(&w->timer, on_retry_timer, RETRY_CAP_MS, 0);
+  if (rc == PV_PG_EFULL) {
+    /* The queue is full (PostgreSQL down for long): wait and try again. */
+    retry_later(w);
+    return;
+  }
+  pv_log(PV_LOG_ERROR, "store.write_failed", PV_S("write", w->what),
+         PV_S("job_id", w->job_id),
+         PV_S("error", rc == PV_PG_ECLOSED ? "PostgreSQL handle closed"
+                                           : "statement refused"));
+  write_finish(w, NULL, false);
 }
 
-static write_op_t *write_new(pv_store_t *s, const char *what, const char *sql,
-                             const char *job_id, int nparams, char **params,
-                             write_done_fn done, void *cb, void *arg)
+static void write_new(pv_store_t *s, const char *what, const char *sql,
+                      const char *job_id, int nparams, char **params,
+                      write_done_fn done, void *cb, void *arg)
 {
   write_op_t *w = pv_calloc(1, sizeof(*w));
   w->store = s;
@@ -182,8 +259,15 @@ static write_op_t *write_new(pv_store_t *s, const char *what, const char *sql,
   uv_timer_init(s->loop, &w->timer);
   w->timer.data = w;
   s->pending++;
+  if (s->closing) {
+    /* A write after pv_store_close is a caller's bug: fail it at once
+     * rather than send it past the close. */
+    pv_log(PV_LOG_ERROR, "store.write_after_close", PV_S("write", what),
+           PV_S("job_id", job_id));
+    write_finish(w, NULL, false);
+    return;
+  }
   write_send(w);
-  return w;
 }
 
 pv_store_t *pv_store_new(uv_loop_t *loop, pv_pg_t *pg, const char *worker_id)
@@ -192,16 +276,27 @@ pv_store_t *pv_store_new(uv_loop_t *loop, pv_pg_t *pg, const char *worker_id)
   s->loop = loop;
   s->pg = pg;
   s->worker_id = pv_strdup(worker_id);
+  s->rng = pv_clock_mono_us() ^ (uint64_t)(uintptr_t)s;
   return s;
 }
 
-void pv_store_destroy(pv_store_t *s)
+void pv_store_close(pv_store_t *s)
 {
-  if (!s)
+  if (!s || s->closing)
     return;
   s->closing = true;
-  free(s->worker_id);
-  free(s);
+  /* Writes waiting for their next try fail now; their callbacks run here.
+   * Writes inside the pg layer fail when it is destroyed (or answer
+   * before); the store stays until the last of them has answered. */
+  s->depth++;
+  while (s->waiting) {
+    write_op_t *w = s->waiting;
+    pv_log(PV_LOG_WARN, "store.write_abandoned", PV_S("write", w->what),
+           PV_S("job_id", w->job_id), PV_I("tries", w->tries));
+    write_finish(w, NULL, false);
+  }
+  s->depth--;
+  store_maybe_free(s);
 }
 
 /* ---- claim -------------------------------------------------------------- */

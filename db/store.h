@@ -5,9 +5,15 @@
  *
  * Every write is an idempotent statement keyed by job id or by
  * (service, tenant, endpoint): when the connection drops with a write in
- * flight, the store sends it again after reconnecting, and running it twice
- * changes nothing. Callers therefore see a write either succeed or, only
- * if the store is being destroyed, fail.
+ * flight, or PostgreSQL answers with a transient error, the store sends it
+ * again (full-jitter backoff, 50 ms doubling to 5 s), and running it twice
+ * changes nothing. Callers therefore see a write succeed, or fail only for
+ * a permanent statement error or because the store or the pg layer is
+ * closing.
+ *
+ * Every write's callback runs exactly once, later, on the loop thread -
+ * except when the pg layer was already destroyed: then it runs at once,
+ * with failure.
  *
  * @locality the loop thread.
  */
@@ -25,8 +31,20 @@
 
 typedef struct pv_store_s pv_store_t;
 
+/** @brief pg is borrowed: it must outlive the store (see pv_store_close). */
 pv_store_t *pv_store_new(uv_loop_t *loop, pv_pg_t *pg, const char *worker_id);
-void pv_store_destroy(pv_store_t *store);
+
+/**
+ * @brief Closes the store: writes waiting for their next try fail now
+ * (their callbacks run inside this call, with failure); writes already in
+ * the pg layer keep their course and fail at the latest when it is
+ * destroyed. The store frees itself once the last of them has had its
+ * callback, so the callers of those writes must still be alive then:
+ * close the store, then destroy the pg layer, then free the callers. The
+ * store must not be used after this call (a write would fail at once).
+ * NULL is fine.
+ */
+void pv_store_close(pv_store_t *store);
 
 /** What a job is, for the claim: the row's identity and provenance. */
 typedef struct pv_store_job {

@@ -25,6 +25,7 @@ pkgs=(
   libuv1-dev
   libinih-dev
   libmicrohttpd-dev
+  libsodium-dev         # keyed hashing (SipHash) of producer-chosen map keys
   libcriterion-dev
   postgresql-15         # the dev stack's private cluster (server binaries)
   postgresql-client-15  # psql, pg_isready

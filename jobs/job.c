@@ -13,13 +13,26 @@
 #include <string.h>
 
 /* Fields that identify and route a job must be printable: they end up in
- * log lines, Kafka headers, PostgreSQL rows and NetBox descriptions. */
-static bool has_control_char(const char *s)
+ * log lines, Kafka headers, PostgreSQL rows, NetBox descriptions and an
+ * operator's terminal (provctl), where an escape sequence would act. So
+ * every control character (Unicode Cc) is refused: C0, DEL and C1
+ * (U+0080-U+009F, e.g. U+009B, a one-character ANSI CSI). The strings are
+ * UTF-8 (the codecs check it), where C1 is 0xC2 0x80-0x9F.
+ * @returns the offset of the first control character, or -1. */
+static long control_char_at(const char *s, size_t len, unsigned *cp)
 {
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-    if (*p < 0x20 || *p == 0x7f)
-      return true;
-  return false;
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < len; i++) {
+    if (p[i] < 0x20 || p[i] == 0x7f) {
+      *cp = p[i];
+      return (long)i;
+    }
+    if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+      *cp = p[i + 1];
+      return (long)i;
+    }
+  }
+  return -1;
 }
 
 static int get_string(const json_t *doc, const char *name, bool required,
@@ -50,9 +63,15 @@ static int get_string(const json_t *doc, const char *name, bool required,
                  max);
     return -1;
   }
-  if (strlen(s) != len || has_control_char(s)) {
+  unsigned cp = 0;
+  long at = control_char_at(s, len, &cp);
+  if (at >= 0) {
+    /* The value itself is not echoed: it is what must not reach a log
+     * line or a terminal. */
     pv_error_set(err, PV_ERR_INVALID_JOB, 0,
-                 "field \"%s\": contains a control character", name);
+                 "field \"%s\": contains a control character (U+%04X at "
+                 "byte %ld)",
+                 name, cp, at);
     return -1;
   }
   *out = pv_strdup(s);
@@ -178,6 +197,40 @@ fail:
   pv_job_destroy(job);
   json_decref(doc);
   return -1;
+}
+
+void pv_job_salvage(const void *data, size_t len, pv_format_t fmt,
+                    pv_job_ids_t *out)
+{
+  json_t *doc = NULL;
+  char errstr[64];
+  memset(out, 0, sizeof(*out));
+  if (!data || pv_doc_decode(data, len, fmt, &doc, errstr, sizeof(errstr)) < 0)
+    return;
+  if (json_is_object(doc)) {
+    /* The checks of pv_job_decode, field by field: what would have been
+     * refused there is not kept here either. */
+    pv_error_t ignored;
+    struct { const char *name; size_t max; char **dst; } f[] = {
+      {"id", PV_JOB_ID_MAX, &out->id},
+      {"tenant", PV_JOB_TENANT_MAX, &out->tenant},
+      {"service", PV_JOB_NAME_MAX, &out->service},
+      {"op", PV_JOB_NAME_MAX, &out->op},
+    };
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+      if (get_string(doc, f[i].name, true, f[i].max, f[i].dst, &ignored) < 0)
+        *f[i].dst = NULL;
+  }
+  json_decref(doc);
+}
+
+void pv_job_ids_clear(pv_job_ids_t *ids)
+{
+  free(ids->id);
+  free(ids->tenant);
+  free(ids->service);
+  free(ids->op);
+  memset(ids, 0, sizeof(*ids));
 }
 
 int pv_job_validate(const pv_job_t *job, pv_error_t *err)

@@ -52,6 +52,21 @@ const char *pv_format_content_type(pv_format_t fmt);
 int pv_job_decode(const void *data, size_t len, pv_format_t fmt,
                   pv_job_t **out, pv_error_t *err);
 
+/** What identification a record carried (owned strings, NULL if absent). */
+typedef struct pv_job_ids {
+  char *id, *tenant, *service, *op;
+} pv_job_ids_t;
+
+/**
+ * @brief For a record pv_job_decode refused: the id, tenant, service and op
+ * it carried, each kept only if it passes the checks pv_job_decode applies
+ * to that field (a string, not empty, not too long, no control character),
+ * so a refused value never reaches a row, a reply or a log line.
+ */
+void pv_job_salvage(const void *data, size_t len, pv_format_t fmt,
+                    pv_job_ids_t *out);
+void pv_job_ids_clear(pv_job_ids_t *ids);
+
 /**
  * @brief Checks service, op and args against the catalog.
  * @returns 0, or -1 with err: unknown_op, or bad_args naming the argument.

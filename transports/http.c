@@ -25,10 +25,11 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "transports/backoff.h"
+#include "common/backoff.h"
 #include "transports/breaker.h"
 #include "transports/budget.h"
 #include "transports/classify.h"
+#include "transports/redact.h"
 #include "transports/retry_after.h"
 
 #include <curl/curl.h>
@@ -115,6 +116,7 @@ struct pv_endpoint_s {
   char *service, *tenant, *base_url;
   pv_endpoint_conf_t conf; /* strings point at the copies above */
   struct curl_slist *base_hdrs;
+  pv_redact_t *redact;     /* the secrets of its auth headers */
   req_t *qhead, *qtail;
   int in_flight;
   int queued;
@@ -781,6 +783,29 @@ static void observe_attempt(const req_t *r, long status, pv_errclass_t cls,
   http->acb(&a, http->aarg);
 }
 
+/* The one place a tenant's credentials are taken out of an answer: its
+ * reason phrase, the header values we keep and its body are rewritten
+ * before anything reads them (classification, logs, error messages, the
+ * clients' details and results), so nothing derived from them can carry
+ * a secret. Every endpoint of the tenant counts: a credential is the
+ * tenant's, whichever of its systems echoes it. */
+static void redact_answer(req_t *r)
+{
+  pv_http_response_t *rs = &r->resp;
+  for (pv_endpoint_t *ep = r->http->eps; ep; ep = ep->next) {
+    if (pv_redact_empty(ep->redact) || strcmp(ep->tenant, r->ep->tenant) != 0)
+      continue;
+    pv_redact_str(ep->redact, rs->reason);
+    pv_redact_str(ep->redact, rs->grpc_message);
+    pv_redact_str(ep->redact, rs->content_type);
+    pv_redact_str(ep->redact, rs->etag);
+    pv_redact_str(ep->redact, r->retry_after);
+    if (r->body_buf.data)
+      r->body_buf.len = pv_redact_apply(ep->redact, r->body_buf.data,
+                                        r->body_buf.len);
+  }
+}
+
 static void attempt_done(req_t *r, CURLcode code)
 {
   pv_http_t *http = r->http;
@@ -801,6 +826,7 @@ static void attempt_done(req_t *r, CURLcode code)
   r->easy = NULL;
   r->state = RQ_NEW;
   update_conn_cap(http, ep, -1);
+  redact_answer(r);
 
   pv_attempt_result_t ar = {
     .kind = pv_classify_curl(code, reqsize > 0),
@@ -1143,6 +1169,7 @@ void pv_http_set_breaker_cb(pv_http_t *http, pv_breaker_change_cb cb,
 static void endpoint_free(pv_endpoint_t *ep)
 {
   curl_slist_free_all(ep->base_hdrs);
+  pv_redact_destroy(ep->redact);
   free(ep->service);
   free(ep->tenant);
   free(ep->base_url);
@@ -1398,6 +1425,9 @@ pv_endpoint_t *pv_http_endpoint(pv_http_t *http, const pv_endpoint_conf_t *conf,
     return NULL;
   }
   ep->base_hdrs = l;
+  ep->redact = pv_redact_new();
+  for (size_t i = 0; i < n_auth; i++)
+    pv_redact_add_header(ep->redact, conf->auth_headers[i]);
 
   ep->next = http->eps;
   http->eps = ep;

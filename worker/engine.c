@@ -1050,31 +1050,15 @@ static void dispatch(pv_engine_t *eng)
 /* ---- intake ------------------------------------------------------------- */
 
 /* Pulls what identification an invalid record carried, for its row and
- * reply. Only well-formed short strings are kept. */
+ * reply: only what the decoder would have accepted for that field. */
 static void salvage(task_t *t)
 {
-  json_t *doc = NULL;
-  char err[64];
-  if (!t->rec->value ||
-      pv_doc_decode(t->rec->value, t->rec->value_len, t->format, &doc, err,
-                    sizeof(err)) < 0)
-    return;
-  if (json_is_object(doc)) {
-    struct { const char *name; char **dst; size_t max; } f[] = {
-      {"id", &t->salvaged_id, PV_JOB_ID_MAX},
-      {"tenant", &t->salvaged_tenant, PV_JOB_TENANT_MAX},
-      {"service", &t->salvaged_service, PV_JOB_NAME_MAX},
-      {"op", &t->salvaged_op, PV_JOB_NAME_MAX},
-    };
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-      json_t *v = json_object_get(doc, f[i].name);
-      if (json_is_string(v) && json_string_length(v) > 0 &&
-          json_string_length(v) <= f[i].max &&
-          !memchr(json_string_value(v), '\0', json_string_length(v)))
-        *f[i].dst = pv_strdup(json_string_value(v));
-    }
-  }
-  json_decref(doc);
+  pv_job_ids_t ids;
+  pv_job_salvage(t->rec->value, t->rec->value_len, t->format, &ids);
+  t->salvaged_id = ids.id;
+  t->salvaged_tenant = ids.tenant;
+  t->salvaged_service = ids.service;
+  t->salvaged_op = ids.op;
 }
 
 static void on_invalid_recorded(bool ok, void *arg)

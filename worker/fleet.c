@@ -132,6 +132,8 @@ void pv_fleet_destroy(pv_fleet_t *f)
 {
   if (!f)
     return;
+  /* A notification after this must not find the freed fleet. */
+  pv_pg_unlisten(f->pg, PV_STORE_BREAKER_CHANNEL, on_notify, f);
   f->closing = true;
   free(f->worker_id);
   f->worker_id = NULL;

@@ -33,7 +33,9 @@ typedef struct daemon {
   pv_metrics_t *metrics;
   uv_signal_t sigterm, sigint;
   uv_timer_t watch;
+  uv_timer_t finisher; /* runs finish() with nothing else on the stack */
   bool stopping;
+  bool finished;
   int exit_code;
 } daemon_t;
 
@@ -120,35 +122,55 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void finish(daemon_t *d)
 {
-  /* Order: no more work starts -> late callbacks only release -> the
-   * transport cancels what it still has -> Kafka commits what is stored
-   * and leaves the group -> PostgreSQL goes last, after its writes.
-   * Metrics stop first: a scrape must not read modules being freed. */
+  /* A second signal may arrive while the loop winds down. */
+  if (d->finished)
+    return;
+  d->finished = true;
+  /* Order: metrics stop first (a scrape must not read modules being
+   * freed). The engine stops starting work; from now on late callbacks
+   * only release their jobs (their offsets stay uncommitted). The fleet
+   * stops listening. The transport cancels what it still has: its
+   * callbacks reach the engine, alive. The store fails the writes waiting
+   * for a retry. PostgreSQL goes next: destroying it runs the callback of
+   * every query it still holds, and those reach the store and the engine,
+   * both still alive (the store frees itself with the last one). Only then
+   * is the engine destroyed: Kafka commits what is stored and leaves the
+   * group. */
   pv_metrics_stop(d->metrics);
   pv_metrics_set_sources(d->metrics, NULL, NULL, NULL);
   pv_engine_shutdown(d->engine);
   pv_fleet_destroy(d->fleet);
   d->fleet = NULL;
-  pv_clients_destroy(d->clients);
-  d->clients = NULL;
   pv_http_destroy(d->http);
   d->http = NULL;
-  pv_engine_destroy(d->engine);
-  d->engine = NULL;
-  pv_store_destroy(d->store);
+  pv_clients_destroy(d->clients);
+  d->clients = NULL;
+  pv_store_close(d->store);
   d->store = NULL;
   pv_pg_destroy(d->pg);
   d->pg = NULL;
+  pv_engine_destroy(d->engine);
+  d->engine = NULL;
   uv_close((uv_handle_t *)&d->sigterm, on_handle_closed);
   uv_close((uv_handle_t *)&d->sigint, on_handle_closed);
   uv_close((uv_handle_t *)&d->watch, on_handle_closed);
+  uv_close((uv_handle_t *)&d->finisher, on_handle_closed);
+}
+
+static void on_finisher(uv_timer_t *t)
+{
+  finish(t->data);
 }
 
 static void on_drained(bool complete, void *arg)
 {
   daemon_t *d = arg;
   pv_log(PV_LOG_INFO, "worker.drained", PV_B("complete", complete));
-  finish(d);
+  /* The drain may end inside a callback of the store (a pg callback) or
+   * of Kafka; finishing there would destroy the pg layer and the engine
+   * under their own feet, and the callbacks still queued behind this one
+   * would reach a destroyed engine. Finish on the next turn of the loop. */
+  uv_timer_start(&d->finisher, on_finisher, 0, 0);
 }
 
 static void stop(daemon_t *d, const char *why)
@@ -226,9 +248,9 @@ static int run(daemon_t *d)
                               sizeof(err));
   if (!d->engine) {
     pv_log(PV_LOG_ERROR, "worker.start_failed", PV_S("error", err));
-    pv_clients_destroy(d->clients);
     pv_http_destroy(d->http);
-    pv_store_destroy(d->store);
+    pv_clients_destroy(d->clients);
+    pv_store_close(d->store);
     pv_pg_destroy(d->pg);
     uv_run(d->loop, UV_RUN_NOWAIT);
     pv_metrics_destroy(d->metrics);
@@ -252,6 +274,8 @@ static int run(daemon_t *d)
   uv_signal_start(&d->sigint, on_signal, SIGINT);
   uv_timer_init(d->loop, &d->watch);
   d->watch.data = d;
+  uv_timer_init(d->loop, &d->finisher);
+  d->finisher.data = d;
   uv_timer_start(&d->watch, on_watch, 1000, 1000);
   pv_log(PV_LOG_INFO, "worker.started", PV_S("version", PV_VERSION),
          PV_S("topics", conf->kafka_topics), PV_S("group", conf->kafka_group_id),

@@ -122,6 +122,8 @@ Test(buf, cap_is_enforced_and_frees)
 
 #include "common/map.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 Test(map, put_get_remove_and_grow)
@@ -143,5 +145,96 @@ Test(map, put_get_remove_and_grow)
   cr_assert_null(pv_map_get(m, "key-5"));
   cr_assert_null(pv_map_remove(m, "absent"));
   cr_assert_eq(pv_map_size(m), 999);
+  pv_map_destroy(m);
+}
+
+/* ---- adversarial keys ----------------------------------------------------
+ * FNV-1a's low k bits after a byte depend only on the low k bits before it
+ * (xor, then a product mod 2^64), so anyone can build keys that share their
+ * low bits, hence their bucket: find two short blocks that take one
+ * low state to the same next low state, repeat m times, and the 2^m keys
+ * made by choosing either block at each step all collide. The map must not
+ * care. */
+
+#define ADV_LOW_BITS 16
+#define ADV_STEPS 15 /* 32768 keys: the map then has 32768 buckets (2^15) */
+
+static uint64_t fnv1a_step(uint64_t h, const char *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+static const char adv_alpha[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/* blocks[step][0..1]: two 3-character blocks that collide in the low bits
+ * from the state reached so far (two characters are not enough: the
+ * product is a bijection of the low bits, so only a third byte's xor can
+ * cancel a difference left by the first two). */
+static void adversarial_blocks(char blocks[ADV_STEPS][2][4])
+{
+  const uint64_t mask = (1u << ADV_LOW_BITS) - 1;
+  uint64_t state = 1469598103934665603ull; /* FNV offset basis */
+  static int seen[1u << ADV_LOW_BITS];
+  for (int step = 0; step < ADV_STEPS; step++) {
+    memset(seen, 0, sizeof(seen));
+    bool found = false;
+    for (int i = 0; i < 62 * 62 * 62 && !found; i++) {
+      char blk[4] = {adv_alpha[i / 3844], adv_alpha[i / 62 % 62],
+                     adv_alpha[i % 62], '\0'};
+      uint64_t h = fnv1a_step(state, blk, 3);
+      int *slot = &seen[h & mask];
+      if (!*slot) {
+        *slot = i + 1;
+        continue;
+      }
+      int p = *slot - 1;
+      char prev[4] = {adv_alpha[p / 3844], adv_alpha[p / 62 % 62],
+                      adv_alpha[p % 62], '\0'};
+      memcpy(blocks[step][0], prev, 4);
+      memcpy(blocks[step][1], blk, 4);
+      state = h; /* same low bits as the other block's */
+      found = true;
+    }
+    cr_assert(found, "no FNV-1a block collision at step %d", step);
+  }
+}
+
+Test(map, producer_chosen_colliding_keys_do_not_share_a_bucket)
+{
+  static char blocks[ADV_STEPS][2][4];
+  adversarial_blocks(blocks);
+  const size_t n = (size_t)1 << ADV_STEPS;
+  pv_map_t *m = pv_map_new();
+  static int val;
+  uint64_t low = 0;
+  char key[3 * ADV_STEPS + 1];
+  for (size_t i = 0; i < n; i++) {
+    for (int s = 0; s < ADV_STEPS; s++)
+      memcpy(key + 3 * s, blocks[s][(i >> s) & 1], 3);
+    key[3 * ADV_STEPS] = '\0';
+    /* the keys really are adversarial for FNV-1a */
+    uint64_t h = fnv1a_step(1469598103934665603ull, key, 3 * ADV_STEPS) &
+                 ((1u << ADV_LOW_BITS) - 1);
+    if (i == 0)
+      low = h;
+    cr_assert_eq(h, low, "key %zu does not collide under FNV-1a", i);
+    cr_assert_null(pv_map_put(m, key, &val), "key %zu is new", i);
+  }
+  cr_assert_eq(pv_map_size(m), n);
+  /* With a random hash and load <= 1 the longest chain of 32768 keys is
+   * about 8; with FNV-1a every one of these keys is in one chain. */
+  size_t longest = pv_map_longest_chain(m);
+  cr_assert_lt(longest, 24, "longest chain %zu of %zu keys: the bucket of a "
+               "key must not be predictable", longest, n);
+  for (size_t i = 0; i < n; i++) {
+    for (int s = 0; s < ADV_STEPS; s++)
+      memcpy(key + 3 * s, blocks[s][(i >> s) & 1], 3);
+    cr_assert_eq(pv_map_get(m, key), &val);
+  }
   pv_map_destroy(m);
 }

@@ -3,8 +3,10 @@
  * ($PROVISIOND_PG), each test in its own scratch database.
  */
 #include "common/log.h"
-#include "tests/db/test_pg_util.h"
 #include "db/pg.h"
+#include "db/store.h"
+#include "tests/db/test_pg_util.h"
+#include "worker/fleet.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -261,6 +263,19 @@ Test(pg, more_distinct_statements_than_the_cache_holds)
     cr_assert(seen->ok[i], "query %d: %s", i, seen->sqlstate[i]);
 }
 
+/* pv_ prepared statements of the handle's own session. */
+static long prepared_count(int idx)
+{
+  int before = seen->ncalls;
+  cr_assert_eq(pv_pg_query(pg,
+                           "SELECT count(*) FROM pg_prepared_statements "
+                           "WHERE name LIKE 'pv\\_%'",
+                           0, NULL, record, (void *)(intptr_t)idx), 0);
+  cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, before + 1, 5000));
+  cr_assert(seen->ok[idx], "%s", seen->sqlstate[idx]);
+  return idx == 0 ? strtol(seen->first_value, NULL, 10) : -1;
+}
+
 Test(pg, prepared_statement_survives_a_table_change)
 {
   const char *sql = "SELECT * FROM kv";
@@ -273,6 +288,43 @@ Test(pg, prepared_statement_survives_a_table_change)
   cr_assert_eq(pv_pg_query(pg, sql, 0, NULL, record, (void *)1), 0);
   cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, 2, 5000));
   cr_assert(seen->ok[1], "after ALTER: %s", seen->sqlstate[1]);
+  /* The statement with the stale plan is gone from the server too (the
+   * DEALLOCATE rides with the next batch): the query's new name and the
+   * counting query remain. */
+  prepared_count(0); /* its DEALLOCATE rides at the end of this batch */
+  cr_assert_eq(prepared_count(0), 2, "the stale statement was deallocated");
+}
+
+Test(pg, replanned_statements_are_deallocated)
+{
+  /* Replans at 1,000, then 2,000 and 4,000 more uses: three names
+   * replaced. The server must hold two statements at the end (the last
+   * name of the query and the counting query itself), not five. Chunks of
+   * one full batch each: a DEALLOCATE must ride in a batch that goes out
+   * anyway, never cost one of its own. */
+  const int chunk = PV_PG_DEFAULT_MAX_BATCH;
+  const int chunks = (1000 + 2000 + 4000) / chunk + 2;
+  connect_pg();
+  pv_pg_stats_t st0, st1;
+  pv_pg_stats(pg, &st0);
+  for (int c = 0; c < chunks; c++) {
+    for (int i = 0; i < chunk; i++) {
+      char v[16];
+      const char *params[1] = {v};
+      snprintf(v, sizeof(v), "%d", c * chunk + i);
+      cr_assert_eq(pv_pg_query(pg, "SELECT $1::int", 1, params, record,
+                               (void *)(intptr_t)(1 + i % 100)), 0);
+    }
+    cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, (c + 1) * chunk,
+                                      10000));
+  }
+  pv_pg_stats(pg, &st1);
+  cr_assert_eq(st1.batches - st0.batches, (uint64_t)chunks,
+               "%llu batches for %d full batches of queries",
+               (unsigned long long)(st1.batches - st0.batches), chunks);
+  prepared_count(0); /* a DEALLOCATE still queued rides with this one */
+  cr_assert_eq(prepared_count(0), 2, "statements replaced by a re-plan "
+               "must be deallocated (pg_prepared_statements grew)");
 }
 
 Test(pg, deadlock_and_serialization_failures_are_retried)
@@ -337,6 +389,52 @@ Test(pg, notify_is_delivered)
   cr_assert(pv_test_run_until_count(&loop, &notifies, 1, 5000));
   cr_assert_str_eq(last_channel, "pv_Breaker");
   cr_assert_str_eq(last_payload, "voltha/t1");
+}
+
+static uint64_t queries_answered(void)
+{
+  pv_pg_stats_t st;
+  pv_pg_stats(pg, &st);
+  return st.queries_ok + st.queries_failed + st.queries_lost;
+}
+
+static void settle(int ms)
+{
+  bool never = false;
+  pv_test_run_until(&loop, &never, (uint64_t)ms);
+}
+
+Test(pg, unlisten_stops_delivery_even_to_a_fleet_that_is_gone)
+{
+  notifies = 0;
+  connect_pg();
+  int a = 1;
+  cr_assert_eq(pv_pg_listen(pg, "pv_unl", on_notify, &a), 0);
+  cr_assert_eq(pv_pg_query(pg, "SELECT 1", 0, NULL, record, (void *)0), 0);
+  cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, 1, 5000));
+  pv_test_sql(db.conninfo, "SELECT pg_notify('pv_unl', 'one')");
+  cr_assert(pv_test_run_until_count(&loop, &notifies, 1, 5000));
+  pv_pg_unlisten(pg, "pv_unl", on_notify, &a);
+  pv_test_sql(db.conninfo, "SELECT pg_notify('pv_unl', 'two')");
+  settle(300);
+  cr_assert_eq(notifies, 1, "no delivery after unlisten");
+
+  /* The fleet listens for breaker changes; once destroyed, a notification
+   * must not reach it (it would read rows through a freed struct). The
+   * scratch database has no breaker_state: its reads fail, harmlessly. */
+  pv_fleet_t *f = pv_fleet_new(pg, NULL, "w-unl", 1000);
+  uint64_t before = queries_answered();
+  cr_assert(pv_test_run_until_count(&loop, &seen->ncalls, 1, 5000));
+  settle(300); /* LISTEN and the first read are answered */
+  cr_assert_gt(queries_answered(), before, "the fleet read its rows");
+  pv_fleet_destroy(f);
+  before = queries_answered();
+  pv_test_sql(db.conninfo,
+              "SELECT pg_notify('" PV_STORE_BREAKER_CHANNEL "', "
+              "'{\"service\":\"voltha\",\"tenant\":\"t\"}')");
+  settle(500);
+  cr_assert_eq(queries_answered(), before,
+               "a destroyed fleet re-read rows on a notification");
 }
 
 static int ups, downs;

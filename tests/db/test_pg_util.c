@@ -135,6 +135,9 @@ static bool run_until(uv_loop_t *loop, const bool *flag, const int *count,
   bool expired = false;
   uv_timer_init(loop, &t);
   t.data = &expired;
+  /* The loop's clock is cached: after slow setup (creating a database) it
+   * lags, and the deadline would already have passed. */
+  uv_update_time(loop);
   uv_timer_start(&t, on_deadline, timeout_ms, 0);
   while (!expired && !(flag ? *flag : *count >= target))
     uv_run(loop, UV_RUN_ONCE);

@@ -199,6 +199,10 @@ static const inv_t INV[] = {
   {"unknownop", "unknown_op", true},
   {"tenant", "unknown_tenant", true},
   {"ctype", "invalid_job", false},
+  /* ids with an ANSI escape (C0 ESC, then C1 CSI): refused, and nameless
+   * (no row or reply may carry them) */
+  {"ctlid", "invalid_job", false},
+  {"c1id", "invalid_job", false},
 };
 #define N_INV (sizeof(INV) / sizeof(INV[0]))
 
@@ -247,6 +251,14 @@ Test(engine, invalid_records_dead_lettered_once_nothing_lost)
       } else if (!strcmp(INV[v].kind, "tenant")) {
         doc = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
                         "isp-nowhere", "service", "voltha", "op",
+                        "health_check");
+      } else if (!strcmp(INV[v].kind, "ctlid") ||
+                 !strcmp(INV[v].kind, "c1id")) {
+        char bad[160];
+        snprintf(bad, sizeof(bad), "%s%s-%s[31m-%d", prefix, INV[v].kind,
+                 INV[v].kind[1] == 't' ? "\x1b" : "\xc2\x9b", r);
+        doc = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", bad, "tenant",
+                        "isp-east", "service", "voltha", "op",
                         "health_check");
       } else { /* a JSON job under a content-type nobody speaks */
         doc = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",

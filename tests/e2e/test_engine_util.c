@@ -161,7 +161,7 @@ void pv_te_config_with(pv_e2e_t *e, char *path_buf, size_t path_len,
   e->config = path_buf;
 }
 
-static char *slurp(const char *path)
+char *pv_te_slurp(const char *path)
 {
   FILE *f = fopen(path, "r");
   if (!f)
@@ -181,7 +181,7 @@ static char *slurp(const char *path)
 
 int pv_te_count_text(const char *path, const char *needle)
 {
-  char *s = slurp(path);
+  char *s = pv_te_slurp(path);
   int n = 0;
   for (const char *p = s; p && (p = strstr(p, needle)); p += strlen(needle))
     n++;
@@ -192,7 +192,7 @@ int pv_te_count_text(const char *path, const char *needle)
 long long pv_te_log_field(const char *path, const char *event,
                           const char *field)
 {
-  char *s = slurp(path);
+  char *s = pv_te_slurp(path);
   char ev[160], fl[96];
   snprintf(ev, sizeof(ev), "\"event\":\"%s\"", event);
   snprintf(fl, sizeof(fl), "\"%s\":", field);

@@ -45,6 +45,9 @@ void pv_te_sim_faults(const char *base, const char *body);
 void pv_te_config_with(pv_e2e_t *e, char *path_buf, size_t path_len,
                        const char *extra);
 
+/** @returns the file's contents (free() it), or NULL if it cannot be read. */
+char *pv_te_slurp(const char *path);
+
 /** @returns how many times needle occurs in the file at path. */
 int pv_te_count_text(const char *path, const char *needle);
 /** @returns the integer field of the first log line of event, or -1. */

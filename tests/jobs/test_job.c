@@ -109,6 +109,64 @@ Test(envelope, every_field_error_names_its_field)
                  "field \"max_attempts\": expected integer, got boolean");
 }
 
+/* Escape sequences in identifying fields would act in an operator's
+ * terminal (provctl output) and forge log lines: every control character
+ * is refused, C1 included, naming the field but never echoing the value. */
+Test(envelope, control_characters_refused_in_every_identifying_field)
+{
+  expect_invalid("{\"v\":1,\"id\":\"\\u001b[31mred\"}",
+                 "field \"id\": contains a control character (U+001B at byte 0)");
+  expect_invalid("{\"v\":1,\"id\":\"x\\u009b31m\"}",
+                 "field \"id\": contains a control character (U+009B at byte 1)");
+  expect_invalid("{\"v\":1,\"id\":\"x\\u0085\"}",
+                 "field \"id\": contains a control character (U+0085");
+  expect_invalid("{\"v\":1,\"id\":\"x\\u007f\"}",
+                 "field \"id\": contains a control character (U+007F");
+  expect_invalid("{\"v\":1,\"id\":\"x\",\"tenant\":\"t\\u001b\"}",
+                 "field \"tenant\": contains a control character");
+  expect_invalid("{\"v\":1,\"id\":\"x\",\"tenant\":\"t\",\"service\":"
+                 "\"voltha\\u009b\"}",
+                 "field \"service\": contains a control character");
+  expect_invalid("{\"v\":1,\"id\":\"x\",\"tenant\":\"t\",\"service\":"
+                 "\"voltha\",\"op\":\"get\\u0000x\"}",
+                 "field \"op\": contains a control character (U+0000");
+  /* printable non-ASCII is fine */
+  pv_job_t *job = NULL;
+  pv_error_t err;
+  cr_assert_eq(decode_json("{\"v\":1,\"id\":\"j\\u00e9\\u00a0\","
+                           "\"tenant\":\"t\",\"service\":\"voltha\","
+                           "\"op\":\"health_check\"}", &job, &err), 0,
+               "%s", err.message);
+  pv_job_destroy(job);
+}
+
+Test(envelope, salvage_keeps_only_what_decode_would_accept)
+{
+  const char *doc = "{\"v\":1,\"id\":\"\\u001b[31mred\",\"tenant\":"
+                    "\"isp-east\",\"service\":\"voltha\\u009b\",\"op\":"
+                    "\"health_check\",\"args\":[]}";
+  pv_job_ids_t ids;
+  pv_job_salvage(doc, strlen(doc), PV_FMT_JSON, &ids);
+  cr_assert_null(ids.id, "an id with an ANSI escape is not kept");
+  cr_assert_null(ids.service, "a service with a C1 control is not kept");
+  cr_assert_str_eq(ids.tenant, "isp-east");
+  cr_assert_str_eq(ids.op, "health_check");
+  pv_job_ids_clear(&ids);
+
+  const char *ok = "{\"v\":1,\"id\":\"j-1\",\"tenant\":7,\"op\":\"\"}";
+  pv_job_salvage(ok, strlen(ok), PV_FMT_JSON, &ids);
+  cr_assert_str_eq(ids.id, "j-1");
+  cr_assert_null(ids.tenant);
+  cr_assert_null(ids.service);
+  cr_assert_null(ids.op);
+  pv_job_ids_clear(&ids);
+
+  pv_job_salvage("\xc1garbage", 8, PV_FMT_MSGPACK, &ids);
+  cr_assert_null(ids.id);
+  pv_job_salvage(NULL, 0, PV_FMT_JSON, &ids);
+  cr_assert_null(ids.id);
+}
+
 Test(envelope, length_limits)
 {
   char text[1024];

@@ -76,8 +76,12 @@ Test(ksync, snapshot_waits_out_leader_election)
 Test(ksync, snapshot_fails_on_a_lasting_error)
 {
   const char *brokers = rd_kafka_mock_cluster_bootstraps(g_mc);
-  rd_kafka_mock_push_request_errors(g_mc, API_LIST_OFFSETS, 1,
-                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  /* Lasting: librdkafka may ask again by itself, so every answer for a
+   * while is the refusal. */
+  rd_kafka_resp_err_t errs[50];
+  for (size_t i = 0; i < 50; i++)
+    errs[i] = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+  rd_kafka_mock_push_request_errors_array(g_mc, API_LIST_OFFSETS, 50, errs);
   char err[256] = "";
   pv_ksync_consumer_t *c =
       pv_ksync_consumer_snapshot(brokers, "t.snap", err, sizeof(err));

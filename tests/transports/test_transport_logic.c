@@ -1,5 +1,5 @@
 /* Unit tests of the transport's pure rules, driven by a fake clock. */
-#include "transports/backoff.h"
+#include "common/backoff.h"
 #include "transports/breaker.h"
 #include "transports/budget.h"
 #include "transports/classify.h"

@@ -8,8 +8,8 @@
  *
  * @locality any thread (no shared state).
  */
-#ifndef PV_TRANSPORTS_BACKOFF_H
-#define PV_TRANSPORTS_BACKOFF_H
+#ifndef PV_COMMON_BACKOFF_H
+#define PV_COMMON_BACKOFF_H
 
 #include <stdint.h>
 

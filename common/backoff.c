@@ -1,4 +1,4 @@
-#include "transports/backoff.h"
+#include "common/backoff.h"
 
 uint64_t pv_backoff_rand(uint64_t *state)
 {
