@@ -597,7 +597,6 @@ static pv_order_def_t *def_build(const json_t *root, ord_parse_t *ps)
       parse_inputs(ps, def, json_object_get(root, "input"), def->canon) < 0 ||
       parse_step_names(ps, def, json_object_get(root, "steps")) < 0)
     goto bad;
-  /* Names now live in the canonical JSON: the source may go away. */
   for (size_t i = 0; i < def->n_steps; i++) {
     if (parse_step(ps, def, i, json_array_get(json_object_get(root, "steps"),
                                               i), canon_steps) < 0)
@@ -607,14 +606,18 @@ static pv_order_def_t *def_build(const json_t *root, ord_parse_t *ps)
   ord_path_init(&path, "on_error");
   if (ord_parse_on_error(ps, &path, json_object_get(root, "on_error"),
                          SIZE_MAX, def->step_names, def->n_steps,
-                         &def->on_error, &pc) < 0 ||
-      parse_outputs(ps, def, json_object_get(root, "outputs"), def->canon) < 0)
+                         &def->on_error, &pc) < 0)
     goto bad;
+  /* Members in reading order (jansson keeps it): head, input, on_error,
+   * steps, outputs. */
   json_object_set_new(def->canon, "on_error", pc ? pc : json_object());
   pc = NULL;
   json_object_set_new(def->canon, "steps", canon_steps);
   canon_steps = NULL;
-  /* Point every name at the canonical copy. */
+  if (parse_outputs(ps, def, json_object_get(root, "outputs"), def->canon) < 0)
+    goto bad;
+  /* Names pointed into the source document so far: point them at the
+   * canonical copy, which the definition owns. */
   def->name = json_string_value(json_object_get(def->canon, "name"));
   def->description = json_string_value(
       json_object_get(def->canon, "description"));
