@@ -120,6 +120,22 @@ int ord_get_str(ord_parse_t *ps, ord_path_t *path, const char *key,
   return rc;
 }
 
+/* The "name" member of a type or a step: required, [a-z0-9_]{1,64}. On
+ * success the path is left at "name" for the caller's own checks. */
+static int get_name(ord_parse_t *ps, ord_path_t *path, const json_t *obj,
+                    const char *what, const char **out)
+{
+  if (ord_get_str(ps, path, "name", obj, PV_ORDER_STEP_NAME_MAX, out) < 0)
+    return -1;
+  ord_path_key(path, "name");
+  if (!*out)
+    return ord_fail(ps, path, "missing");
+  if (!ord_name_ok(*out, PV_ORDER_STEP_NAME_MAX))
+    return ord_fail(ps, path, "\"%s\": %s names are 1-%d of a-z, 0-9 and "
+                    "'_'", *out, what, PV_ORDER_STEP_NAME_MAX);
+  return 0;
+}
+
 /* ---- inputs ------------------------------------------------------------- */
 
 /* The input types by name, and the bounds a declaration gets by default. */
@@ -473,14 +489,8 @@ static int parse_step_names(ord_parse_t *ps, pv_order_def_t *def,
       return ord_fail(ps, &path, "expected a step object, got %s",
                       pv_doc_kind(st));
     const char *name;
-    if (ord_get_str(ps, &path, "name", st, PV_ORDER_STEP_NAME_MAX, &name) < 0)
+    if (get_name(ps, &path, st, "step", &name) < 0)
       return -1;
-    ord_path_key(&path, "name");
-    if (!name)
-      return ord_fail(ps, &path, "missing");
-    if (!ord_name_ok(name, PV_ORDER_STEP_NAME_MAX))
-      return ord_fail(ps, &path, "\"%s\": step names are 1-%d of a-z, 0-9 and "
-                      "'_'", name, PV_ORDER_STEP_NAME_MAX);
     for (size_t k = 0; k < i; k++)
       if (strcmp(def->step_names[k], name) == 0)
         return ord_fail(ps, &path, "\"%s\" is also the name of steps[%zu]",
@@ -515,14 +525,8 @@ static int parse_head(ord_parse_t *ps, pv_order_def_t *def, const json_t *root,
   }
   def->is_inline = json_is_true(inl);
   const char *name;
-  if (ord_get_str(ps, &path, "name", root, PV_ORDER_STEP_NAME_MAX, &name) < 0)
+  if (get_name(ps, &path, root, "type", &name) < 0)
     return -1;
-  ord_path_key(&path, "name");
-  if (!name)
-    return ord_fail(ps, &path, "missing");
-  if (!ord_name_ok(name, PV_ORDER_STEP_NAME_MAX))
-    return ord_fail(ps, &path, "\"%s\": type names are 1-%d of a-z, 0-9 and "
-                    "'_'", name, PV_ORDER_STEP_NAME_MAX);
   if ((strcmp(name, PV_OP_ORDER) == 0) != def->is_inline)
     return ord_fail(ps, &path, def->is_inline
                     ? "\"%s\": an inline definition is named \"order\""

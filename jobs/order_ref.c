@@ -497,73 +497,72 @@ bool ord_tmpl_has_refs(const json_t *tmpl)
   return false;
 }
 
-json_t *ord_tmpl_probe(const json_t *tmpl)
+/* A copy of v with every string replaced by fn(string). */
+static json_t *map_strings(const json_t *v, json_t *(*fn)(const json_t *))
 {
-  if (json_is_string(tmpl)) {
-    text_ctx_t c = {.refs = false};
-    char msg[8];
-    pv_buf_init(&c.buf, ORD_INTERP_MAX);
-    int rc = scan(json_string_value(tmpl), json_string_length(tmpl),
-                  literal_part, &c, msg, sizeof(msg));
-    json_t *out = rc < 0 || (c.refs && c.buf.len == 0)
-                      ? json_string("x")
-                      : json_stringn(c.buf.data ? c.buf.data : "", c.buf.len);
-    pv_buf_free(&c.buf);
-    return out;
-  }
-  const char *key;
-  size_t i;
-  json_t *v;
-  if (json_is_object(tmpl)) {
-    json_t *o = json_object();
-    json_object_foreach((json_t *)(uintptr_t)tmpl, key, v)
-      json_object_set_new(o, key, ord_tmpl_probe(v));
-    return o;
-  }
-  if (json_is_array(tmpl)) {
-    json_t *a = json_array();
-    json_array_foreach(tmpl, i, v)
-      json_array_append_new(a, ord_tmpl_probe(v));
-    return a;
-  }
-  return json_copy((json_t *)(uintptr_t)tmpl);
-}
-
-json_t *ord_tmpl_escape(const json_t *v)
-{
-  if (json_is_string(v)) {
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
-    if (!memmem(s, len, "${", 2))
-      return json_copy((json_t *)(uintptr_t)v);
-    /* Every "${" gains one '$': at most len / 2 more bytes. */
-    char *out = pv_malloc(len + len / 2 + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-      if (s[i] == '$' && i + 1 < len && s[i + 1] == '{')
-        out[o++] = '$';
-      out[o++] = s[i];
-    }
-    json_t *r = json_stringn(out, o);
-    free(out);
-    return r;
-  }
+  if (json_is_string(v))
+    return fn(v);
   const char *key;
   size_t i;
   json_t *item;
   if (json_is_object(v)) {
     json_t *o = json_object();
     json_object_foreach((json_t *)(uintptr_t)v, key, item)
-      json_object_set_new(o, key, ord_tmpl_escape(item));
+      json_object_set_new(o, key, map_strings(item, fn));
     return o;
   }
   if (json_is_array(v)) {
     json_t *a = json_array();
     json_array_foreach(v, i, item)
-      json_array_append_new(a, ord_tmpl_escape(item));
+      json_array_append_new(a, map_strings(item, fn));
     return a;
   }
   return json_copy((json_t *)(uintptr_t)v);
+}
+
+/* The text outside references, escapes undone; "x" for a string that is
+ * references only (a stand-in that passes a length check). */
+static json_t *probe_string(const json_t *str)
+{
+  text_ctx_t c = {.refs = false};
+  char msg[8];
+  pv_buf_init(&c.buf, ORD_INTERP_MAX);
+  int rc = scan(json_string_value(str), json_string_length(str),
+                literal_part, &c, msg, sizeof(msg));
+  json_t *out = rc < 0 || (c.refs && c.buf.len == 0)
+                    ? json_string("x")
+                    : json_stringn(c.buf.data ? c.buf.data : "", c.buf.len);
+  pv_buf_free(&c.buf);
+  return out;
+}
+
+json_t *ord_tmpl_probe(const json_t *tmpl)
+{
+  return map_strings(tmpl, probe_string);
+}
+
+/* Every "${" gains one '$': the text reads back as itself. */
+static json_t *escape_string(const json_t *str)
+{
+  const char *s = json_string_value(str);
+  size_t len = json_string_length(str);
+  if (!memmem(s, len, "${", 2))
+    return json_copy((json_t *)(uintptr_t)str);
+  char *out = pv_malloc(len + len / 2 + 1);
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] == '$' && i + 1 < len && s[i + 1] == '{')
+      out[o++] = '$';
+    out[o++] = s[i];
+  }
+  json_t *r = json_stringn(out, o);
+  free(out);
+  return r;
+}
+
+json_t *ord_tmpl_escape(const json_t *v)
+{
+  return map_strings(v, escape_string);
 }
 
 /* ---- resolving ---------------------------------------------------------- */
