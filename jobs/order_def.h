@@ -201,8 +201,10 @@ typedef struct pv_order_types pv_order_types_t;
 /**
  * @brief Loads every *.json of dir (one type each, file name = type name +
  * ".json"), checked as pv_order_def_parse() does; two files naming one type
- * are refused. An empty or absent folder gives an empty set when
- * must_exist is false.
+ * are refused, and so is an inline definition. Hidden files and files not
+ * ending in .json are ignored; at most PV_ORDER_MAX_TYPES files of at most
+ * PV_ORDER_FILE_MAX_BYTES. An empty folder gives an empty set; so does an
+ * absent one when must_exist is false.
  * @returns the set, or NULL with err naming the file and the field.
  */
 pv_order_types_t *pv_order_types_load(const char *dir, bool must_exist,

@@ -125,9 +125,6 @@ int ord_ref_type(const ord_ref_t *ref, const ord_scope_t *sc,
 int ord_tmpl_check(const json_t *tmpl, const ord_scope_t *sc,
                    ord_path_t *path, char *msg, size_t msgsz);
 
-/** @returns whether the template holds a reference anywhere. */
-bool ord_tmpl_has_refs(const json_t *tmpl);
-
 /**
  * @brief A copy of a template for literal checks: escapes undone, and
  * every string that holds a reference replaced by its text outside the

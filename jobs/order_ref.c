@@ -473,30 +473,6 @@ static int literal_part(void *arg, bool is_ref, const char *p, size_t n)
   return pv_buf_append(&c->buf, p, n);
 }
 
-bool ord_tmpl_has_refs(const json_t *tmpl)
-{
-  if (json_is_string(tmpl)) {
-    ord_str_kind_t kind;
-    char msg[8];
-    return ord_str_classify(json_string_value(tmpl), json_string_length(tmpl),
-                            &kind, NULL, NULL, msg, sizeof(msg)) < 0 ||
-           kind != ORD_STR_PLAIN;
-  }
-  const char *key;
-  size_t i;
-  json_t *v;
-  if (json_is_object(tmpl)) {
-    json_object_foreach((json_t *)(uintptr_t)tmpl, key, v)
-      if (ord_tmpl_has_refs(v))
-        return true;
-  } else if (json_is_array(tmpl)) {
-    json_array_foreach(tmpl, i, v)
-      if (ord_tmpl_has_refs(v))
-        return true;
-  }
-  return false;
-}
-
 /* A copy of v with every string replaced by fn(string). */
 static json_t *map_strings(const json_t *v, json_t *(*fn)(const json_t *))
 {
