@@ -779,10 +779,13 @@ bool pv_op_writes(const pv_op_t *op)
   if (op->task && (strcmp(op->task, "getParameterValues") == 0 ||
                    strcmp(op->task, "refreshObject") == 0))
     return false;
-  /* provision_onu's main request is a GET, but it enables what it finds. */
-  if (strcmp(op->name, "provision_onu") == 0)
+  if (strcmp(op->method, "GET") != 0)
     return true;
-  return strcmp(op->method, "GET") != 0;
+  /* A GET with a timeout class other than a read's is the first request
+   * of a client that goes on to change something (provision_onu finds the
+   * ONU, then enables it). */
+  return op->tmo != PV_TMO_HEALTH && op->tmo != PV_TMO_GET &&
+         op->tmo != PV_TMO_LIST;
 }
 
 /* ---- listings ----------------------------------------------------------- */

@@ -136,8 +136,9 @@ int pv_arg_check(const pv_arg_t *a, const json_t *v, const char *what,
  * @brief Whether the op changes something on the southbound (an order
  * type must say how to undo such a step): every op that is not idempotent,
  * and every request other than GET, except the GenieACS tasks that only
- * read (getParameterValues, refreshObject); provision_onu enables what its
- * GET finds.
+ * read (getParameterValues, refreshObject); and a GET whose timeout class
+ * is not a read's (health, get, list): its client changes what it found
+ * (provision_onu enables the ONU).
  */
 bool pv_op_writes(const pv_op_t *op);
 
