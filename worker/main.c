@@ -321,8 +321,9 @@ int main(int argc, char **argv)
     return 2;
   }
   if (check) {
-    printf("%s: ok (%zu tenants, %zu order types from %s)\n", path,
-           conf->n_tenants, pv_order_types_count(orders), conf->orders_dir);
+    /* The line scripts compare (packaging checks): provctl orders lists
+     * what was loaded. */
+    printf("%s: ok (%zu tenants)\n", path, conf->n_tenants);
     pv_order_types_destroy(orders);
     pv_config_destroy(conf);
     return 0;
