@@ -181,8 +181,13 @@ static int cond_check(cond_walk_t *w, const json_t *c, ord_path_t *path,
            kind != ORD_STR_WHOLE)
     rc = cond_fail(w, path, "expected a number, got %s %s",
                    pv_doc_kind(operand), ord_shown(operand, sub, sizeof(sub)));
-  else
-    rc = ord_tmpl_check(operand, w->sc, path, w->msg, w->msgsz);
+  else {
+    /* A path may look at a skippable step (absent is an answer); a value
+     * is resolved, so it must exist. */
+    ord_scope_t vsc = *w->sc;
+    vsc.allow_conditional = false;
+    rc = ord_tmpl_check(operand, &vsc, path, w->msg, w->msgsz);
+  }
   ord_path_cut(path, mark);
   return rc;
 }
@@ -351,12 +356,26 @@ int pv_order_cond_eval(const json_t *cond, const json_t *doc,
   return cond_eval(cond, doc, 0, err);
 }
 
+/* A step's condition: its references resolved against ctx first (a
+ * definition may compare with an input or an earlier result), then
+ * evaluated against doc. */
+static int eval_resolved(const json_t *cond, const json_t *ctx,
+                         const json_t *doc, pv_error_t *err)
+{
+  json_t *c = pv_order_resolve(cond, ctx, err);
+  if (!c)
+    return -1;
+  int r = cond_eval(c, doc, 0, err);
+  json_decref(c);
+  return r;
+}
+
 int pv_order_step_applies(const pv_order_step_t *step, const json_t *ctx,
                           pv_error_t *err)
 {
   if (!step->when)
     return 1;
-  int r = cond_eval(step->when, ctx, 0, err);
+  int r = eval_resolved(step->when, ctx, ctx, err);
   if (r < 0) {
     char msg[PV_ERROR_MSG_MAX];
     snprintf(msg, sizeof(msg), "%s", err->message);
@@ -373,13 +392,9 @@ int pv_order_step_until(const pv_order_step_t *step, const json_t *ctx,
                  step->name);
     return -1;
   }
-  json_t *cond = pv_order_resolve(step->until, ctx, err);
-  if (!cond)
-    return -1;
   json_t *doc = json_pack("{s:O}", "result",
                           result ? (json_t *)(uintptr_t)result : json_null());
-  int r = cond_eval(cond, doc, 0, err);
+  int r = eval_resolved(step->until, ctx, doc, err);
   json_decref(doc);
-  json_decref(cond);
   return r;
 }

@@ -178,8 +178,9 @@ int pv_order_cond_eval(const json_t *cond, const json_t *doc,
                        pv_error_t *err);
 
 /**
- * @brief Whether a step runs: its `when` evaluated against ctx (the same
- * context as pv_order_resolve()). A step that does not run is skipped.
+ * @brief Whether a step runs: its `when`, references resolved, evaluated
+ * against ctx (the same context as pv_order_resolve()). A step that does
+ * not run is skipped.
  * @returns 1 (run; also when it has no `when`), 0 (skip), or -1 with err.
  */
 int pv_order_step_applies(const pv_order_step_t *step, const json_t *ctx,

@@ -567,7 +567,17 @@ Test(order_def, when_conditions)
              "t.json: steps[1].args.device_id: ${steps.a.result.id} names "
              "step a, which may be skipped (it has a \"when\"): its result "
              "may not exist");
-  /* ...but a later condition may ask whether it exists. */
+  /* ...nor a condition's value, which is resolved before it is compared... */
+  ot_refused(DEF_IN("'x':{'type':'string'}",
+                    "{'name':'a','when':{'path':'input.x','exists':true},"
+                    "'call':{'service':'voltha','op':'get_device','args':{"
+                    "'device_id':'${input.x}'}}},{'name':'b','when':{'path':"
+                    "'input.x','eq':'${steps.a.result.id}'},'call':{"
+                    "'service':'voltha','op':'health_check'}}"),
+             "t.json: steps[1].when.eq: ${steps.a.result.id} names step a, "
+             "which may be skipped (it has a \"when\"): its result may not "
+             "exist");
+  /* ...but a later condition's path may ask whether it exists. */
   pv_order_def_t *def = ot_must_parse(DEF_IN(
       "'x':{'type':'string'}",
       "{'name':'a','when':{'path':'input.x','exists':true},"

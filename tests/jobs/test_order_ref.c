@@ -347,3 +347,31 @@ Test(order_cond, until_resolves_references_first)
   json_decref(c);
   pv_order_def_destroy(def);
 }
+
+/* A `when` may compare with a reference, as an await's `until` may: the
+ * reference is resolved before the condition is evaluated. */
+Test(order_cond, when_resolves_references_first)
+{
+  char err[1024];
+  pv_order_def_t *def = ot_parse(
+      "{'name':'t','version':1,'input':{'mode':{'type':'string'},"
+      "'want':{'type':'string'}},'steps':[{'name':'a','when':{'path':"
+      "'input.mode','eq':'${input.want}'},'call':{'service':'voltha','op':"
+      "'health_check'}}]}",
+      err, sizeof(err));
+  cr_assert_not_null(def, "%s", err);
+  const pv_order_step_t *st = pv_order_def_step(def, 0);
+  pv_error_t e;
+  json_t *c = ot_json("{'input':{'mode':'fast','want':'fast'}}");
+  cr_assert_eq(pv_order_step_applies(st, c, &e), 1, "%s", e.message);
+  json_decref(c);
+  c = ot_json("{'input':{'mode':'fast','want':'slow'}}");
+  cr_assert_eq(pv_order_step_applies(st, c, &e), 0);
+  json_decref(c);
+  c = ot_json("{'input':{'mode':'fast'}}");
+  cr_assert_eq(pv_order_step_applies(st, c, &e), -1);
+  cr_assert_str_eq(e.message, "when: eq: ${input.want}: input \"want\" was "
+                              "not given");
+  json_decref(c);
+  pv_order_def_destroy(def);
+}
