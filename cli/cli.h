@@ -71,5 +71,6 @@ int pv_cmd_dlq(int argc, char **argv);
 int pv_cmd_breakers(int argc, char **argv);
 int pv_cmd_breaker(int argc, char **argv);
 int pv_cmd_prune(int argc, char **argv);
+int pv_cmd_orders(int argc, char **argv);
 
 #endif

@@ -25,6 +25,8 @@ static void usage(FILE *out)
     "commands:\n"
     "  migrate [--status]         apply (or list) schema migrations\n"
     "  ops [SERVICE]              the operation catalog\n"
+    "  orders [show TYPE] [--json]\n"
+    "                             the order types of [worker] orders_dir\n"
     "  enqueue --tenant T --service S --op OP [--arg k=v]... [--args-json J]\n"
     "          [--id ID] [--key K] [--reply-to TOPIC] [--topic TOPIC]\n"
     "          [--json] [--wait[=SECONDS]]\n"
@@ -138,7 +140,7 @@ int main(int argc, char **argv)
     {"enqueue", pv_cmd_enqueue}, {"status", pv_cmd_status},
     {"jobs", pv_cmd_jobs},       {"dlq", pv_cmd_dlq},
     {"breakers", pv_cmd_breakers}, {"breaker", pv_cmd_breaker},
-    {"prune", pv_cmd_prune},
+    {"prune", pv_cmd_prune},     {"orders", pv_cmd_orders},
   };
   for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
     if (!strcmp(cmd, cmds[k].name))

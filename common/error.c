@@ -66,3 +66,17 @@ bool pv_errclass_is_dead(pv_errclass_t cls)
     return true;
   }
 }
+
+bool pv_errclass_is_transient(pv_errclass_t cls)
+{
+  switch (cls) {
+  case PV_ERR_CIRCUIT_OPEN:
+  case PV_ERR_RATE_LIMITED:
+  case PV_ERR_CONNECT:
+  case PV_ERR_TIMEOUT:
+  case PV_ERR_HTTP_5XX:
+    return true;
+  default:
+    return false;
+  }
+}

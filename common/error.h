@@ -54,4 +54,12 @@ void pv_error_clear(pv_error_t *err);
  */
 bool pv_errclass_is_dead(pv_errclass_t cls);
 
+/**
+ * @brief Whether the class means "the service was not available" rather
+ * than "the request was wrong" (circuit_open, rate_limited, connect,
+ * timeout, http_5xx): a job that ends so is parked and run again later,
+ * and an order's failure policy never applies to it.
+ */
+bool pv_errclass_is_transient(pv_errclass_t cls);
+
 #endif

@@ -71,6 +71,15 @@ static const key_t_ keys[] = {
    "jitter); a Retry-After or breaker reset later than that wins."},
   {"worker", "park_backoff_cap_ms", T_INT, OFF(park_backoff_cap_ms), 10,
    86400000, "300000", "Longest wait of a parked job between two runs."},
+  {"worker", "orders_dir", T_STR, OFF(orders_dir), 0, 0, NULL,
+   "Folder of the order type files (one NAME.json per type, "
+   "docs/orders.md), loaded and checked at start-up and by "
+   "--check-config; provctl orders reads it too. Default: "
+   "<datadir>/provisiond/orders of the build's install prefix (prefix "
+   "/usr: /usr/share/provisiond/orders), where the shipped types are "
+   "installed; the dev stack sets the source tree's jobs/orders. A folder "
+   "set here must exist; the default may be absent (no order types). Set "
+   "to nothing: the default."},
   {"kafka", "brokers", T_STR, OFF(kafka_brokers), 1, 0, "127.0.0.1:9092",
    "Bootstrap servers (bootstrap.servers)."},
   {"kafka", "group_id", T_STR, OFF(kafka_group_id), 1, 0, "provisiond",
@@ -442,6 +451,15 @@ static void finalize(load_ctx_t *ctx)
     free(c->worker_id);
     c->worker_id = pv_asprintf("%s-%ld", host, (long)getpid());
   }
+  /* Unset, or set to nothing as an optional key may be: the folder the
+   * install rules put the shipped types in (config/CMakeLists.txt). */
+  if (c->orders_dir && !*c->orders_dir) {
+    free(c->orders_dir);
+    c->orders_dir = NULL;
+  }
+  c->orders_dir_set = c->orders_dir != NULL;
+  if (!c->orders_dir)
+    c->orders_dir = pv_strdup(PV_ORDERS_DIR_DEFAULT);
   if (pv_log_level_parse(c->log_level) < 0) {
     fail(ctx, 0, "[worker] log_level: \"%s\" is not one of debug, info, "
          "warn, error", c->log_level);

@@ -64,6 +64,9 @@ typedef struct pv_config {
   int retry_poll_ms;
   int park_backoff_base_ms;
   int park_backoff_cap_ms;
+  char *orders_dir;        /**< the order types' folder (never NULL) */
+  bool orders_dir_set;     /**< set by the file or the environment; false:
+                                the default, which may be absent */
   /* [kafka] */
   char *kafka_brokers;
   char *kafka_group_id;

@@ -372,6 +372,8 @@ write_conf() {
 [worker]
 log_level = info
 metrics_listen = 127.0.0.1:$METRICS_PORT
+; the order types of the source tree (docs/orders.md)
+orders_dir = $ROOT/jobs/orders
 
 [kafka]
 brokers = $brokers

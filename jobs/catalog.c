@@ -904,11 +904,11 @@ static int check_array_len(const char *pfx, const char *what, const json_t *v,
 
 /* GenieACS parameterValues: [path, value, type?] with value a string,
  * number or bool (sanitizeTask in lib/db/types.ts). */
-static int check_param_value(const char *pfx, const char *name, size_t i,
+static int check_param_value(const char *pfx, const char *whole, size_t i,
                              const json_t *item, pv_error_t *err)
 {
-  char what[96];
-  snprintf(what, sizeof(what), "argument \"%s\": item %zu", name, i);
+  char what[600];
+  snprintf(what, sizeof(what), "%s: item %zu", whole, i);
   if (!json_is_array(item) || json_array_size(item) < 2 ||
       json_array_size(item) > 3) {
     pv_error_set(err, PV_ERR_BAD_ARGS, 0,
@@ -916,7 +916,7 @@ static int check_param_value(const char *pfx, const char *name, size_t i,
                  what);
     return -1;
   }
-  char sub[128];
+  char sub[640];
   snprintf(sub, sizeof(sub), "%s path", what);
   if (check_string(pfx, sub, json_array_get(item, 0), 1, 1024, err) < 0)
     return -1;
@@ -994,13 +994,22 @@ static int check_header(const char *pfx, const char *what, const json_t *v,
 }
 
 static int check_steps(const json_t *steps, pv_error_t *err);
+static int check_typed(const char *pfx, const char *what, const pv_arg_t *a,
+                       const json_t *v, pv_error_t *err);
 
 static int check_value(const char *pfx, const pv_arg_t *a, const json_t *v,
                        pv_error_t *err)
 {
   char what[96];
   snprintf(what, sizeof(what), "argument \"%s\"", a->name);
+  return check_typed(pfx, what, a, v, err);
+}
 
+/* One value against one argument spec; what names it in messages. Shared
+ * by job args (check_value) and order-type checks (pv_arg_check). */
+static int check_typed(const char *pfx, const char *what, const pv_arg_t *a,
+                       const json_t *v, pv_error_t *err)
+{
   switch (a->type) {
   case PV_ARG_STR:
     return check_string(pfx, what, v, a->min, a->max, err);
@@ -1056,7 +1065,7 @@ static int check_value(const char *pfx, const pv_arg_t *a, const json_t *v,
     size_t i;
     const json_t *item;
     json_array_foreach(v, i, item) {
-      char sub[128];
+      char sub[600];
       snprintf(sub, sizeof(sub), "%s: item %zu", what, i);
       if (check_string(pfx, sub, item, 1, 1024, err) < 0)
         return -1;
@@ -1071,7 +1080,7 @@ static int check_value(const char *pfx, const pv_arg_t *a, const json_t *v,
     size_t i;
     const json_t *item;
     json_array_foreach(v, i, item) {
-      if (check_param_value(pfx, a->name, i, item, err) < 0)
+      if (check_param_value(pfx, what, i, item, err) < 0)
         return -1;
     }
     return 0;
@@ -1248,6 +1257,29 @@ int pv_catalog_check_args(const pv_op_t *op, const json_t *args,
                           pv_error_t *err)
 {
   return check_args_pfx("", op, args, err);
+}
+
+int pv_arg_check(const pv_arg_t *a, const json_t *v, const char *what,
+                 pv_error_t *err)
+{
+  return check_typed("", what, a, v, err);
+}
+
+bool pv_op_writes(const pv_op_t *op)
+{
+  if (!op->idempotent)
+    return true;
+  /* GenieACS tasks are POSTs; these two only read the device. */
+  if (op->task && (strcmp(op->task, "getParameterValues") == 0 ||
+                   strcmp(op->task, "refreshObject") == 0))
+    return false;
+  if (strcmp(op->method, "GET") != 0)
+    return true;
+  /* A GET with a timeout class other than a read's is the first request
+   * of a client that goes on to change something (provision_onu finds the
+   * ONU, then enables it). */
+  return op->tmo != PV_TMO_HEALTH && op->tmo != PV_TMO_GET &&
+         op->tmo != PV_TMO_LIST;
 }
 
 /* ---- listings ----------------------------------------------------------- */

@@ -140,6 +140,26 @@ int pv_catalog_check_args(const pv_op_t *op, const json_t *args,
                           pv_error_t *err);
 
 /**
+ * @brief Checks one value against one argument's spec (type, length,
+ * range, items): the same checks pv_catalog_check_args() makes per
+ * argument. what names the value in the message ("argument \"x\"",
+ * "steps[2].args.prefix_id").
+ * @returns 0, or -1 with err (bad_args).
+ */
+int pv_arg_check(const pv_arg_t *a, const json_t *v, const char *what,
+                 pv_error_t *err);
+
+/**
+ * @brief Whether the op changes something on the southbound (an order
+ * type must say how to undo such a step): every op that is not idempotent,
+ * and every request other than GET, except the GenieACS tasks that only
+ * read (getParameterValues, refreshObject); and a GET whose timeout class
+ * is not a read's (health, get, list): its client changes what it found
+ * (provision_onu enables the ONU).
+ */
+bool pv_op_writes(const pv_op_t *op);
+
+/**
  * @brief Writes the catalog: a text table for the CLI, or the markdown of
  * docs/operations.md. service NULL = every service.
  * @returns 0, or -1 if writing failed or service is unknown.

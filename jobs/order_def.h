@@ -31,6 +31,11 @@
 #define PV_ORDER_FILE_MAX_BYTES (256 * 1024)
 #define PV_ORDER_MAX_TYPES 256
 #define PV_ORDER_STEP_NAME_MAX 64
+#define PV_ORDER_DEF_MAX_STEPS 32
+#define PV_ORDER_MAX_INPUTS 64
+/** The reserved input a job may add to ask for progress events: a
+ *  boolean, never declared by a type, never passed to a step. */
+#define PV_ORDER_INPUT_PROGRESS "progress"
 
 typedef enum pv_step_kind {
   PV_STEP_CALL = 0, /**< one catalog op, once */
@@ -56,12 +61,15 @@ typedef struct pv_order_step {
   pv_step_kind_t kind;
   pv_order_call_t call;
   /* PV_STEP_AWAIT only: */
-  json_t *until;          /**< condition on {"result": ...}; owned */
+  json_t *until;          /**< condition on {"result": ...}, its values may
+                               hold references: pv_order_step_until(); owned */
   int64_t poll_ms;        /**< between two polls */
   int64_t deadline_ms;    /**< from the first poll */
   /* compensation (NULL op: nothing to undo, or not declared) */
   pv_order_call_t compensate;
   bool compensate_declared; /**< false: the file did not say (undo unknown) */
+  json_t *when; /**< NULL: the step always runs; else a condition on the
+                     order's context, see pv_order_step_applies(); owned */
 } pv_order_step_t;
 
 typedef struct pv_order_def pv_order_def_t;
@@ -82,8 +90,13 @@ pv_order_def_t *pv_order_def_parse(const char *text, size_t len,
 /**
  * @brief An ad-hoc definition for the inline form (any service, op
  * "order", args.steps = [{service, op, args}]): each step a call named
- * "step1".."stepN", without references or compensation.
- * @returns NULL with err (bad_args naming the step) if a step is invalid.
+ * "step1".."stepN", without references or compensation. The definition is
+ * named "order" (version 1, marked inline), declares one input, "steps",
+ * and its policy is abort for every error (nothing declares an undo); a
+ * `${` in a step's args is kept literally (escaped in the definition). Its
+ * canonical JSON parses back like any pinned definition.
+ * @returns NULL with err (bad_args naming the step, or unknown_op) if a
+ * step is invalid.
  */
 pv_order_def_t *pv_order_def_inline(const json_t *steps, pv_error_t *err);
 
@@ -91,6 +104,10 @@ void pv_order_def_destroy(pv_order_def_t *def);
 
 const char *pv_order_def_name(const pv_order_def_t *def);
 int pv_order_def_version(const pv_order_def_t *def);
+/** @returns the type's description, "" when it has none. */
+const char *pv_order_def_description(const pv_order_def_t *def);
+/** @returns true for a definition made by pv_order_def_inline(). */
+bool pv_order_def_is_inline(const pv_order_def_t *def);
 size_t pv_order_def_steps(const pv_order_def_t *def);
 /** @returns the i-th step (0-based), NULL past the end. */
 const pv_order_step_t *pv_order_def_step(const pv_order_def_t *def, size_t i);
@@ -111,7 +128,9 @@ json_t *pv_order_def_json(const pv_order_def_t *def);
  * @brief The action for a permanent failure of step i with error class
  * cls, by the step's `on_error` (exact class, then "*"), then the type's,
  * then the default (compensate). Transient classes (those that park) never
- * come here. *checkpoint is set for PV_ACT_COMPENSATE_TO.
+ * come here. *checkpoint is set for PV_ACT_COMPENSATE_TO. compensate_to a
+ * checkpoint that is not before step i has nothing to undo: it gives
+ * PV_ACT_HOLD.
  */
 pv_order_action_t pv_order_def_action(const pv_order_def_t *def, size_t i,
                                       pv_errclass_t cls,
@@ -127,11 +146,22 @@ int pv_order_input_check(const pv_order_def_t *def, const json_t *input,
                          pv_error_t *err);
 
 /**
+ * @brief The order's input as steps see it (`ctx.input`): checked as
+ * pv_order_input_check() does, declared defaults filled in, the reserved
+ * "progress" left out.
+ * @returns a new object, or NULL with err (bad_args naming the input).
+ */
+json_t *pv_order_input_normalize(const pv_order_def_t *def,
+                                 const json_t *input, pv_error_t *err);
+
+/**
  * @brief Resolves a template against ctx = {"input": {...}, "steps":
  * {"NAME": {"result": ...}, ...}, "self": {"result": ...}, "order": {"id",
  * "tenant", "type"}}. A string that is exactly one reference takes the
  * referenced value with its JSON type; a reference inside a longer string
  * is replaced by the value's text (strings, numbers, booleans only).
+ * `$${` is a literal `${`; `${REF|ip}` is the address part of an
+ * "address/length" string. Text is capped at 64 KiB.
  * @returns a new reference, or NULL with err (bad_args naming the path and
  * the reference, e.g. a step result without that member).
  */
@@ -147,6 +177,24 @@ json_t *pv_order_resolve(const json_t *tmpl, const json_t *ctx,
 int pv_order_cond_eval(const json_t *cond, const json_t *doc,
                        pv_error_t *err);
 
+/**
+ * @brief Whether a step runs: its `when`, references resolved, evaluated
+ * against ctx (the same context as pv_order_resolve()). A step that does
+ * not run is skipped.
+ * @returns 1 (run; also when it has no `when`), 0 (skip), or -1 with err.
+ */
+int pv_order_step_applies(const pv_order_step_t *step, const json_t *ctx,
+                          pv_error_t *err);
+
+/**
+ * @brief Whether an await's condition holds for one poll's result: the
+ * references in `until` resolved against ctx, then the condition
+ * evaluated against {"result": result}.
+ * @returns 1 (done), 0 (poll again), or -1 with err.
+ */
+int pv_order_step_until(const pv_order_step_t *step, const json_t *ctx,
+                        const json_t *result, pv_error_t *err);
+
 /* ---- the set of types loaded from orders_dir ---------------------------- */
 
 typedef struct pv_order_types pv_order_types_t;
@@ -154,8 +202,10 @@ typedef struct pv_order_types pv_order_types_t;
 /**
  * @brief Loads every *.json of dir (one type each, file name = type name +
  * ".json"), checked as pv_order_def_parse() does; two files naming one type
- * are refused. An empty or absent folder gives an empty set when
- * must_exist is false.
+ * are refused, and so is an inline definition. Hidden files and files not
+ * ending in .json are ignored; at most PV_ORDER_MAX_TYPES files of at most
+ * PV_ORDER_FILE_MAX_BYTES. An empty folder gives an empty set; so does an
+ * absent one when must_exist is false.
  * @returns the set, or NULL with err naming the file and the field.
  */
 pv_order_types_t *pv_order_types_load(const char *dir, bool must_exist,
@@ -168,5 +218,14 @@ const pv_order_def_t *pv_order_types_at(const pv_order_types_t *types,
 /** @returns the type named name, or NULL. */
 const pv_order_def_t *pv_order_types_find(const pv_order_types_t *types,
                                           const char *name);
+
+/**
+ * @brief One fuzz input (jobs/order_fuzz.c): parsed as a definition and,
+ * when it parses, checked to round-trip through its canonical JSON (aborts
+ * if not); its templates resolved and its conditions evaluated against a
+ * fixed context; the input also tried as a template and as a condition.
+ * @returns 0 (libFuzzer's convention).
+ */
+int pv_order_def_fuzz_one(const uint8_t *data, size_t len);
 
 #endif

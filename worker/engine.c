@@ -585,22 +585,6 @@ static void on_finished(bool ok, void *arg)
   publish(t);
 }
 
-/* Errors that mean "the service was not available", not "the request was
- * wrong": the job may succeed later, so it waits instead of dying. */
-static bool parkable(pv_errclass_t cls)
-{
-  switch (cls) {
-  case PV_ERR_CIRCUIT_OPEN:
-  case PV_ERR_RATE_LIMITED:
-  case PV_ERR_CONNECT:
-  case PV_ERR_TIMEOUT:
-  case PV_ERR_HTTP_5XX:
-    return true;
-  default:
-    return false;
-  }
-}
-
 static const char *park_reason(pv_errclass_t cls)
 {
   return cls == PV_ERR_CIRCUIT_OPEN   ? "breaker_open"
@@ -692,7 +676,9 @@ static int64_t park_backoff(pv_engine_t *eng, int n)
 static bool maybe_park(task_t *t, int attempts, int64_t retry_at_ms)
 {
   pv_engine_t *eng = t->eng;
-  if (!parkable(t->err.cls))
+  /* The service was not available (not "the request was wrong"): the
+   * job may succeed later, so it waits instead of dying. */
+  if (!pv_errclass_is_transient(t->err.cls))
     return false;
   int reached = t->reached + (attempts > 0 ? 1 : 0);
   int limit = t->job->max_attempts ? t->job->max_attempts

@@ -7,6 +7,7 @@
 #include "transports/clients.h"
 #include "transports/http.h"
 #include "config/config.h"
+#include "jobs/order_def.h"
 #include "worker/engine.h"
 #include "worker/fleet.h"
 #include "worker/metrics.h"
@@ -24,6 +25,7 @@
 typedef struct daemon {
   uv_loop_t *loop;
   pv_config_t *conf;
+  pv_order_types_t *orders; /* the order types, loaded before start-up */
   pv_pg_t *pg;
   pv_store_t *store;
   pv_http_t *http;
@@ -49,7 +51,8 @@ static void usage(FILE *out)
           "  -c, --config FILE   configuration file (INI; see "
           "docs/configuration.md)\n"
           "      --migrate       apply pending schema migrations and exit\n"
-          "      --check-config  load and check the configuration, then exit\n"
+          "      --check-config  load and check the configuration and the order\n"
+          "                      types ([worker] orders_dir), then exit\n"
           "      --config-docs   print the configuration keys as Markdown\n"
           "      --config-example\n"
           "                      print a commented example configuration\n"
@@ -335,8 +338,22 @@ int main(int argc, char **argv)
   }
   pv_log_set_level((pv_log_level_t)pv_log_level_parse(conf->log_level));
   pv_log_set_static_field("worker", conf->worker_id);
+  /* Order types are configuration: a bad file stops the start like a bad
+   * key, with the file and the field on stderr. */
+  pv_order_types_t *orders = NULL;
+  if (check || !migrate)
+    orders = pv_order_types_load(conf->orders_dir, conf->orders_dir_set, err,
+                                 sizeof(err));
+  if (!orders && (check || !migrate)) {
+    fprintf(stderr, "provisiond: %s\n", err);
+    pv_config_destroy(conf);
+    return 2;
+  }
   if (check) {
+    /* The line scripts compare (packaging checks): provctl orders lists
+     * what was loaded. */
     printf("%s: ok (%zu tenants)\n", path, conf->n_tenants);
+    pv_order_types_destroy(orders);
     pv_config_destroy(conf);
     return 0;
   }
@@ -347,9 +364,13 @@ int main(int argc, char **argv)
     pv_config_destroy(conf);
     return rc < 0 ? 1 : 0;
   }
+  pv_log(pv_order_types_count(orders) ? PV_LOG_INFO : PV_LOG_WARN,
+         "worker.order_types", PV_S("dir", conf->orders_dir),
+         PV_I("count", (int64_t)pv_order_types_count(orders)));
   signal(SIGPIPE, SIG_IGN);
-  daemon_t d = {.conf = conf};
+  daemon_t d = {.conf = conf, .orders = orders};
   int rc = run(&d);
+  pv_order_types_destroy(orders);
   pv_config_destroy(conf);
   return rc;
 }

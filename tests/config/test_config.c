@@ -29,7 +29,8 @@ static void clear_env(void)
     "PROVISIOND_KAFKA_GROUP_ID", "PROVISIOND_KAFKA_RESULTS_TOPIC",
     "PROVISIOND_WORKER_ID", "PROVISIOND_WORKER_METRICS_LISTEN",
     "PROVISIOND_WORKER_MAX_IN_FLIGHT", "PROVISIOND_WORKER_LEASE_MS",
-    "PROVISIOND_POSTGRES_CONNINFO", "PROVISIOND_HTTP_TLS_VERIFY", NULL};
+    "PROVISIOND_POSTGRES_CONNINFO", "PROVISIOND_HTTP_TLS_VERIFY",
+    "PROVISIOND_WORKER_ORDERS_DIR", NULL};
   for (size_t i = 0; vars[i]; i++)
     unsetenv(vars[i]);
 }
@@ -104,6 +105,46 @@ Test(config, defaults_and_a_good_file_load)
   cr_assert_null(pv_config_tenant(c, "isp-west"));
   pv_config_destroy(c);
   pv_config_destroy(NULL);
+}
+
+/* The order types' folder: the install's by default (which may be absent),
+ * or the one the file or the environment names (which must exist: the
+ * loader is told so by orders_dir_set). */
+Test(config, orders_dir_default_and_set)
+{
+  write_file(path, "[worker]\nid = w\n", 0600);
+  pv_config_t *c = pv_config_load(path, err, sizeof(err));
+  cr_assert_not_null(c, "%s", err);
+  cr_assert_not(c->orders_dir_set);
+  const char *tail = "/provisiond/orders";
+  size_t n = strlen(c->orders_dir);
+  cr_assert(n > strlen(tail) && c->orders_dir[0] == '/' &&
+                !strcmp(c->orders_dir + n - strlen(tail), tail),
+            "%s", c->orders_dir);
+  pv_config_destroy(c);
+
+  write_file(path, "[worker]\norders_dir = /srv/orders\n", 0600);
+  c = pv_config_load(path, err, sizeof(err));
+  cr_assert_not_null(c, "%s", err);
+  cr_assert(c->orders_dir_set);
+  cr_assert_str_eq(c->orders_dir, "/srv/orders");
+  pv_config_destroy(c);
+
+  setenv("PROVISIOND_WORKER_ORDERS_DIR", "/etc/provisiond/orders", 1);
+  c = pv_config_load(path, err, sizeof(err));
+  unsetenv("PROVISIOND_WORKER_ORDERS_DIR");
+  cr_assert_not_null(c, "%s", err);
+  cr_assert(c->orders_dir_set);
+  cr_assert_str_eq(c->orders_dir, "/etc/provisiond/orders");
+  pv_config_destroy(c);
+
+  /* Set to nothing, as an optional key may be: the default. */
+  write_file(path, "[worker]\norders_dir =\n", 0600);
+  c = pv_config_load(path, err, sizeof(err));
+  cr_assert_not_null(c, "%s", err);
+  cr_assert_not(c->orders_dir_set);
+  cr_assert(strstr(c->orders_dir, tail), "%s", c->orders_dir);
+  pv_config_destroy(c);
 }
 
 Test(config, bad_integer_names_key_and_line)

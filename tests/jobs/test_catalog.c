@@ -398,3 +398,49 @@ Test(catalog, keyed_bodies_headers_and_raw_rows_are_consistent)
     cr_assert(raw <= 1 || op->one_of, "%s: %zu raw bodies", op->name, raw);
   }
 }
+/* Which ops change something: an order type must declare their undo. */
+Test(catalog, op_writes)
+{
+  static const char *const writes[] = {
+    "netbox allocate_ip", "netbox release_ip", "netbox create_device",
+    "netbox update_device", "voltha enable_device", "voltha provision_onu",
+    "voltha reboot_device", "genieacs set_parameter_values",
+    "genieacs factory_reset", "genieacs add_tag"};
+  static const char *const reads[] = {
+    "netbox get_ip_address", "netbox list_ip_addresses", "voltha get_device",
+    "voltha list_devices", "voltha health_check", "genieacs get_device",
+    "genieacs get_parameter_values", "genieacs refresh_object",
+    "genieacs list_tasks"};
+  char svc[32], op[64];
+  for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+    cr_assert_eq(sscanf(writes[i], "%31s %63s", svc, op), 2);
+    cr_assert(pv_op_writes(pv_catalog_find(svc, op)), "%s", writes[i]);
+  }
+  for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+    cr_assert_eq(sscanf(reads[i], "%31s %63s", svc, op), 2);
+    cr_assert_not(pv_op_writes(pv_catalog_find(svc, op)), "%s", reads[i]);
+  }
+}
+
+/* One value against one argument, named as the caller says: the checker
+ * job args and order types share. */
+Test(catalog, arg_check_names_the_value)
+{
+  const pv_op_t *op = pv_catalog_find("genieacs", "set_parameter_values");
+  const pv_arg_t *a = pv_op_arg(op, "parameter_values");
+  pv_error_t e;
+  json_t *v = json_loads("[[\"p\", 1], [\"q\"]]", 0, NULL);
+  cr_assert_eq(pv_arg_check(a, v, "steps[3].args.parameter_values", &e), -1);
+  cr_assert_str_eq(e.message, "steps[3].args.parameter_values: item 1: "
+                              "expected [path, value] or [path, value, "
+                              "type]");
+  json_decref(v);
+  /* Job args keep their messages. */
+  json_t *args = json_loads("{\"device_id\":\"d\",\"parameter_values\":"
+                            "[[\"p\", {}]]}", 0, NULL);
+  cr_assert_eq(pv_catalog_check_args(op, args, &e), -1);
+  cr_assert_str_eq(e.message, "argument \"parameter_values\": item 0 value: "
+                              "expected string, number or boolean, got "
+                              "object");
+  json_decref(args);
+}
