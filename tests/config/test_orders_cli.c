@@ -121,7 +121,7 @@ Test(orders_cli, check_config_loads_the_shipped_types)
   cr_assert_not_null(j, "%s", je.text);
   cr_assert_str_eq(json_string_value(json_object_get(j, "name")),
                    "suspend_subscriber");
-  cr_assert_eq(json_array_size(json_object_get(j, "steps")), 3);
+  cr_assert_eq(json_array_size(json_object_get(j, "steps")), 2);
   json_decref(j);
   free(out);
   free(err);

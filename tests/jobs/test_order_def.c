@@ -1027,7 +1027,7 @@ Test(order_shipped, activate_subscriber)
   const pv_order_step_t *wait_onu = pv_order_def_step(def, 1);
   cr_assert_eq(wait_onu->kind, PV_STEP_AWAIT);
   const pv_order_step_t *enable = pv_order_def_step(def, 2);
-  cr_assert_str_eq(enable->compensate.op->name, "disable_device");
+  cr_assert_str_eq(enable->compensate.op->name, "disable_onu");
 
   /* Input: the names, wifi_ssid optional. */
   pv_error_t e;
@@ -1113,7 +1113,7 @@ Test(order_shipped, policies_of_the_other_types)
   /* deactivate: disable ONU, reset CPE, release IP. */
   const pv_order_def_t *de = pv_order_types_find(t, "deactivate_subscriber");
   cr_assert_str_eq(step_names(de, buf, sizeof(buf)),
-                   "find_onu disable_onu reset_cpe release_ip");
+                   "disable_onu reset_cpe release_ip");
   pv_order_types_destroy(t);
 }
 
