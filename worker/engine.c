@@ -17,6 +17,10 @@
 #define BUSY_RECHECK_MAX_MS 5000
 /* Back-off for a reply or dead letter the broker did not take. */
 #define PRODUCE_RETRY_MAX_MS 30000
+/* Acknowledged replies are recorded in PostgreSQL in batches: at most this
+ * late, or at once when this many are waiting. */
+#define PUBLISHED_FLUSH_MS 20
+#define PUBLISHED_BATCH_MAX 512
 
 typedef enum task_state {
   T_WAITING = 0, /* behind an earlier job of its key */
@@ -28,6 +32,11 @@ typedef enum task_state {
 } task_state_t;
 
 typedef struct task task_t;
+
+typedef struct pending_pub {
+  char *job_id, *tenant;
+  int runs;
+} pending_pub_t;
 typedef struct lane lane_t;
 typedef struct tenant_q tenant_q_t;
 
@@ -54,6 +63,8 @@ struct task {
   bool from_store;            /* a parked job claimed from PostgreSQL: its
                                  offset was committed when it parked */
   int reached;                /* earlier runs that sent a request */
+  int runs;                   /* the row's runs for this outcome (0: no
+                                 row of ours to mark published) */
   bool outcome_retried;       /* the outcome was written again without its
                                  result after a permanent failure */
   int64_t retry_at_ms;        /* when the service may be tried again */
@@ -126,6 +137,9 @@ struct pv_engine_s {
   char *topics_array;        /* "{t1,t2}": our topics, for the due scan */
   pv_map_t *holds;           /* "tenant\x1fservice" -> int64_t* until (ms):
                                 a Retry-After every job of it honours */
+  pending_pub_t *published;  /* acknowledged, not yet recorded */
+  size_t n_published, cap_published;
+  uv_timer_t published_timer;
   pv_engine_stats_t stats;
 };
 
@@ -339,9 +353,63 @@ static void release(task_t *t, bool done)
   }
 }
 
+static void published_clear(pv_engine_t *eng)
+{
+  for (size_t i = 0; i < eng->n_published; i++) {
+    free(eng->published[i].job_id);
+    free(eng->published[i].tenant);
+  }
+  eng->n_published = 0;
+}
+
+/* Writes the batch of acknowledged outcomes (one statement). */
+static void published_flush(pv_engine_t *eng)
+{
+  uv_timer_stop(&eng->published_timer);
+  pv_store_published_t *b = pv_calloc(eng->n_published ? eng->n_published : 1,
+                                      sizeof(*b));
+  for (size_t i = 0; i < eng->n_published; i++) {
+    b[i].job_id = eng->published[i].job_id;
+    b[i].tenant = eng->published[i].tenant;
+    b[i].runs = eng->published[i].runs;
+  }
+  pv_store_mark_published(eng->store, b, eng->n_published);
+  free(b);
+  published_clear(eng);
+}
+
+static void on_published_timer(uv_timer_t *timer)
+{
+  published_flush(timer->data);
+}
+
+/* The broker acknowledged everything t had to publish: once that is
+ * recorded, a redelivery of its record is not answered again. */
+static void published_add(task_t *t)
+{
+  pv_engine_t *eng = t->eng;
+  if (t->runs <= 0 || !t->job || eng->closing)
+    return;
+  if (eng->n_published == eng->cap_published) {
+    eng->cap_published = eng->cap_published ? 2 * eng->cap_published : 64;
+    eng->published = pv_realloc(eng->published, eng->cap_published *
+                                                    sizeof(*eng->published));
+  }
+  pending_pub_t *p = &eng->published[eng->n_published++];
+  p->job_id = pv_strdup(t->job->id);
+  p->tenant = pv_strdup(t->job->tenant);
+  p->runs = t->runs;
+  if (eng->n_published >= PUBLISHED_BATCH_MAX)
+    published_flush(eng);
+  else if (eng->n_published == 1)
+    uv_timer_start(&eng->published_timer, on_published_timer,
+                   PUBLISHED_FLUSH_MS, 0);
+}
+
 static void task_done(task_t *t)
 {
   pv_engine_t *eng = t->eng;
+  published_add(t);
   if (t->final_state)
     emit(t, t->job ? PV_JOB_EV_FINISHED : PV_JOB_EV_REJECTED);
   else
@@ -864,6 +932,7 @@ static void on_claim(const pv_claim_t *c, void *arg)
   switch (c->status) {
   case PV_CLAIM_OK:
     t->reached = c->reached;
+    t->runs = c->runs;
     execute(t);
     return;
   case PV_CLAIM_PARKED:
@@ -876,8 +945,18 @@ static void on_claim(const pv_claim_t *c, void *arg)
     release(t, true);
     return;
   case PV_CLAIM_FINAL:
+    if (c->published) {
+      /* This very record was answered and the broker acknowledged it
+       * (a redelivery after a crash or a rebalance): nothing to do. */
+      pv_log(PV_LOG_DEBUG, "job.already_published",
+             PV_S("job_id", t->job->id), PV_S("state", c->state));
+      eng->stats.already_published++;
+      release(t, true);
+      return;
+    }
     /* Finished before (a redelivery): publish what was published then,
      * never run it again. */
+    t->runs = c->runs;
     eng->stats.republished++;
     pv_log(PV_LOG_INFO, "job.republished", PV_S("job_id", t->job->id),
            PV_S("state", c->state));
@@ -1349,6 +1428,7 @@ static void on_due(const pv_due_job_t *d, void *arg)
   t->from_store = true;
   t->received_ms = d->received_at_ms;
   t->reached = d->reached;
+  t->runs = d->runs;
   uv_timer_init(eng->loop, &t->timer);
   t->timer.data = t;
   t->next = eng->tasks;
@@ -1483,6 +1563,8 @@ pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
   eng->drain_timer.data = eng;
   uv_timer_init(loop, &eng->due_timer);
   eng->due_timer.data = eng;
+  uv_timer_init(loop, &eng->published_timer);
+  eng->published_timer.data = eng;
   uv_timer_start(&eng->due_timer, on_due_timer, (uint64_t)conf->retry_poll_ms,
                  (uint64_t)conf->retry_poll_ms);
   return eng;
@@ -1533,6 +1615,10 @@ void pv_engine_shutdown(pv_engine_t *eng)
   uv_timer_stop(&eng->lease_timer);
   uv_timer_stop(&eng->drain_timer);
   uv_timer_stop(&eng->due_timer);
+  /* Not written: after a drain the offsets are committed, and if they are
+   * not, publishing again is what at-least-once asks for. */
+  uv_timer_stop(&eng->published_timer);
+  published_clear(eng);
 }
 
 static void free_lane(const char *key, void *lane, void *arg)
@@ -1575,7 +1661,10 @@ void pv_engine_destroy(pv_engine_t *eng)
   eng->tenants = NULL;
   free(eng->topics_array);
   eng->topics_array = NULL;
-  eng->open_handles = 3;
+  free(eng->published);
+  eng->published = NULL;
+  eng->open_handles = 4;
+  uv_close((uv_handle_t *)&eng->published_timer, on_engine_timer_closed);
   uv_close((uv_handle_t *)&eng->lease_timer, on_engine_timer_closed);
   uv_close((uv_handle_t *)&eng->drain_timer, on_engine_timer_closed);
   uv_close((uv_handle_t *)&eng->due_timer, on_engine_timer_closed);

@@ -60,6 +60,8 @@ void pv_engine_destroy(pv_engine_t *eng);
 typedef struct pv_engine_stats {
   uint64_t received;
   uint64_t succeeded, failed, dead, republished, parked;
+  uint64_t already_published; /**< redelivered records whose reply is known
+                                   to be on Kafka: not published again */
   uint64_t due_claimed;  /**< parked jobs taken from PostgreSQL to run */
   uint64_t invalid;
   int in_flight;       /**< claimed and not yet done */

@@ -635,6 +635,11 @@ int pv_metrics_render(pv_metrics_t *m, pv_buf_t *out)
     if (rc == 0)
       rc = one_value(out, "provisiond_draining", "1 while shutting down.",
                      K_GAUGE, es.draining ? 1 : 0);
+    if (rc == 0)
+      rc = one_value(out, "provisiond_jobs_already_published_total",
+                     "Redelivered records whose reply was known to be on "
+                     "Kafka: done without publishing again.", K_COUNTER,
+                     (double)es.already_published);
     pv_kafka_t *k = pv_engine_kafka(m->engine);
     if (rc == 0 && k) {
       pv_kafka_stats_t ks;
