@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/map.h"
 #include "jobs/job.h"
+#include "transports/backoff.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 /* Delay before re-checking a job that runs elsewhere under a live lease. */
 #define BUSY_RECHECK_MIN_MS 200
 #define BUSY_RECHECK_MAX_MS 5000
-/* Back-off for a reply or dead letter the broker did not take. */
+/* Back-off for a reply or dead letter the broker did not take: full
+ * jitter, the ceiling doubling from the base to the cap. */
+#define PRODUCE_RETRY_BASE_MS 200
 #define PRODUCE_RETRY_MAX_MS 30000
 /* Acknowledged replies are recorded in PostgreSQL in batches: at most this
  * late, or at once when this many are waiting. */
@@ -127,6 +130,7 @@ struct pv_engine_s {
   pv_engine_drained_cb drained_cb;
   void *drained_arg;
   uint64_t trace_state;
+  uint64_t rng;              /* pv_backoff_rand: retry jitter */
   int open_handles;          /* freed when the last timer has closed */
   pv_job_observer_cb observer;
   void *observer_arg;
@@ -470,11 +474,11 @@ static void on_produced(int err, const char *errstr, void *arg);
 
 static void produce_retry(uv_timer_t *timer);
 
-static int produce_one(produce_req_t *pr)
+/* @returns 0, or a pv_kafka_produce error with the reason in errbuf. */
+static int produce_one(produce_req_t *pr, char *errbuf, size_t errlen)
 {
   task_t *t = pr->task;
   pv_engine_t *eng = t->eng;
-  char errbuf[256];
   const pv_record_t *rec = t->rec;
   int rc;
   if (!pr->dlq) {
@@ -496,7 +500,7 @@ static int produce_one(produce_req_t *pr)
                                              : t->reply_topic;
     rc = pv_kafka_produce(eng->kafka, topic, id, strlen(id), t->reply,
                           t->reply_len, hdrs, nh, on_produced, pr, errbuf,
-                          sizeof(errbuf));
+                          errlen);
   } else {
     /* The original record byte for byte, its headers (less any earlier
      * x-dlq-* ones) and why it is here. */
@@ -534,28 +538,41 @@ static int produce_one(produce_req_t *pr)
     }
     rc = pv_kafka_produce(eng->kafka, t->dlq_topic, rec->key, rec->key_len,
                           rec->value, rec->value_len, hdrs, nh, on_produced,
-                          pr, errbuf, sizeof(errbuf));
+                          pr, errbuf, errlen);
   }
-  if (rc < 0)
-    pv_log(PV_LOG_WARN, "job.produce_failed",
-           PV_S("job_id", t->job ? t->job->id : t->salvaged_id),
-           PV_S("what", pr->dlq ? "dead_letter" : "reply"),
-           PV_S("error", errbuf));
   return rc;
 }
 
-static void schedule_produce_retry(produce_req_t *pr)
+/* The broker did not take pr's record (errstr says why): it goes again
+ * after a full-jitter wait, so that after an outage the replies of a
+ * fleet do not all come back at the same moment. */
+static void produce_failed(produce_req_t *pr, int err, const char *errstr)
 {
   task_t *t = pr->task;
+  (void)err;
   pr->waiting = true;
   pr->tries++;
-  uint64_t delay = 100u << (pr->tries < 9 ? pr->tries : 9);
-  if (delay > PRODUCE_RETRY_MAX_MS)
-    delay = PRODUCE_RETRY_MAX_MS;
+  int64_t delay = pv_backoff_full_jitter(pr->tries, PRODUCE_RETRY_BASE_MS,
+                                         PRODUCE_RETRY_MAX_MS,
+                                         pv_backoff_rand(&t->eng->rng));
+  pv_log(PV_LOG_WARN, "job.produce_retry",
+         PV_S("job_id", t->job ? t->job->id : t->salvaged_id),
+         PV_S("what", pr->dlq ? "dead_letter" : "reply"),
+         PV_S("error", errstr), PV_I("try", pr->tries),
+         PV_I("retry_in_ms", delay));
   /* A task has at most two records in flight; the timer serves whichever
    * failed (both go again together if both did). */
   t->timer.data = t;
-  uv_timer_start(&t->timer, produce_retry, delay, 0);
+  uv_timer_start(&t->timer, produce_retry, (uint64_t)delay, 0);
+}
+
+/* Produces pr's record; a refusal goes through produce_failed. */
+static void produce_send(produce_req_t *pr)
+{
+  char errbuf[256];
+  int rc = produce_one(pr, errbuf, sizeof(errbuf));
+  if (rc < 0)
+    produce_failed(pr, rc, errbuf);
 }
 
 static void produce_retry(uv_timer_t *timer)
@@ -566,8 +583,7 @@ static void produce_retry(uv_timer_t *timer)
     if (!pr->task || !pr->waiting)
       continue;
     pr->waiting = false;
-    if (produce_one(pr) < 0)
-      schedule_produce_retry(pr);
+    produce_send(pr);
   }
 }
 
@@ -581,11 +597,7 @@ static void on_produced(int err, const char *errstr, void *arg)
     return;
   }
   if (err) {
-    pv_log(PV_LOG_WARN, "job.produce_retry",
-           PV_S("job_id", t->job ? t->job->id : t->salvaged_id),
-           PV_S("what", pr->dlq ? "dead_letter" : "reply"),
-           PV_S("error", errstr));
-    schedule_produce_retry(pr);
+    produce_failed(pr, err, errstr);
     return;
   }
   pr->task = NULL;
@@ -614,8 +626,8 @@ static void publish(task_t *t)
   }
   for (int i = 0; i < 2; i++) {
     produce_req_t *pr = &t->preq[i];
-    if (pr->task && produce_one(pr) < 0)
-      schedule_produce_retry(pr);
+    if (pr->task)
+      produce_send(pr);
   }
 }
 
@@ -1535,6 +1547,9 @@ pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
   eng->topics_array = topics_array_of(conf->kafka_topics);
   eng->trace_state = (uint64_t)pv_clock_mono_us() ^ ((uint64_t)getpid() << 32) ^
                      0x9e3779b97f4a7c15ull;
+  /* Per process, so the workers of a fleet retry at different times. */
+  eng->rng = (uint64_t)pv_clock_wall_ms() ^ ((uint64_t)getpid() << 40) ^
+             (uint64_t)pv_clock_mono_us();
   eng->n_tenants = conf->n_tenants;
   eng->tenants = pv_calloc(conf->n_tenants ? conf->n_tenants : 1,
                            sizeof(tenant_q_t));

@@ -144,3 +144,74 @@ Test(delivery, kill_9_duplicates_only_what_the_broker_may_not_have_acked)
   cr_assert_eq(stale, 0, "%lld republished jobs had finished over 2 s "
                "before the first worker's last one", stale);
 }
+
+/* ---- produce retries are jittered ---------------------------------------- */
+
+#define JITTER_JOBS 8
+
+/* The "retry_in_ms" of every job.produce_retry line of try 1 in log. */
+static size_t first_retry_delays(const char *log, long long *out, size_t max)
+{
+  FILE *f = fopen(log, "r");
+  cr_assert_not_null(f, "cannot read %s", log);
+  char line[4096];
+  size_t n = 0;
+  while (n < max && fgets(line, sizeof(line), f)) {
+    const char *d = strstr(line, "\"retry_in_ms\":");
+    if (!strstr(line, "\"event\":\"job.produce_retry\"") ||
+        !strstr(line, "\"try\":1,") || !d)
+      continue;
+    out[n++] = strtoll(d + strlen("\"retry_in_ms\":"), NULL, 10);
+  }
+  fclose(f);
+  return n;
+}
+
+/*
+ * A producer queue of one record: replies finishing together are refused
+ * with "Local: Queue full" and go again. Without jitter they all went
+ * again after exactly 200 ms (and collided again); with full jitter each
+ * waits its own time in [0, 200] ms. Every job is answered.
+ */
+Test(delivery, produce_retries_are_jittered_and_every_reply_arrives)
+{
+  pv_e2e_setup(&E, 1);
+  pv_te_config_with(&E, conf_path, sizeof(conf_path),
+                    "[kafka]\nqueue.buffering.max.messages = 1\n");
+  char prefix[96];
+  snprintf(prefix, sizeof(prefix), "JIT%s-", E.suffix);
+  for (int i = 0; i < JITTER_JOBS; i++) {
+    char id[128], key[32];
+    snprintf(id, sizeof(id), "%s%02d", prefix, i);
+    snprintf(key, sizeof(key), "key-%d", i);
+    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id,
+                          "tenant", "isp-east", "service", "voltha", "op",
+                          "health_check");
+    pv_e2e_produce_job(&E, key, j, false, NULL);
+    json_decref(j);
+  }
+  pv_e2e_start_worker(&E, "e2e-jitter", NULL);
+  cr_assert_eq(pv_te_wait_final(&E, prefix, JITTER_JOBS, 60000), JITTER_JOBS);
+  json_t *replies = pv_te_count_by_key(&E, E.results_topic, JITTER_JOBS,
+                                       90000);
+  cr_assert_eq(json_object_size(replies), (size_t)JITTER_JOBS,
+               "%zu of %d replies; see %s", json_object_size(replies),
+               JITTER_JOBS, E.worker_log);
+  json_decref(replies);
+  long long d[64];
+  size_t n = first_retry_delays(E.worker_log, d, 64);
+  cr_assert_geq(n, 3, "only %zu replies were refused (queue full); see %s", n,
+                E.worker_log);
+  size_t distinct = 0;
+  for (size_t i = 0; i < n; i++) {
+    cr_assert(d[i] >= 0 && d[i] <= 200, "first retry after %lld ms", d[i]);
+    bool seen = false;
+    for (size_t k = 0; k < i; k++)
+      seen = seen || d[k] == d[i];
+    distinct += !seen;
+  }
+  fprintf(stderr, "delivery: %zu first produce retries, %zu distinct "
+          "delays\n", n, distinct);
+  cr_assert_geq(distinct * 2, n, "%zu first retries but only %zu distinct "
+                "delays: retries in lockstep", n, distinct);
+}
