@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/map.h"
 #include "jobs/job.h"
+#include "jobs/trace.h"
 #include "transports/backoff.h"
 
 #include <stdio.h>
@@ -1218,6 +1219,23 @@ static void reject(task_t *t)
   free(hj);
 }
 
+/* The job's trace header when it is valid W3C; otherwise a fresh one: a
+ * malformed trace header is the sender's tracing problem, never a reason
+ * to refuse the job (the transport would refuse to forward it). */
+static char *intake_traceparent(task_t *t)
+{
+  const pv_header_t *h = pv_record_header(t->rec, "traceparent");
+  const char *why = "no value";
+  if (h && h->value && pv_traceparent_valid(h->value, h->value_len, &why))
+    return pv_strdup(h->value);
+  char *fresh = new_traceparent(t->eng);
+  if (h)
+    pv_log(PV_LOG_WARN, "job.traceparent_dropped", PV_S("job_id", t->job->id),
+           PV_S("tenant_id", t->job->tenant), PV_S("reason", why),
+           PV_I("bytes", (int64_t)h->value_len), PV_S("replaced_by", fresh));
+  return fresh;
+}
+
 /* Decodes and checks a record; sets t->err when it cannot run. */
 static void classify(task_t *t)
 {
@@ -1270,9 +1288,7 @@ static void classify(task_t *t)
   t->deadline_ms = j->deadline_ms ? j->deadline_ms
                                   : t->received_ms +
                                         eng->conf->default_deadline_ms;
-  const char *tp = header_str(rec, "traceparent");
-  t->traceparent = tp && strlen(tp) == 55 ? pv_strdup(tp)
-                                          : new_traceparent(eng);
+  t->traceparent = intake_traceparent(t);
 }
 
 /* Jobs of one tenant with one Kafka key share a lane (no key: the job id). */

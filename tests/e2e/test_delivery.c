@@ -215,3 +215,49 @@ Test(delivery, produce_retries_are_jittered_and_every_reply_arrives)
   cr_assert_geq(distinct * 2, n, "%zu first retries but only %zu distinct "
                 "delays: retries in lockstep", n, distinct);
 }
+
+/* ---- traceparent checked at intake --------------------------------------- */
+
+/*
+ * A malformed trace header is dropped (and logged) and a fresh one used:
+ * the job runs. Before, a 55-byte value with a space was forwarded and
+ * refused by the transport (dead letter, bad_args), and an all-zero or
+ * upper-case trace id went southbound as it was.
+ */
+Test(delivery, malformed_traceparent_is_replaced_and_the_job_runs)
+{
+  pv_e2e_setup(&E, 1);
+  pv_e2e_start_worker(&E, "e2e-trace", NULL);
+  static const struct { const char *tag, *tp; bool valid; } c[] = {
+    {"space", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0 ", false},
+    {"zero", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", false},
+    {"upper", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01", false},
+    {"valid", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true},
+  };
+  char prefix[96];
+  snprintf(prefix, sizeof(prefix), "TP%s-", E.suffix);
+  for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+    char id[128];
+    snprintf(id, sizeof(id), "%s%s", prefix, c[i].tag);
+    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id,
+                          "tenant", "isp-east", "service", "voltha", "op",
+                          "health_check");
+    const char *h[] = {"traceparent", c[i].tp, NULL};
+    pv_e2e_produce_job(&E, c[i].tag, j, false, h);
+    json_decref(j);
+  }
+  cr_assert_eq(pv_te_wait_final(&E, prefix, 4, 30000), 4);
+  cr_assert_eq(pv_te_sql_ll(&E, "SELECT count(*) FROM job_status WHERE "
+                                "job_id LIKE $1 || '%' AND state = "
+                                "'succeeded'", prefix), 4,
+               "every job runs whatever its trace header; see %s",
+               E.worker_log);
+  for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+    char needle[256];
+    snprintf(needle, sizeof(needle), "\"event\":\"job.traceparent_dropped\","
+             "\"worker\":\"e2e-trace\",\"job_id\":\"%s%s\"", prefix, c[i].tag);
+    cr_assert_eq(pv_te_count_text(E.worker_log, needle), c[i].valid ? 0 : 1,
+                 "%s: traceparent %s; see %s", c[i].tag,
+                 c[i].valid ? "kept" : "dropped once", E.worker_log);
+  }
+}
