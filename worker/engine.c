@@ -499,6 +499,15 @@ static int produce_one(produce_req_t *pr, char *errbuf, size_t errlen)
     nh++;
     const char *topic = t->reply_topic_owned ? t->reply_topic_owned
                                              : t->reply_topic;
+    char what[320];
+    if (pv_config_fleet_topic(eng->conf, topic, what, sizeof(what))) {
+      /* Stored before intake refused such topics (a row answered again,
+       * a parked job): never feed a reply back into the fleet. */
+      pv_log(PV_LOG_WARN, "job.reply_redirected", PV_S("job_id", id),
+             PV_S("reply_topic", topic), PV_S("is", what),
+             PV_S("to", eng->conf->kafka_results_topic));
+      topic = eng->conf->kafka_results_topic;
+    }
     rc = pv_kafka_produce(eng->kafka, topic, id, strlen(id), t->reply,
                           t->reply_len, hdrs, nh, on_produced, pr, errbuf,
                           errlen);
@@ -1246,7 +1255,9 @@ static void classify(task_t *t)
   t->format = fmt < 0 ? PV_FMT_MSGPACK : (pv_format_t)fmt;
   const char *hdr_reply = header_str(rec, "reply-to");
   t->reply_topic = eng->conf->kafka_results_topic;
-  if (hdr_reply && valid_topic(hdr_reply))
+  char what[320];
+  if (hdr_reply && valid_topic(hdr_reply) &&
+      !pv_config_fleet_topic(eng->conf, hdr_reply, what, sizeof(what)))
     t->reply_topic = hdr_reply; /* replies to rejected records go there too */
   if (fmt < 0) {
     pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
@@ -1273,6 +1284,11 @@ static void classify(task_t *t)
                    rt);
       return;
     }
+    if (pv_config_check_reply_topic(eng->conf,
+                                    hdr_reply ? "header \"reply-to\""
+                                              : "field \"reply_to\"",
+                                    rt, &t->err) < 0)
+      return;
     t->reply_topic = rt;
   }
   if (pv_job_validate(j, &t->err) < 0)
@@ -1523,25 +1539,19 @@ static void on_lease_timer(uv_timer_t *timer)
     pv_store_renew_leases(eng->store, eng->conf->lease_ms);
 }
 
-/* "a, b" -> "{a,b}" (topic names hold no character an array literal
- * would need to quote: Kafka allows only [A-Za-z0-9._-]). */
-static char *topics_array_of(const char *list)
+/* The job topics as a PostgreSQL array literal, "{a,b}" (topic names hold
+ * no character an array literal would need to quote: Kafka allows only
+ * [A-Za-z0-9._-]). */
+static char *topics_array_of(const pv_config_t *conf)
 {
   pv_buf_t b;
   pv_buf_init(&b, 64 * 1024);
   pv_buf_append(&b, "{", 1);
-  bool first = true;
-  for (const char *p = list; *p;) {
-    while (*p == ',' || *p == ' ' || *p == '\t')
-      p++;
-    size_t n = strcspn(p, ", \t");
-    if (n) {
-      if (!first)
-        pv_buf_append(&b, ",", 1);
-      pv_buf_append(&b, p, n);
-      first = false;
-    }
-    p += n;
+  for (size_t i = 0; i < conf->n_kafka_topics; i++) {
+    if (i)
+      pv_buf_append(&b, ",", 1);
+    pv_buf_append(&b, conf->kafka_topic_list[i],
+                  strlen(conf->kafka_topic_list[i]));
   }
   pv_buf_append(&b, "}", 1);
   return pv_buf_steal(&b, NULL);
@@ -1560,7 +1570,7 @@ pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
   eng->running = pv_map_new();
   eng->topic_load = pv_map_new();
   eng->holds = pv_map_new();
-  eng->topics_array = topics_array_of(conf->kafka_topics);
+  eng->topics_array = topics_array_of(conf);
   eng->trace_state = (uint64_t)pv_clock_mono_us() ^ ((uint64_t)getpid() << 32) ^
                      0x9e3779b97f4a7c15ull;
   /* Per process, so the workers of a fleet retry at different times. */

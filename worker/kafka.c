@@ -531,18 +531,6 @@ fail:
   return NULL;
 }
 
-static void split_topics(pv_kafka_t *k, const char *list)
-{
-  char *copy = pv_strdup(list);
-  char *save = NULL;
-  for (char *tok = strtok_r(copy, ", \t", &save); tok;
-       tok = strtok_r(NULL, ", \t", &save)) {
-    k->topics = pv_realloc(k->topics, (k->n_topics + 1) * sizeof(char *));
-    k->topics[k->n_topics++] = pv_strdup(tok);
-  }
-  free(copy);
-}
-
 pv_kafka_t *pv_kafka_new(uv_loop_t *loop, const pv_config_t *conf,
                          const pv_kafka_handlers_t *handlers, void *arg,
                          char *errstr, size_t n)
@@ -554,7 +542,10 @@ pv_kafka_t *pv_kafka_new(uv_loop_t *loop, const pv_config_t *conf,
   k->arg = arg;
   k->cwatch.fds[0] = k->cwatch.fds[1] = -1;
   k->pwatch.fds[0] = k->pwatch.fds[1] = -1;
-  split_topics(k, conf->kafka_topics);
+  k->topics = pv_calloc(conf->n_kafka_topics ? conf->n_kafka_topics : 1,
+                        sizeof(char *));
+  for (size_t i = 0; i < conf->n_kafka_topics; i++)
+    k->topics[k->n_topics++] = pv_strdup(conf->kafka_topic_list[i]);
   if (!k->n_topics) {
     snprintf(errstr, n, "[kafka] topics: no topic named");
     goto fail;

@@ -261,3 +261,114 @@ Test(delivery, malformed_traceparent_is_replaced_and_the_job_runs)
                  c[i].valid ? "kept" : "dropped once", E.worker_log);
   }
 }
+
+/* ---- replies never go back into the fleet -------------------------------- */
+
+/* Every record in topic now (no consumer group: from the first offset to
+ * the end offsets as of the call). */
+static long long count_records(const char *topic)
+{
+  char err[256];
+  pv_ksync_consumer_t *c = pv_ksync_consumer_snapshot(E.brokers, topic, err,
+                                                      sizeof(err));
+  cr_assert_not_null(c, "%s: %s", topic, err);
+  long long n = 0;
+  for (int idle = 0; !pv_ksync_consumer_drained(c) && idle < 20;) {
+    pv_ksync_msg_t *m = pv_ksync_consume(c, 500);
+    if (!m) {
+      idle++;
+      continue;
+    }
+    n++;
+    pv_ksync_msg_destroy(m);
+  }
+  cr_assert(pv_ksync_consumer_drained(c), "%s: not read to its end", topic);
+  pv_ksync_consumer_destroy(c);
+  return n;
+}
+
+/* Produces a health_check (or, with dev, a get_device) job id on key id,
+ * with reply_to in the field or (header true) in the reply-to header. */
+static void produce_reply_to(const char *id, const char *dev,
+                             const char *reply_to, bool header)
+{
+  json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
+                        "isp-east", "service", "voltha", "op",
+                        dev ? "get_device" : "health_check");
+  if (dev)
+    json_object_set_new(j, "args", json_pack("{s:s}", "device_id", dev));
+  if (reply_to && !header)
+    json_object_set_new(j, "reply_to", json_string(reply_to));
+  const char *h[] = {"reply-to", reply_to, NULL};
+  pv_e2e_produce_job(&E, id, j, false, reply_to && header ? h : NULL);
+  json_decref(j);
+}
+
+/*
+ * A reply addressed to a job topic came back as a job and was answered
+ * again every half second, forever (and for an op with arguments the
+ * sender also got a false dead_lettered reply). Such a reply topic (job
+ * topic or its dead-letter topic, field or header) is now refused as
+ * invalid_job, answered on the results topic; a row stored before with
+ * such a reply topic is answered on the results topic too. The job topic
+ * holds exactly the records produced.
+ */
+Test(delivery, reply_to_a_fleet_topic_is_refused_and_nothing_loops)
+{
+  pv_e2e_setup(&E, 1);
+  char a[128], b[128], c[128], d[128];
+  snprintf(a, sizeof(a), "LOOP%s-field", E.suffix);
+  snprintf(b, sizeof(b), "LOOP%s-header-dlq", E.suffix);
+  snprintf(c, sizeof(c), "LOOP%s-with-args", E.suffix);
+  snprintf(d, sizeof(d), "LOOP%s-old-row", E.suffix);
+  /* d: finished before the fix with the job topic as its reply topic */
+  char sql[1024];
+  snprintf(sql, sizeof(sql),
+           "INSERT INTO job_status (job_id, tenant, service, op, state,"
+           " source_topic, source_partition, source_offset, payload, reply,"
+           " reply_topic, finished_at) VALUES ($1, 'isp-east', 'voltha',"
+           " 'health_check', 'succeeded', 'x', 0, 0, '\\x00', '\\x80', '%s',"
+           " now()) RETURNING 'ok'", E.jobs_topic);
+  char *ok = pv_e2e_sql_value(&E, sql, d);
+  cr_assert_str_eq(ok, "ok");
+  free(ok);
+  pv_e2e_start_worker(&E, "e2e-loop", NULL);
+  produce_reply_to(a, NULL, E.jobs_topic, false);
+  produce_reply_to(b, NULL, E.dlq_topic, true);
+  produce_reply_to(c, "LOOP-DEV-1", E.jobs_topic, false);
+  produce_reply_to(d, NULL, NULL, false);
+
+  char prefix[96];
+  snprintf(prefix, sizeof(prefix), "LOOP%s-", E.suffix);
+  cr_assert_eq(pv_te_wait_final(&E, prefix, 4, 30000), 4);
+  char msg_a[512], msg_b[512], msg_c[512];
+  snprintf(msg_a, sizeof(msg_a), "field \"reply_to\": \"%s\" is a job topic: "
+           "a reply there would come back as a job", E.jobs_topic);
+  snprintf(msg_b, sizeof(msg_b), "header \"reply-to\": \"%s\" is the "
+           "dead-letter topic of %s", E.dlq_topic, E.jobs_topic);
+  snprintf(msg_c, sizeof(msg_c), "field \"reply_to\": \"%s\" is a job topic",
+           E.jobs_topic);
+  const char *ids[] = {a, b, c}, *msgs[] = {msg_a, msg_b, msg_c};
+  for (size_t i = 0; i < 3; i++) {
+    char *row = pv_e2e_sql_value(&E, "SELECT state || ' ' || error_class || "
+                                     "' ' || error_message FROM job_status "
+                                     "WHERE job_id = $1", ids[i]);
+    cr_assert(row && !strncmp(row, "dead invalid_job ", 17) &&
+                  strstr(row, msgs[i]),
+              "%s: row \"%s\" must be dead invalid_job saying \"%s\"", ids[i],
+              row ? row : "(none)", msgs[i]);
+    free(row);
+  }
+  json_t *replies = pv_te_count_by_key(&E, E.results_topic, 4, 30000);
+  cr_assert_eq(json_object_size(replies), 4, "every job is answered on the "
+               "results topic (%zu were)", json_object_size(replies));
+  json_decref(replies);
+  cr_assert_eq(pv_te_count_text(E.worker_log, "\"event\":\"job.reply_redirected\""),
+               1, "the old row's reply goes to the results topic; see %s",
+               E.worker_log);
+  /* nothing came back: the job topic holds the 4 records produced */
+  pv_te_sleep_ms(2000);
+  long long records = count_records(E.jobs_topic);
+  cr_assert_eq(records, 4, "the job topic holds %lld records: replies came "
+               "back as jobs", records);
+}
