@@ -82,6 +82,13 @@ static const key_t_ keys[] = {
    "job topic or a dead-letter topic: refused at start-up)."},
   {"kafka", "dlq_suffix", T_STR, OFF(kafka_dlq_suffix), 1, 0, ".dlq",
    "Dead letters of topic T go to T followed by this."},
+  {"kafka", "reply_max_bytes", T_INT, OFF(kafka_reply_max_bytes), 4096,
+   100000000, "900000", "Largest encoded reply. A larger one is cut: list "
+   "items are kept while they fit (the result says truncated), other "
+   "results are left out; the reply says \"truncated\": true and its full "
+   "size. The whole result stays in job_status.result. Keep it below the "
+   "producer's message.max.bytes (librdkafka: 1000000) and the reply "
+   "topics' max.message.bytes."},
   {"postgres", "conninfo", T_STR, OFF(pg_conninfo), 1, 0,
    "host=127.0.0.1 dbname=provisiond",
    "libpq connection string (PROVISIOND_PG overrides it)."},

@@ -75,6 +75,7 @@ typedef struct pv_config {
   size_t n_kafka_topics;
   char *kafka_results_topic;
   char *kafka_dlq_suffix;
+  int kafka_reply_max_bytes;
   pv_kafka_prop_t kafka_props[PV_CONFIG_MAX_KAFKA_PROPS];
   size_t n_kafka_props;
   /* [postgres] */

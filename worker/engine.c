@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/map.h"
 #include "jobs/job.h"
+#include "jobs/reply.h"
 #include "jobs/trace.h"
 #include "transports/backoff.h"
 
@@ -48,7 +49,10 @@ typedef struct produce_req {
   task_t *task;  /* NULL once acknowledged */
   bool dlq;      /* false: the reply */
   bool waiting;  /* failed; goes again when the task's timer fires */
+  bool stub;     /* Kafka refused the record for good: this is the small
+                    stand-in (reply stub, dead letter without its value) */
   int tries;
+  const char *topic; /* where the last try went (borrowed) */
 } produce_req_t;
 
 struct task {
@@ -464,9 +468,17 @@ static void build_reply(task_t *t, const char *state, const json_t *result)
   free(t->reply);
   t->reply = NULL;
   t->reply_len = 0;
-  if (!doc || pv_doc_encode(doc, t->format, &t->reply, &t->reply_len) < 0) {
+  size_t full = 0;
+  if (!doc || pv_reply_encode_capped(doc, t->format,
+                                     (size_t)t->eng->conf->kafka_reply_max_bytes,
+                                     &t->reply, &t->reply_len, &full) < 0) {
     pv_log(PV_LOG_ERROR, "job.reply_encode_failed", PV_S("job_id", id));
     t->reply = NULL;
+  } else if (full) {
+    /* The whole result stays in job_status.result. */
+    pv_log(PV_LOG_INFO, "job.reply_truncated", PV_S("job_id", id),
+           PV_I("bytes", (int64_t)full), PV_I("sent", (int64_t)t->reply_len),
+           PV_I("reply_max_bytes", t->eng->conf->kafka_reply_max_bytes));
   }
   json_decref(doc);
 }
@@ -508,13 +520,14 @@ static int produce_one(produce_req_t *pr, char *errbuf, size_t errlen)
              PV_S("to", eng->conf->kafka_results_topic));
       topic = eng->conf->kafka_results_topic;
     }
+    pr->topic = topic;
     rc = pv_kafka_produce(eng->kafka, topic, id, strlen(id), t->reply,
                           t->reply_len, hdrs, nh, on_produced, pr, errbuf,
                           errlen);
   } else {
     /* The original record byte for byte, its headers (less any earlier
      * x-dlq-* ones) and why it is here. */
-    pv_out_header_t hdrs[PV_KAFKA_MAX_HEADERS + 8];
+    pv_out_header_t hdrs[PV_KAFKA_MAX_HEADERS + 9];
     size_t nh = 0;
     for (size_t i = 0; i < rec->n_headers; i++) {
       if (!strncmp(rec->headers[i].name, "x-dlq-", 6))
@@ -546,20 +559,38 @@ static int produce_one(produce_req_t *pr, char *errbuf, size_t errlen)
       hdrs[nh].value_len = strlen(add[i][1]);
       nh++;
     }
+    /* The stand-in for a record Kafka refused for good: no value, and how
+     * large it was (the job row keeps it: provctl replays from there). */
+    char omitted[24];
+    if (pr->stub) {
+      snprintf(omitted, sizeof(omitted), "%zu", rec->value_len);
+      hdrs[nh].name = "x-dlq-value-omitted";
+      hdrs[nh].value = omitted;
+      hdrs[nh].value_len = strlen(omitted);
+      nh++;
+    }
+    pr->topic = t->dlq_topic;
     rc = pv_kafka_produce(eng->kafka, t->dlq_topic, rec->key, rec->key_len,
-                          rec->value, rec->value_len, hdrs, nh, on_produced,
-                          pr, errbuf, errlen);
+                          pr->stub ? NULL : rec->value,
+                          pr->stub ? 0 : rec->value_len, hdrs, nh,
+                          on_produced, pr, errbuf, errlen);
   }
   return rc;
 }
 
-/* The broker did not take pr's record (errstr says why): it goes again
- * after a full-jitter wait, so that after an outage the replies of a
- * fleet do not all come back at the same moment. */
+static void produce_refused(produce_req_t *pr, int err, const char *errstr);
+
+/* The broker did not take pr's record (errstr says why). Refused for
+ * good: produce_refused. Otherwise it goes again after a full-jitter
+ * wait, so that after an outage the replies of a fleet do not all come
+ * back at the same moment. */
 static void produce_failed(produce_req_t *pr, int err, const char *errstr)
 {
   task_t *t = pr->task;
-  (void)err;
+  if (err != PV_KAFKA_ERETRY) {
+    produce_refused(pr, err, errstr);
+    return;
+  }
   pr->waiting = true;
   pr->tries++;
   int64_t delay = pv_backoff_full_jitter(pr->tries, PRODUCE_RETRY_BASE_MS,
@@ -597,6 +628,85 @@ static void produce_retry(uv_timer_t *timer)
   }
 }
 
+/* pr's record is acknowledged (or given up): the task is done once the
+ * other one is too. */
+static void produce_finished(produce_req_t *pr)
+{
+  task_t *t = pr->task;
+  pr->task = NULL;
+  if (--t->produce_pending == 0)
+    task_done(t);
+}
+
+/* Where the stand-in for a refused reply goes: the same topic when the
+ * record was too large (a small one fits), else the results topic, unless
+ * that is what refused it. NULL: nowhere left. */
+static const char *stub_topic(const produce_req_t *pr, int err)
+{
+  const char *results = pr->task->eng->conf->kafka_results_topic;
+  if (!pr->stub && err == PV_KAFKA_ERECORD)
+    return pr->topic;
+  return strcmp(pr->topic, results) ? results : NULL;
+}
+
+/* Kafka refused a reply or dead letter for good (unknown or invalid topic,
+ * too large): retrying the same record would block its key forever. The
+ * outcome is recorded already; what cannot be delivered is replaced by a
+ * small stand-in once, and given up (logged, counted) when even that is
+ * refused. */
+static void produce_refused(produce_req_t *pr, int err, const char *errstr)
+{
+  task_t *t = pr->task;
+  pv_engine_t *eng = t->eng;
+  const char *id = t->job ? t->job->id : t->salvaged_id;
+  const char *what = pr->dlq ? "dead_letter" : "reply";
+  size_t bytes = pr->dlq ? t->rec->value_len : t->reply_len;
+  const char *to = NULL;
+  if (pr->dlq)
+    to = !pr->stub && err == PV_KAFKA_ERECORD ? t->dlq_topic : NULL;
+  else
+    to = stub_topic(pr, err);
+  pv_log(to ? PV_LOG_WARN : PV_LOG_ERROR,
+         to ? "job.produce_refused" : "job.undeliverable", PV_S("job_id", id),
+         PV_S("what", what), PV_B("stub", pr->stub),
+         PV_S("topic", pr->topic), PV_I("bytes", (int64_t)bytes),
+         PV_S("error", errstr), PV_S("stub_to", to));
+  if (!to) {
+    /* The row keeps the outcome, the reply and the record: provctl status
+     * shows them and provctl dlq replay works from the row. */
+    eng->stats.undeliverable++;
+    produce_finished(pr);
+    return;
+  }
+  if (!pr->dlq && !pr->stub) {
+    char why[PV_ERROR_MSG_MAX], *stub = NULL;
+    size_t stub_len = 0;
+    snprintf(why, sizeof(why), "reply of %zu bytes refused by topic "
+             "\"%.64s\": %s", bytes, pr->topic, errstr ? errstr : "");
+    if (pv_reply_stub(t->reply, t->reply_len, t->format, id, pr->topic, why,
+                      &stub, &stub_len) < 0) {
+      eng->stats.undeliverable++;
+      produce_finished(pr);
+      return;
+    }
+    free(t->reply);
+    t->reply = stub;
+    t->reply_len = stub_len;
+  }
+  if (!pr->dlq && to != pr->topic) {
+    char *own = pv_strdup(to); /* to may be the owned string it replaces */
+    free(t->reply_topic_owned);
+    t->reply_topic_owned = own;
+  }
+  if (pr->dlq)
+    eng->stats.dead_letter_stubs += !pr->stub;
+  else
+    eng->stats.reply_stubs += !pr->stub;
+  pr->stub = true;
+  pr->tries = 0;
+  produce_send(pr);
+}
+
 static void on_produced(int err, const char *errstr, void *arg)
 {
   produce_req_t *pr = arg;
@@ -610,9 +720,7 @@ static void on_produced(int err, const char *errstr, void *arg)
     produce_failed(pr, err, errstr);
     return;
   }
-  pr->task = NULL;
-  if (--t->produce_pending == 0)
-    task_done(t);
+  produce_finished(pr);
 }
 
 static void publish(task_t *t)
@@ -627,6 +735,7 @@ static void publish(task_t *t)
     pr->task = t;
     pr->dlq = i == 1;
     pr->waiting = false;
+    pr->stub = false;
     pr->tries = 0;
     t->produce_pending++;
   }
@@ -1245,6 +1354,32 @@ static char *intake_traceparent(task_t *t)
   return fresh;
 }
 
+/* A reply topic a job names: a valid name, not a topic of the fleet
+ * (the reply would come back as a job), and not one Kafka just reported
+ * missing (the answer could not be delivered: better not run the job;
+ * librdkafka's metadata cache as our producer saw it, no broker call).
+ * @returns 0, or -1 with err (invalid_job) naming field. */
+static int check_reply_topic(pv_engine_t *eng, const char *field,
+                             const char *topic, pv_error_t *err)
+{
+  int64_t age_ms = 0;
+  if (!valid_topic(topic)) {
+    pv_error_set(err, PV_ERR_INVALID_JOB, 0,
+                 "%s \"%.64s\" is not a valid Kafka topic name", field, topic);
+    return -1;
+  }
+  if (pv_config_check_reply_topic(eng->conf, field, topic, err) < 0)
+    return -1;
+  if (pv_kafka_topic_missing(eng->kafka, topic, &age_ms)) {
+    pv_error_set(err, PV_ERR_INVALID_JOB, 0,
+                 "%s: topic \"%.64s\" does not exist (Kafka refused a reply "
+                 "to it %lld s ago)", field, topic,
+                 (long long)(age_ms / 1000));
+    return -1;
+  }
+  return 0;
+}
+
 /* Decodes and checks a record; sets t->err when it cannot run. */
 static void classify(task_t *t)
 {
@@ -1255,9 +1390,8 @@ static void classify(task_t *t)
   t->format = fmt < 0 ? PV_FMT_MSGPACK : (pv_format_t)fmt;
   const char *hdr_reply = header_str(rec, "reply-to");
   t->reply_topic = eng->conf->kafka_results_topic;
-  char what[320];
-  if (hdr_reply && valid_topic(hdr_reply) &&
-      !pv_config_fleet_topic(eng->conf, hdr_reply, what, sizeof(what)))
+  pv_error_t scratch;
+  if (hdr_reply && check_reply_topic(eng, "", hdr_reply, &scratch) == 0)
     t->reply_topic = hdr_reply; /* replies to rejected records go there too */
   if (fmt < 0) {
     pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
@@ -1277,17 +1411,9 @@ static void classify(task_t *t)
   pv_job_t *j = t->job;
   if (hdr_reply || j->reply_to) {
     const char *rt = hdr_reply ? hdr_reply : j->reply_to;
-    if (!valid_topic(rt)) {
-      pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
-                   "%s \"%.64s\" is not a valid Kafka topic name",
-                   hdr_reply ? "header \"reply-to\"" : "field \"reply_to\"",
-                   rt);
-      return;
-    }
-    if (pv_config_check_reply_topic(eng->conf,
-                                    hdr_reply ? "header \"reply-to\""
-                                              : "field \"reply_to\"",
-                                    rt, &t->err) < 0)
+    if (check_reply_topic(eng, hdr_reply ? "header \"reply-to\""
+                                         : "field \"reply_to\"",
+                          rt, &t->err) < 0)
       return;
     t->reply_topic = rt;
   }

@@ -264,29 +264,6 @@ Test(delivery, malformed_traceparent_is_replaced_and_the_job_runs)
 
 /* ---- replies never go back into the fleet -------------------------------- */
 
-/* Every record in topic now (no consumer group: from the first offset to
- * the end offsets as of the call). */
-static long long count_records(const char *topic)
-{
-  char err[256];
-  pv_ksync_consumer_t *c = pv_ksync_consumer_snapshot(E.brokers, topic, err,
-                                                      sizeof(err));
-  cr_assert_not_null(c, "%s: %s", topic, err);
-  long long n = 0;
-  for (int idle = 0; !pv_ksync_consumer_drained(c) && idle < 20;) {
-    pv_ksync_msg_t *m = pv_ksync_consume(c, 500);
-    if (!m) {
-      idle++;
-      continue;
-    }
-    n++;
-    pv_ksync_msg_destroy(m);
-  }
-  cr_assert(pv_ksync_consumer_drained(c), "%s: not read to its end", topic);
-  pv_ksync_consumer_destroy(c);
-  return n;
-}
-
 /* Produces a health_check (or, with dev, a get_device) job id on key id,
  * with reply_to in the field or (header true) in the reply-to header. */
 static void produce_reply_to(const char *id, const char *dev,
@@ -368,7 +345,155 @@ Test(delivery, reply_to_a_fleet_topic_is_refused_and_nothing_loops)
                E.worker_log);
   /* nothing came back: the job topic holds the 4 records produced */
   pv_te_sleep_ms(2000);
-  long long records = count_records(E.jobs_topic);
+  long long records = pv_te_count_records(&E, E.jobs_topic);
   cr_assert_eq(records, 4, "the job topic holds %lld records: replies came "
                "back as jobs", records);
+}
+
+/* ---- replies and dead letters Kafka refuses -------------------------------- */
+
+/*
+ * A reply over reply_max_bytes is cut to the list items that fit and
+ * marked truncated; the whole result stays in job_status.result.
+ */
+Test(delivery, a_reply_over_the_cap_is_cut_and_marked_truncated)
+{
+  pv_e2e_setup(&E, 1);
+  pv_te_config_with(&E, conf_path, sizeof(conf_path),
+                    "[kafka]\nreply_max_bytes = 4096\n");
+  pv_e2e_start_worker(&E, "e2e-cap", NULL);
+  char id[128];
+  snprintf(id, sizeof(id), "CAP%s-list", E.suffix);
+  json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
+                        "isp-east", "service", "voltha", "op", "list_devices");
+  pv_e2e_produce_job(&E, "k", j, false, NULL);
+  json_decref(j);
+  json_t *recs = pv_te_read_records(&E, E.results_topic, 1, 30000);
+  json_t *r = pv_te_only(recs, id);
+  cr_assert_leq(json_integer_value(json_object_get(r, "bytes")), 4096);
+  json_t *v = json_object_get(r, "value");
+  cr_assert_str_eq(pv_te_str_at(v, "status", NULL), "succeeded");
+  cr_assert(json_is_true(json_object_get(v, "truncated")));
+  json_t *res = json_object_get(v, "result");
+  cr_assert(json_is_true(json_object_get(res, "truncated")));
+  size_t kept = json_array_size(json_object_get(res, "items"));
+  cr_assert_gt(kept, 0, "some items fit in 4096 bytes");
+  cr_assert_eq(json_integer_value(json_object_get(res, "count")),
+               (json_int_t)kept);
+  long long whole = pv_te_sql_ll(&E, "SELECT jsonb_array_length(result -> "
+                                     "'items') FROM job_status WHERE job_id = "
+                                     "$1", id);
+  cr_assert_gt(whole, (long long)kept, "job_status.result keeps every item "
+               "(%lld), the reply %zu", whole, kept);
+  cr_assert_gt(json_integer_value(json_object_get(v, "reply_bytes")), 4096);
+  json_decref(recs);
+}
+
+#define REFUSED_GOOD 20
+
+/*
+ * Kafka refuses a reply and a dead letter as too large (here the worker's
+ * producer takes at most 8000 bytes; on a broker it is the topic's
+ * max.message.bytes): the reply is replaced by a small reply_undeliverable
+ * stub on the same topic, the dead letter goes without its value. Before,
+ * both were retried every <= 30 s forever: the later jobs of the key were
+ * never answered, the committed offset stopped, SIGTERM waited out the
+ * drain timeout and every restart redelivered it all.
+ */
+Test(delivery, a_refused_reply_or_dead_letter_never_blocks_its_key)
+{
+  pv_e2e_setup(&E, 1);
+  pv_te_config_with(&E, conf_path, sizeof(conf_path),
+                    "[kafka]\nmessage.max.bytes = 8000\n"
+                    /* kafka-mock hands a cleanly left member's partitions
+                     * on only after its session timeout */
+                    "session.timeout.ms = 6000\n"
+                    "heartbeat.interval.ms = 500\n");
+  pv_e2e_start_worker(&E, "e2e-refused", NULL);
+  char big[128], bad[128], prefix[96];
+  snprintf(prefix, sizeof(prefix), "REF%s-", E.suffix);
+  snprintf(big, sizeof(big), "%sbig-reply", prefix);
+  snprintf(bad, sizeof(bad), "%sbig-dead-letter", prefix);
+  json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", big, "tenant",
+                        "isp-east", "service", "voltha", "op", "list_devices");
+  pv_e2e_produce_job(&E, "key", j, false, NULL);
+  json_decref(j);
+  char *pad = malloc(20001);
+  memset(pad, 'p', 20000);
+  pad[20000] = '\0';
+  j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:{s:s}}", "v", 1, "id", bad, "tenant",
+                "isp-east", "service", "voltha", "op", "health_check", "args",
+                "pad", pad);
+  free(pad);
+  pv_e2e_produce_job(&E, "key", j, false, NULL);
+  json_decref(j);
+  for (int i = 0; i < REFUSED_GOOD; i++) {
+    char id[128];
+    snprintf(id, sizeof(id), "%sgood-%02d", prefix, i);
+    j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
+                  "isp-east", "service", "voltha", "op", "health_check");
+    pv_e2e_produce_job(&E, "key", j, false, NULL);
+    json_decref(j);
+  }
+  const int total = REFUSED_GOOD + 2;
+  cr_assert_eq(pv_te_wait_final(&E, prefix, total, 60000), total,
+               "the jobs behind the refused ones must be answered; see %s",
+               E.worker_log);
+  json_t *recs = pv_te_read_records(&E, E.results_topic, (size_t)total, 30000);
+  cr_assert_eq(json_object_size(recs), (size_t)total, "%zu replies",
+               json_object_size(recs));
+  json_t *stub = json_object_get(pv_te_only(recs, big), "value");
+  cr_assert_str_eq(pv_te_str_at(stub, "status", NULL), "succeeded");
+  cr_assert_str_eq(pv_te_str_at(stub, "error", "class"), "reply_undeliverable");
+  cr_assert_str_eq(pv_te_str_at(stub, "reply_topic", NULL), E.results_topic);
+  cr_assert_gt(json_integer_value(json_object_get(stub, "reply_bytes")), 8000);
+  cr_assert(json_is_null(json_object_get(stub, "result")));
+  cr_assert_str_eq(pv_te_str_at(json_object_get(pv_te_only(recs, bad), "value"), "status",
+                          NULL), "dead_lettered");
+  json_decref(recs);
+  /* the dead letter: key and headers, no value, and how large it was */
+  json_t *dl = pv_te_read_records(&E, E.dlq_topic, 1, 30000);
+  json_t *d = pv_te_only(dl, "key");
+  cr_assert_eq(json_integer_value(json_object_get(d, "bytes")), 0);
+  cr_assert_str_eq(pv_te_str_at(d, "headers", "x-dlq-error-class"), "bad_args");
+  const char *omitted = pv_te_str_at(d, "headers", "x-dlq-value-omitted");
+  cr_assert(omitted && atoi(omitted) > 20000, "x-dlq-value-omitted: %s",
+            omitted ? omitted : "(none)");
+  json_decref(dl);
+  /* the row keeps the record for a replay by id */
+  cr_assert_gt(pv_te_sql_ll(&E, "SELECT length(payload) FROM job_status "
+                                "WHERE job_id = $1", bad), 20000);
+  /* every record of the partition is done: offsets committed */
+  long long committed = 0;
+  for (int i = 0; i < 30 && committed != total; i++) {
+    int64_t off[64];
+    cr_assert_leq(E.partitions, 64);
+    cr_assert_eq(pv_ksync_committed(E.brokers, E.group, E.jobs_topic,
+                                    E.partitions, off), 0);
+    committed = 0;
+    for (int p = 0; p < E.partitions; p++)
+      committed += off[p] > 0 ? off[p] : 0;
+    if (committed != total)
+      pv_te_sleep_ms(200);
+  }
+  cr_assert_eq(committed, total, "committed offsets cover %lld of %d records",
+               committed, total);
+  /* nothing in flight: SIGTERM stops at once, not after the drain timeout */
+  long long t0 = pv_te_sql_ll(&E, "SELECT (extract(epoch FROM clock_timestamp())"
+                                  " * 1000)::bigint", NULL);
+  int st = pv_proc_stop(E.worker, SIGTERM, 60000);
+  long long t1 = pv_te_sql_ll(&E, "SELECT (extract(epoch FROM clock_timestamp())"
+                                  " * 1000)::bigint", NULL);
+  E.worker = 0;
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+  cr_assert_lt(t1 - t0, 10000, "SIGTERM took %lld ms", t1 - t0);
+  /* a restart redelivers nothing */
+  char log_b[600];
+  second = pv_e2e_spawn_worker(&E, "e2e-refused-b", NULL, log_b,
+                               sizeof(log_b));
+  cr_assert(pv_proc_wait_for_text(log_b, "\"event\":\"kafka.partition_assigned\"",
+                                  30000), "see %s", log_b);
+  pv_te_sleep_ms(3000);
+  cr_assert_eq(pv_te_count_text(log_b, "\"event\":\"job."), 0,
+               "the restarted worker saw records again; see %s", log_b);
 }

@@ -1,6 +1,7 @@
 #include "tests/e2e/test_engine_util.h"
 
 #include "common/alloc.h"
+#include "jobs/job.h"
 #include "tests/support/testenv.h"
 
 #include <criterion/criterion.h>
@@ -78,6 +79,83 @@ json_t *pv_te_count_by_key(pv_e2e_t *e, const char *topic, size_t n,
   }
   pv_ksync_consumer_destroy(c);
   return out;
+}
+
+json_t *pv_te_read_records(pv_e2e_t *e, const char *topic, size_t n,
+                           int timeout_ms)
+{
+  json_t *out = json_object();
+  pv_ksync_consumer_t *c = pv_ksync_consumer_new(e->brokers, topic);
+  cr_assert_not_null(c);
+  size_t got = 0;
+  long long deadline = mono_ms() + timeout_ms, quiet_until = -1;
+  for (;;) {
+    long long now = mono_ms();
+    if (now >= deadline || (quiet_until >= 0 && now >= quiet_until))
+      break;
+    pv_ksync_msg_t *m = pv_ksync_consume(c, 500);
+    if (!m)
+      continue;
+    if (++got >= n)
+      quiet_until = mono_ms() + 1500; /* a duplicate would come right behind */
+    json_t *rec = json_object();
+    json_t *doc = NULL;
+    char err[128];
+    const char *ct = pv_ksync_msg_header(m, "content-type");
+    pv_format_t fmt = ct && strstr(ct, "json") ? PV_FMT_JSON : PV_FMT_MSGPACK;
+    if (m->value &&
+        pv_doc_decode(m->value, m->len, fmt, &doc, err, sizeof(err)) == 0)
+      json_object_set_new(rec, "value", doc);
+    json_object_set_new(rec, "bytes", json_integer((json_int_t)m->len));
+    json_t *h = json_object();
+    for (size_t i = 0; i < m->n_headers; i++)
+      json_object_set_new(h, m->hnames[i],
+                          m->hvalues[i] ? json_string(m->hvalues[i])
+                                        : json_null());
+    json_object_set_new(rec, "headers", h);
+    const char *k = m->key ? m->key : "(null)";
+    if (!json_object_get(out, k))
+      json_object_set_new(out, k, json_array());
+    json_array_append_new(json_object_get(out, k), rec);
+    pv_ksync_msg_destroy(m);
+  }
+  pv_ksync_consumer_destroy(c);
+  return out;
+}
+
+json_t *pv_te_only(json_t *records, const char *key)
+{
+  json_t *l = json_object_get(records, key);
+  cr_assert_eq(json_array_size(l), 1, "%s: %zu records", key,
+               json_array_size(l));
+  return json_array_get(l, 0);
+}
+
+const char *pv_te_str_at(json_t *doc, const char *a, const char *b)
+{
+  json_t *v = json_object_get(doc, a);
+  return json_string_value(b ? json_object_get(v, b) : v);
+}
+
+long long pv_te_count_records(pv_e2e_t *e, const char *topic)
+{
+  char err[256];
+  pv_ksync_consumer_t *c = pv_ksync_consumer_snapshot(e->brokers, topic, err,
+                                                      sizeof(err));
+  cr_assert_not_null(c, "%s: %s", topic, err);
+  long long n = 0;
+  for (int idle = 0; !pv_ksync_consumer_drained(c) && idle < 20;) {
+    pv_ksync_msg_t *m = pv_ksync_consume(c, 500);
+    if (!m) {
+      idle++;
+      continue;
+    }
+    n++;
+    pv_ksync_msg_destroy(m);
+  }
+  cr_assert(pv_ksync_consumer_drained(c), "%s: not read to its end", topic);
+  pv_ksync_consumer_destroy(c);
+  return n;
 }
 
 long long pv_te_sim_last_seq(const char *base)

@@ -33,6 +33,21 @@ long long pv_te_wait_final(pv_e2e_t *e, const char *prefix, long long n,
 json_t *pv_te_count_by_key(pv_e2e_t *e, const char *topic, size_t n,
                            int timeout_ms);
 
+/**
+ * @brief Reads topic from the start (a new group) until n records arrived
+ * and 1.5 s more passed without one, or timeout_ms passed.
+ * @returns {key: [{"value": decoded value (absent if it does not decode),
+ * "bytes": value size, "headers": {name: value|null}}, ...]}.
+ */
+json_t *pv_te_read_records(pv_e2e_t *e, const char *topic, size_t n,
+                           int timeout_ms);
+/** @returns the one record of key in records (a test failure otherwise). */
+json_t *pv_te_only(json_t *records, const char *key);
+/** @returns doc[a] (or doc[a][b]) as a string, or NULL. */
+const char *pv_te_str_at(json_t *doc, const char *a, const char *b);
+/** @returns how many records topic holds now (no consumer group). */
+long long pv_te_count_records(pv_e2e_t *e, const char *topic);
+
 /** @returns the simulator's last request sequence number (GET /_sim/stats). */
 long long pv_te_sim_last_seq(const char *base);
 /** @returns every logged request after since: [{seq, method, path, query}]. */
