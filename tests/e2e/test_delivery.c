@@ -81,16 +81,7 @@ Test(delivery, kill_9_duplicates_only_what_the_broker_may_not_have_acked)
   snprintf(prefix, sizeof(prefix), "DUP%s-", E.suffix);
   /* the backlog first, so the kill lands while the worker runs at full
    * speed (producing is slower than the worker) */
-  for (int i = 0; i < DUP_JOBS; i++) {
-    char id[128], key[32];
-    snprintf(id, sizeof(id), "%s%05d", prefix, i);
-    snprintf(key, sizeof(key), "key-%d", i % DUP_KEYS);
-    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id,
-                          "tenant", i % 2 ? "isp-west" : "isp-east",
-                          "service", "voltha", "op", "health_check");
-    pv_e2e_produce_job(&E, key, j, false, NULL);
-    json_decref(j);
-  }
+  pv_te_produce_health_checks(&E, prefix, DUP_JOBS, DUP_KEYS, true);
   const char *env[] = {"PROVISIOND_WORKER_LEASE_MS=3000", NULL};
   pid_t first = pv_e2e_start_worker(&E, "e2e-dup-a", env);
   long long at_kill = pv_te_wait_final(&E, prefix, DUP_JOBS / 3, 60000);
@@ -180,16 +171,7 @@ Test(delivery, produce_retries_are_jittered_and_every_reply_arrives)
                     "[kafka]\nqueue.buffering.max.messages = 1\n");
   char prefix[96];
   snprintf(prefix, sizeof(prefix), "JIT%s-", E.suffix);
-  for (int i = 0; i < JITTER_JOBS; i++) {
-    char id[128], key[32];
-    snprintf(id, sizeof(id), "%s%02d", prefix, i);
-    snprintf(key, sizeof(key), "key-%d", i);
-    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id,
-                          "tenant", "isp-east", "service", "voltha", "op",
-                          "health_check");
-    pv_e2e_produce_job(&E, key, j, false, NULL);
-    json_decref(j);
-  }
+  pv_te_produce_health_checks(&E, prefix, JITTER_JOBS, JITTER_JOBS, false);
   pv_e2e_start_worker(&E, "e2e-jitter", NULL);
   cr_assert_eq(pv_te_wait_final(&E, prefix, JITTER_JOBS, 60000), JITTER_JOBS);
   json_t *replies = pv_te_count_by_key(&E, E.results_topic, JITTER_JOBS,
@@ -463,37 +445,6 @@ Test(delivery, a_refused_reply_or_dead_letter_never_blocks_its_key)
   /* the row keeps the record for a replay by id */
   cr_assert_gt(pv_te_sql_ll(&E, "SELECT length(payload) FROM job_status "
                                 "WHERE job_id = $1", bad), 20000);
-  /* every record of the partition is done: offsets committed */
-  long long committed = 0;
-  for (int i = 0; i < 30 && committed != total; i++) {
-    int64_t off[64];
-    cr_assert_leq(E.partitions, 64);
-    cr_assert_eq(pv_ksync_committed(E.brokers, E.group, E.jobs_topic,
-                                    E.partitions, off), 0);
-    committed = 0;
-    for (int p = 0; p < E.partitions; p++)
-      committed += off[p] > 0 ? off[p] : 0;
-    if (committed != total)
-      pv_te_sleep_ms(200);
-  }
-  cr_assert_eq(committed, total, "committed offsets cover %lld of %d records",
-               committed, total);
-  /* nothing in flight: SIGTERM stops at once, not after the drain timeout */
-  long long t0 = pv_te_sql_ll(&E, "SELECT (extract(epoch FROM clock_timestamp())"
-                                  " * 1000)::bigint", NULL);
-  int st = pv_proc_stop(E.worker, SIGTERM, 60000);
-  long long t1 = pv_te_sql_ll(&E, "SELECT (extract(epoch FROM clock_timestamp())"
-                                  " * 1000)::bigint", NULL);
-  E.worker = 0;
-  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
-  cr_assert_lt(t1 - t0, 10000, "SIGTERM took %lld ms", t1 - t0);
-  /* a restart redelivers nothing */
-  char log_b[600];
-  second = pv_e2e_spawn_worker(&E, "e2e-refused-b", NULL, log_b,
-                               sizeof(log_b));
-  cr_assert(pv_proc_wait_for_text(log_b, "\"event\":\"kafka.partition_assigned\"",
-                                  30000), "see %s", log_b);
-  pv_te_sleep_ms(3000);
-  cr_assert_eq(pv_te_count_text(log_b, "\"event\":\"job."), 0,
-               "the restarted worker saw records again; see %s", log_b);
+  /* every record is done: committed, SIGTERM prompt, nothing again */
+  pv_te_assert_all_done(&E, total, "e2e-refused-b", &second);
 }

@@ -2,14 +2,17 @@
 
 #include "common/alloc.h"
 #include "jobs/job.h"
+#include "tests/support/proc.h"
 #include "tests/support/testenv.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 void pv_te_sleep_ms(int ms)
@@ -156,6 +159,55 @@ long long pv_te_count_records(pv_e2e_t *e, const char *topic)
   cr_assert(pv_ksync_consumer_drained(c), "%s: not read to its end", topic);
   pv_ksync_consumer_destroy(c);
   return n;
+}
+
+void pv_te_assert_all_done(pv_e2e_t *e, long long records,
+                           const char *worker_id, pid_t *next)
+{
+  long long committed = 0;
+  for (int i = 0; i < 30 && committed != records; i++) {
+    int64_t off[64];
+    cr_assert_leq(e->partitions, 64);
+    cr_assert_eq(pv_ksync_committed(e->brokers, e->group, e->jobs_topic,
+                                    e->partitions, off), 0);
+    committed = 0;
+    for (int p = 0; p < e->partitions; p++)
+      committed += off[p] > 0 ? off[p] : 0;
+    if (committed != records)
+      pv_te_sleep_ms(200);
+  }
+  cr_assert_eq(committed, records, "committed offsets cover %lld of %lld "
+               "records", committed, records);
+  long long t0 = mono_ms();
+  int st = pv_proc_stop(e->worker, SIGTERM, 60000);
+  long long took = mono_ms() - t0;
+  e->worker = 0;
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+  cr_assert_lt(took, 10000, "SIGTERM took %lld ms: it must not wait out the "
+               "drain timeout", took);
+  char log[600];
+  *next = pv_e2e_spawn_worker(e, worker_id, NULL, log, sizeof(log));
+  cr_assert(pv_proc_wait_for_text(log, "\"event\":\"kafka.partition_assigned\"",
+                                  30000), "no assignment; see %s", log);
+  pv_te_sleep_ms(3000);
+  cr_assert_eq(pv_te_count_text(log, "\"event\":\"job."), 0,
+               "the next worker saw records again; see %s", log);
+}
+
+void pv_te_produce_health_checks(pv_e2e_t *e, const char *prefix, int n,
+                                 int keys, bool both_tenants)
+{
+  for (int i = 0; i < n; i++) {
+    char id[160], key[32];
+    snprintf(id, sizeof(id), "%s%05d", prefix, i);
+    snprintf(key, sizeof(key), "key-%d", i % keys);
+    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id,
+                          "tenant", both_tenants && i % 2 ? "isp-west"
+                                                          : "isp-east",
+                          "service", "voltha", "op", "health_check");
+    pv_e2e_produce_job(e, key, j, false, NULL);
+    json_decref(j);
+  }
 }
 
 long long pv_te_sim_last_seq(const char *base)

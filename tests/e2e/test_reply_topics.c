@@ -4,6 +4,7 @@
  * norm). kafka-mock creates any topic it is asked about, so this suite
  * runs in the apache pass only (label apache).
  */
+#include "common/clock.h"
 #include "tests/e2e/test_engine_util.h"
 #include "tests/e2e/worker_harness.h"
 #include "tests/support/proc.h"
@@ -12,7 +13,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 
 static pv_e2e_t E;
 static pid_t second;
@@ -27,20 +27,24 @@ static void teardown(void)
 
 TestSuite(reply_topics, .fini = teardown, .timeout = 240);
 
+/* All on key "key-0", the key pv_te_produce_health_checks uses with one
+ * key: the jobs of a suite run one after another. */
 static void produce(const char *id, const char *reply_to)
 {
   json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
                         "isp-east", "service", "voltha", "op", "health_check");
   if (reply_to)
     json_object_set_new(j, "reply_to", json_string(reply_to));
-  pv_e2e_produce_job(&E, "one-key", j, false, NULL);
+  pv_e2e_produce_job(&E, "key-0", j, false, NULL);
   json_decref(j);
 }
 
-static long long now_ms(pv_e2e_t *e)
+/* n jobs "<prefix>good-<i>" on the same key, after what was produced. */
+static void produce_good(const char *prefix, int n)
 {
-  return pv_te_sql_ll(e, "SELECT (extract(epoch FROM clock_timestamp()) * "
-                         "1000)::bigint", NULL);
+  char good[160];
+  snprintf(good, sizeof(good), "%sgood-", prefix);
+  pv_te_produce_health_checks(&E, good, n, 1, false);
 }
 
 #define GOOD 20
@@ -67,11 +71,7 @@ Test(reply_topics, a_missing_reply_topic_never_blocks_its_key)
   snprintf(later, sizeof(later), "%slater", prefix);
   snprintf(nope, sizeof(nope), "%s.no-such-topic", E.jobs_topic);
   produce(first, nope);
-  for (int i = 0; i < GOOD; i++) {
-    char id[128];
-    snprintf(id, sizeof(id), "%sgood-%02d", prefix, i);
-    produce(id, NULL);
-  }
+  produce_good(prefix, GOOD);
   cr_assert_eq(pv_te_wait_final(&E, prefix, GOOD + 1, 120000), GOOD + 1,
                "jobs final; see %s", E.worker_log);
   json_t *recs = pv_te_read_records(&E, E.results_topic, GOOD + 1, 90000);
@@ -86,10 +86,10 @@ Test(reply_topics, a_missing_reply_topic_never_blocks_its_key)
   json_decref(recs);
 
   /* the topic is known missing now: refused at intake, at once */
-  long long t0 = now_ms(&E);
+  uint64_t t0 = pv_clock_mono_ms();
   produce(later, nope);
   cr_assert_eq(pv_te_wait_final(&E, prefix, GOOD + 2, 30000), GOOD + 2);
-  cr_assert_lt(now_ms(&E) - t0, 10000, "the refusal must not wait for "
+  cr_assert_lt(pv_clock_mono_ms() - t0, 10000, "the refusal must not wait for "
                "librdkafka's propagation timeout");
   char *row = pv_e2e_sql_value(&E, "SELECT state || ' ' || error_class || ' '"
                                    " || error_message FROM job_status WHERE "
@@ -106,34 +106,8 @@ Test(reply_topics, a_missing_reply_topic_never_blocks_its_key)
                    "dead_lettered");
   json_decref(recs);
 
-  /* every record done: committed; SIGTERM prompt; nothing redelivered */
-  long long committed = 0;
-  for (int i = 0; i < 30 && committed != GOOD + 2; i++) {
-    int64_t off[64];
-    cr_assert_leq(E.partitions, 64);
-    cr_assert_eq(pv_ksync_committed(E.brokers, E.group, E.jobs_topic,
-                                    E.partitions, off), 0);
-    committed = 0;
-    for (int p = 0; p < E.partitions; p++)
-      committed += off[p] > 0 ? off[p] : 0;
-    if (committed != GOOD + 2)
-      pv_te_sleep_ms(200);
-  }
-  cr_assert_eq(committed, GOOD + 2, "committed offsets cover %lld of %d",
-               committed, GOOD + 2);
-  t0 = now_ms(&E);
-  int st = pv_proc_stop(E.worker, SIGTERM, 60000);
-  E.worker = 0;
-  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
-  cr_assert_lt(now_ms(&E) - t0, 10000, "SIGTERM must not wait out the "
-               "drain timeout");
-  char log_b[600];
-  second = pv_e2e_spawn_worker(&E, "e2e-nope-b", NULL, log_b, sizeof(log_b));
-  cr_assert(pv_proc_wait_for_text(log_b, "\"event\":\"kafka.partition_assigned\"",
-                                  30000), "see %s", log_b);
-  pv_te_sleep_ms(3000);
-  cr_assert_eq(pv_te_count_text(log_b, "\"event\":\"job."), 0,
-               "the restarted worker saw records again; see %s", log_b);
+  /* every record done: committed, SIGTERM prompt, nothing again */
+  pv_te_assert_all_done(&E, GOOD + 2, "e2e-nope-b", &second);
 }
 
 /*
@@ -160,13 +134,9 @@ Test(reply_topics, a_reply_the_topic_refuses_as_too_large_is_stubbed_there)
   json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "v", 1, "id", big,
                         "tenant", "isp-east", "service", "voltha", "op",
                         "list_devices", "reply_to", small);
-  pv_e2e_produce_job(&E, "one-key", j, false, NULL);
+  pv_e2e_produce_job(&E, "key-0", j, false, NULL);
   json_decref(j);
-  for (int i = 0; i < 5; i++) {
-    char id[128];
-    snprintf(id, sizeof(id), "%sgood-%d", prefix, i);
-    produce(id, NULL);
-  }
+  produce_good(prefix, 5);
   cr_assert_eq(pv_te_wait_final(&E, prefix, 6, 60000), 6);
   json_t *recs = pv_te_read_records(&E, small, 1, 60000);
   json_t *stub = pv_te_only(recs, big);
@@ -204,13 +174,9 @@ Test(reply_topics, a_missing_dead_letter_topic_never_blocks_its_key)
   json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:I}", "v", 1, "id", bad,
                         "tenant", "isp-east", "service", "voltha", "op",
                         "health_check", "deadline", (json_int_t)1000);
-  pv_e2e_produce_job(&E, "one-key", j, false, NULL);
+  pv_e2e_produce_job(&E, "key-0", j, false, NULL);
   json_decref(j);
-  for (int i = 0; i < 5; i++) {
-    char id[128];
-    snprintf(id, sizeof(id), "%sgood-%d", prefix, i);
-    produce(id, NULL);
-  }
+  produce_good(prefix, 5);
   json_t *recs = pv_te_read_records(&E, E.results_topic, 6, 90000);
   cr_assert_eq(json_object_size(recs), 6, "%zu of 6 answered; see %s",
                json_object_size(recs), E.worker_log);
