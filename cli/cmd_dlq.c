@@ -452,7 +452,9 @@ static void match_row(const pv_ksync_msg_t *m, const char *topic, void *arg)
   bool okp, oko;
   long long part = header_ll(m, "x-dlq-source-partition", &okp);
   long long off = header_ll(m, "x-dlq-source-offset", &oko);
-  if (!st || !okp || !oko)
+  /* A dead letter Kafka refused whole was sent without its value: the
+   * row's copy is the record. */
+  if (!st || !okp || !oko || pv_ksync_msg_header(m, "x-dlq-value-omitted"))
     return;
   for (size_t i = 0; i < cs->n; i++) {
     cand_t *c = &cs->v[i];
@@ -468,6 +470,7 @@ typedef struct topic_scan {
   char **ids;
   int nids;
   int no_source;
+  int no_value;
 } topic_scan_t;
 
 static bool wanted_id(const topic_scan_t *ts, const char *id)
@@ -492,6 +495,10 @@ static void take_record(const pv_ksync_msg_t *m, const char *topic, void *arg)
   long long off = header_ll(m, "x-dlq-source-offset", &oko);
   if (!st || !*st || !okp || !oko) {
     ts->no_source++;
+    return;
+  }
+  if (pv_ksync_msg_header(m, "x-dlq-value-omitted")) {
+    ts->no_value++;
     return;
   }
   const char *cls = pv_ksync_msg_header(m, "x-dlq-error-class");
@@ -792,6 +799,10 @@ static int dlq_replay(const pv_config_t *conf, const filters_t *f,
     if (ts.no_source)
       pv_cli_err("%s: %d record(s) without x-dlq-source-* headers ignored",
                  from_topic, ts.no_source);
+    if (ts.no_value)
+      pv_cli_err("%s: %d dead letter(s) sent without their value "
+                 "(x-dlq-value-omitted) ignored: replay those jobs by id, "
+                 "from their rows", from_topic, ts.no_value);
     for (int i = 0; i < nids; i++) {
       bool found = false;
       for (size_t k = 0; k < cs.n && !found; k++)

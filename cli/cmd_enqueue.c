@@ -48,13 +48,6 @@ static json_t *arg_value(const pv_op_t *op, const char *name, const char *text)
   return v ? v : json_string(text);
 }
 
-static const char *first_topic(const pv_config_t *conf, char *buf, size_t n)
-{
-  snprintf(buf, n, "%s", conf->kafka_topics);
-  buf[strcspn(buf, ", \t")] = '\0';
-  return buf;
-}
-
 /* Encodes job and runs the worker's own checks on the bytes, so what is
  * refused here would have been dead-lettered there. @returns 0, or -1 with
  * the reason in err. */
@@ -75,7 +68,10 @@ static int encode_checked(const pv_config_t *conf, json_t *job,
   pv_job_t *parsed = NULL;
   pv_error_t e;
   if (pv_job_decode(*buf, *len, fmt, &parsed, &e) < 0 ||
-      pv_job_validate(parsed, &e) < 0) {
+      pv_job_validate(parsed, &e) < 0 ||
+      (parsed->reply_to &&
+       pv_config_check_reply_topic(conf, "field \"reply_to\"",
+                                   parsed->reply_to, &e) < 0)) {
     snprintf(err, errsz, "%s: %s", pv_errclass_name(e.cls), e.message);
     pv_job_destroy(parsed);
     free(*buf);
@@ -339,7 +335,6 @@ int pv_cmd_enqueue(int argc, char **argv)
   pv_ksync_producer_t *prod = NULL;
   pv_ksync_consumer_t *cons = NULL;
   json_t *job = NULL;
-  char topic_buf[256];
   int c;
   /* first pass for --service/--op, so --arg values can be typed */
   char **argv2 = pv_calloc((size_t)argc + 1, sizeof(char *));
@@ -427,7 +422,7 @@ int pv_cmd_enqueue(int argc, char **argv)
   if (!conf)
     goto out;
   if (!topic)
-    topic = first_topic(conf, topic_buf, sizeof(topic_buf));
+    topic = conf->kafka_topic_list[0]; /* the config has at least one */
   pv_format_t fmt = as_json ? PV_FMT_JSON : PV_FMT_MSGPACK;
   if (file) {
     rc = enqueue_file(conf, file, topic, fmt);

@@ -19,6 +19,7 @@ static const char *const names[PV_ERR__COUNT] = {
   [PV_ERR_DEADLINE_EXCEEDED] = "deadline_exceeded",
   [PV_ERR_OUTCOME_UNKNOWN] = "outcome_unknown",
   [PV_ERR_INTERNAL] = "internal",
+  [PV_ERR_REPLY_UNDELIVERABLE] = "reply_undeliverable",
 };
 
 const char *pv_errclass_name(pv_errclass_t cls)

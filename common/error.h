@@ -26,6 +26,9 @@ typedef enum pv_errclass {
   PV_ERR_DEADLINE_EXCEEDED, /**< the job's deadline passed */
   PV_ERR_OUTCOME_UNKNOWN,   /**< non-idempotent request may have landed */
   PV_ERR_INTERNAL,          /**< a bug or local resource failure */
+  PV_ERR_REPLY_UNDELIVERABLE, /**< Kafka refused the reply for good (only in
+                                   the stub sent instead; the job's own
+                                   outcome is unchanged) */
   PV_ERR__COUNT
 } pv_errclass_t;
 

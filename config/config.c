@@ -87,9 +87,17 @@ static const key_t_ keys[] = {
   {"kafka", "topics", T_STR, OFF(kafka_topics), 1, 0,
    "provisioning.jobs,provisioning.queries", "Comma-separated job topics."},
   {"kafka", "results_topic", T_STR, OFF(kafka_results_topic), 1, 0,
-   "provisioning.results", "Reply topic for jobs that name none."},
+   "provisioning.results", "Reply topic for jobs that name none (never a "
+   "job topic or a dead-letter topic: refused at start-up)."},
   {"kafka", "dlq_suffix", T_STR, OFF(kafka_dlq_suffix), 1, 0, ".dlq",
    "Dead letters of topic T go to T followed by this."},
+  {"kafka", "reply_max_bytes", T_INT, OFF(kafka_reply_max_bytes), 4096,
+   100000000, "900000", "Largest encoded reply. A larger one is cut: list "
+   "items are kept while they fit (the result says truncated), other "
+   "results are left out; the reply says \"truncated\": true and its full "
+   "size. The whole result stays in job_status.result. Keep it below the "
+   "producer's message.max.bytes (librdkafka: 1000000) and the reply "
+   "topics' max.message.bytes."},
   {"postgres", "conninfo", T_STR, OFF(pg_conninfo), 1, 0,
    "host=127.0.0.1 dbname=provisiond",
    "libpq connection string (PROVISIOND_PG overrides it)."},
@@ -436,6 +444,51 @@ static char *read_secret_file(load_ctx_t *ctx, const pv_tenant_entry_t *t)
   return s;
 }
 
+/* kafka.topics, split on commas and blanks. */
+static void split_topics(pv_config_t *c)
+{
+  char *copy = pv_strdup(c->kafka_topics);
+  char *save = NULL;
+  for (char *tok = strtok_r(copy, ", \t", &save); tok;
+       tok = strtok_r(NULL, ", \t", &save)) {
+    c->kafka_topic_list = pv_realloc(c->kafka_topic_list,
+                                     (c->n_kafka_topics + 1) * sizeof(char *));
+    c->kafka_topic_list[c->n_kafka_topics++] = pv_strdup(tok);
+  }
+  free(copy);
+}
+
+const char *pv_config_fleet_topic(const pv_config_t *c, const char *topic,
+                                  char *buf, size_t buflen)
+{
+  size_t sl = strlen(c->kafka_dlq_suffix);
+  for (size_t i = 0; i < c->n_kafka_topics; i++) {
+    const char *jt = c->kafka_topic_list[i];
+    size_t jl = strlen(jt);
+    if (!strcmp(topic, jt)) {
+      snprintf(buf, buflen, "a job topic");
+      return buf;
+    }
+    if (!strncmp(topic, jt, jl) && !strcmp(topic + jl, c->kafka_dlq_suffix) &&
+        strlen(topic) == jl + sl) {
+      snprintf(buf, buflen, "the dead-letter topic of %s", jt);
+      return buf;
+    }
+  }
+  return NULL;
+}
+
+int pv_config_check_reply_topic(const pv_config_t *c, const char *field,
+                                const char *topic, pv_error_t *err)
+{
+  char what[320];
+  if (!pv_config_fleet_topic(c, topic, what, sizeof(what)))
+    return 0;
+  pv_error_set(err, PV_ERR_INVALID_JOB, 0, "%s: \"%.64s\" is %s: a reply "
+               "there would come back as a job", field, topic, what);
+  return -1;
+}
+
 static bool valid_url(const char *u)
 {
   return !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8);
@@ -474,6 +527,17 @@ static void finalize(load_ctx_t *ctx)
     fail(ctx, 0, "[worker] park_backoff_cap_ms (%d) is below "
          "park_backoff_base_ms (%d)", c->park_backoff_cap_ms,
          c->park_backoff_base_ms);
+    return;
+  }
+  split_topics(c);
+  if (c->n_kafka_topics == 0) {
+    fail(ctx, 0, "[kafka] topics: no topic named");
+    return;
+  }
+  char what[320];
+  if (pv_config_fleet_topic(c, c->kafka_results_topic, what, sizeof(what))) {
+    fail(ctx, 0, "[kafka] results_topic: \"%s\" is %s: replies there would "
+         "come back as jobs", c->kafka_results_topic, what);
     return;
   }
   if (c->max_buffered < c->max_in_flight) {
@@ -593,6 +657,9 @@ void pv_config_destroy(pv_config_t *conf)
   for (size_t i = 0; i < NKEYS; i++)
     if (keys[i].type == T_STR)
       free(*(char **)(void *)((char *)conf + keys[i].offset));
+  for (size_t i = 0; i < conf->n_kafka_topics; i++)
+    free(conf->kafka_topic_list[i]);
+  free(conf->kafka_topic_list);
   for (size_t i = 0; i < conf->n_kafka_props; i++) {
     free(conf->kafka_props[i].name);
     free(conf->kafka_props[i].value);

@@ -21,6 +21,8 @@
 #ifndef PV_CONFIG_CONFIG_H
 #define PV_CONFIG_CONFIG_H
 
+#include "common/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -71,8 +73,11 @@ typedef struct pv_config {
   char *kafka_brokers;
   char *kafka_group_id;
   char *kafka_topics;      /**< comma-separated */
+  char **kafka_topic_list; /**< kafka_topics split: the job topics */
+  size_t n_kafka_topics;
   char *kafka_results_topic;
   char *kafka_dlq_suffix;
+  int kafka_reply_max_bytes;
   pv_kafka_prop_t kafka_props[PV_CONFIG_MAX_KAFKA_PROPS];
   size_t n_kafka_props;
   /* [postgres] */
@@ -106,6 +111,27 @@ typedef struct pv_config {
  */
 pv_config_t *pv_config_load(const char *path, char *errstr, size_t errstr_size);
 void pv_config_destroy(pv_config_t *conf);
+
+/**
+ * @brief Whether replies must not go to topic: it is one of the job topics
+ * this worker consumes ("a job topic"), or the dead-letter topic of one
+ * ("the dead-letter topic of provisioning.jobs"): a reply there would come
+ * back as a job, or be replayed as one.
+ * @returns NULL when replies may go there, else what the topic is, for
+ * messages (written to buf, which has room for buflen bytes).
+ */
+const char *pv_config_fleet_topic(const pv_config_t *conf, const char *topic,
+                                  char *buf, size_t buflen);
+
+/**
+ * @brief The check a job's reply topic passes at intake (worker and
+ * provctl alike): not a topic of pv_config_fleet_topic().
+ * @param field what named it, for the message: "field \"reply_to\"" or
+ * "header \"reply-to\"".
+ * @returns 0, or -1 with err (invalid_job, naming the field and topic).
+ */
+int pv_config_check_reply_topic(const pv_config_t *conf, const char *field,
+                                const char *topic, pv_error_t *err);
 
 /** @returns the tenant entry, or NULL. */
 const pv_tenant_entry_t *pv_config_tenant(const pv_config_t *conf,

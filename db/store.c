@@ -354,11 +354,14 @@ static const char CLAIM_SQL[] =
   " RETURNING j.runs, j.state, j.reached, j.retry_reason)"
   " SELECT CASE WHEN state = 'running' THEN 'claimed' ELSE 'parked' END,"
   "  runs, state, NULL::bytea, NULL::text, NULL::text, NULL::bigint,"
-  "  retry_reason, NULL::text, NULL::text, reached FROM c"
+  "  retry_reason, NULL::text, NULL::text, reached, NULL::boolean FROM c"
   " UNION ALL"
   " SELECT 'existing', runs, state, reply, reply_topic, dlq_topic,"
   "  (extract(epoch FROM lease_until - now()) * 1000)::bigint, worker_id,"
-  "  error_class, error_message, attempts"
+  "  error_class, error_message, attempts,"
+  /* published, and finished from this very record (schema 007) */
+  "  published_at IS NOT NULL AND source_topic = $6::text"
+  "   AND source_partition = $7::int AND source_offset = $8::bigint"
   "  FROM job_status WHERE job_id = $1::text AND NOT EXISTS (SELECT 1 FROM c)";
 
 const char *pv_store_claim_sql(void)
@@ -407,6 +410,8 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
     c.error_message = pv_pg_result_get(res, 0, 9);
     const char *att = pv_pg_result_get(res, 0, 10);
     c.attempts = att ? (int)strtol(att, NULL, 10) : 0;
+    const char *pub = pv_pg_result_get(res, 0, 11);
+    c.published = pub && !strcmp(pub, "t");
     cb(&c, w->arg);
     free(reply);
     return;
@@ -465,7 +470,7 @@ static const char FINISH_SQL[] =
   "  THEN now() END,"
   " next_attempt_at = to_timestamp($11::bigint / 1000.0),"
   " retry_reason = $12::text, breaker_state = $13::text, lease_until = NULL,"
-  " updated_at = now()"
+  " published_at = NULL, updated_at = now()"
   " WHERE job_id = $1::text AND state NOT IN ('succeeded', 'failed', 'dead')";
 
 static void done_cb_adapter(write_op_t *w, const pv_pg_result_t *res, bool ok)
@@ -519,7 +524,7 @@ static const char INVALID_SQL[] =
   "  source_topic = EXCLUDED.source_topic,"
   "  source_partition = EXCLUDED.source_partition,"
   "  source_offset = EXCLUDED.source_offset,"
-  "  dlq_topic = EXCLUDED.dlq_topic, updated_at = now()"
+  "  dlq_topic = EXCLUDED.dlq_topic, published_at = NULL, updated_at = now()"
   " WHERE job_status.state = 'received'";
 
 void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
@@ -621,6 +626,40 @@ void pv_store_claim_due(pv_store_t *s, int max, int lease_ms,
   p[2] = fmt_ll(lease_ms);
   p[3] = pv_strdup(topics);
   write_new(s, "claim_due", DUE_SQL, NULL, 4, p, due_done, (void *)cb, arg);
+}
+
+/* ---- published outcomes ------------------------------------------------- */
+
+/* One statement for a batch. runs pins the outcome: an acknowledgement
+ * that arrives after the row was replayed and finished again says nothing
+ * about the new outcome's reply. */
+static const char PUBLISHED_SQL[] =
+  "UPDATE job_status j SET published_at = now()"
+  " FROM jsonb_to_recordset($1::jsonb) AS a(id text, tenant text, runs int)"
+  " WHERE j.job_id = a.id AND j.tenant = a.tenant AND j.runs = a.runs"
+  "  AND j.state IN ('succeeded', 'failed', 'dead')"
+  "  AND j.published_at IS NULL";
+
+void pv_store_mark_published(pv_store_t *s, const pv_store_published_t *jobs,
+                             size_t n)
+{
+  if (n == 0)
+    return;
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *o = json_pack("{s:s,s:s,s:i}", "id", jobs[i].job_id, "tenant",
+                          jobs[i].tenant, "runs", jobs[i].runs);
+    if (o) /* NULL only for text that is not UTF-8: no such row */
+      json_array_append_new(arr, o);
+  }
+  char *doc = json_dumps(arr, JSON_COMPACT);
+  json_decref(arr);
+  if (!doc)
+    return;
+  char **p = pv_calloc(1, sizeof(char *));
+  p[0] = doc;
+  write_new(s, "published", PUBLISHED_SQL, NULL, 1, p, done_cb_adapter, NULL,
+            NULL);
 }
 
 /* ---- leases and breakers ------------------------------------------------ */

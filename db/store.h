@@ -82,6 +82,10 @@ typedef struct pv_claim {
   const char *error_class;   /**< last error, NULL if none */
   const char *error_message;
   int attempts;
+  bool published;       /**< its reply and dead letter are known to be on
+                             Kafka, and the outcome came from this very
+                             record (same source position): nothing to
+                             publish again */
   /* For PV_CLAIM_BUSY: */
   int64_t lease_left_ms;
   const char *worker_id;    /**< BUSY: who runs it; PARKED: "behind <id>" */
@@ -155,6 +159,22 @@ typedef void (*pv_due_cb)(const pv_due_job_t *job, void *arg);
  */
 void pv_store_claim_due(pv_store_t *store, int max, int lease_ms,
                         const char *topics, pv_due_cb cb, void *arg);
+
+/** A job whose reply (and dead letter) the broker acknowledged. */
+typedef struct pv_store_published {
+  const char *job_id, *tenant;
+  int runs;              /**< the row's runs when the outcome was made */
+} pv_store_published_t;
+
+/**
+ * @brief Records that the broker acknowledged the replies and dead letters
+ * of these jobs' current outcomes (job_status.published_at), in one
+ * statement; a later outcome of the same row (another run) is not
+ * marked. Best effort: a lost write only means those replies are
+ * published again if their records are redelivered.
+ */
+void pv_store_mark_published(pv_store_t *store,
+                             const pv_store_published_t *jobs, size_t n);
 
 /** @brief Extends the lease of every job this worker is running. */
 void pv_store_renew_leases(pv_store_t *store, int lease_ms);

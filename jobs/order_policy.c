@@ -12,15 +12,26 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Classes a step can end with for good: not the transient ones (they
+ * park), nor those about a record (invalid_job) or its reply
+ * (reply_undeliverable), which no step produces. */
+static bool step_class(int c)
+{
+  return c > PV_ERR_NONE && c < PV_ERR__COUNT &&
+         !pv_errclass_is_transient((pv_errclass_t)c) &&
+         c != PV_ERR_INVALID_JOB && c != PV_ERR_REPLY_UNDELIVERABLE;
+}
 
 static void class_list(char *buf, size_t size)
 {
   size_t used = 0;
   buf[0] = '\0';
   for (int c = PV_ERR_NONE + 1; c < PV_ERR__COUNT && used < size; c++) {
-    if (pv_errclass_is_transient((pv_errclass_t)c) || c == PV_ERR_INVALID_JOB)
+    if (!step_class(c))
       continue;
     int w = snprintf(buf + used, size - used, "%s, ",
                      pv_errclass_name((pv_errclass_t)c));
@@ -56,7 +67,7 @@ int ord_parse_on_error(ord_parse_t *ps, ord_path_t *path, const json_t *v,
         return ord_fail(ps, path, "%s is transient: circuit_open, "
                         "rate_limited, connect, timeout and http_5xx always "
                         "park and run again, a policy cannot name them", key);
-      if (cls <= 0 || cls == PV_ERR_INVALID_JOB) {
+      if (!step_class(cls)) {
         char list[256];
         class_list(list, sizeof(list));
         return ord_fail(ps, path, "\"%.40s\" is not an error class (%s)", key,

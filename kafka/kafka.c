@@ -1,7 +1,9 @@
 #include "kafka/kafka.h"
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/map.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,11 @@
 /* Records taken from librdkafka per loop turn before yielding, so a deep
  * backlog cannot starve HTTP and PostgreSQL work on the same loop. */
 #define POLL_BATCH 500
+/* Topics found missing by a produce are remembered this long (for the
+ * reply-topic check at intake), at most this many (then forgotten all at
+ * once: they are re-learnt from the next refusal). */
+#define MISSING_TTL_MS 60000
+#define MISSING_MAX 1024
 
 /* One assigned partition: the offsets handed out, in order, with a done
  * flag each. The head is the oldest record not yet done. */
@@ -56,6 +63,7 @@ struct pv_kafka_s {
   bool ever_assigned;    /* the group gave us an assignment once */
   bool subscribed;
   int open_handles;      /* k is freed when the last one has closed */
+  pv_map_t *missing;     /* topic -> int64_t* (mono ms): found missing */
   pv_kafka_stats_t stats;
 };
 
@@ -63,6 +71,74 @@ typedef struct produce_op {
   pv_produce_cb cb;
   void *arg;
 } produce_op_t;
+
+/* ---- produce errors ----------------------------------------------------- */
+
+/* librdkafka's verdict on a record, in our three kinds. What librdkafka
+ * reports in a delivery report it has already retried for as long as it
+ * retries (unknown topic: after topic.metadata.propagation.max.ms). */
+static int err_kind(rd_kafka_resp_err_t err)
+{
+  switch (err) {
+  case RD_KAFKA_RESP_ERR_NO_ERROR:
+    return PV_KAFKA_OK;
+  case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+  case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+  case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    return PV_KAFKA_ETOPIC;
+  case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+  case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    return PV_KAFKA_ERECORD;
+  default:
+    return PV_KAFKA_ERETRY;
+  }
+}
+
+static void free_value(const char *key, void *value, void *arg)
+{
+  free(value);
+}
+
+/* Remembers (kind PV_KAFKA_ETOPIC) or forgets (PV_KAFKA_OK) that topic
+ * is missing. */
+static void note_topic(pv_kafka_t *k, const char *topic, int kind)
+{
+  if (kind == PV_KAFKA_OK) {
+    if (pv_map_size(k->missing))
+      free(pv_map_remove(k->missing, topic));
+    return;
+  }
+  if (kind != PV_KAFKA_ETOPIC)
+    return;
+  if (pv_map_size(k->missing) >= MISSING_MAX) {
+    pv_map_each(k->missing, free_value, NULL);
+    pv_map_destroy(k->missing);
+    k->missing = pv_map_new();
+  }
+  int64_t *at = pv_map_get(k->missing, topic);
+  if (!at) {
+    at = pv_malloc(sizeof(*at));
+    pv_map_put(k->missing, topic, at);
+  }
+  *at = (int64_t)pv_clock_mono_ms();
+}
+
+bool pv_kafka_topic_missing(pv_kafka_t *k, const char *topic, int64_t *age_ms)
+{
+  int64_t *at = pv_map_get(k->missing, topic);
+  if (!at)
+    return false;
+  int64_t age = (int64_t)pv_clock_mono_ms() - *at;
+  if (age > MISSING_TTL_MS) {
+    free(pv_map_remove(k->missing, topic));
+    return false;
+  }
+  if (age_ms)
+    *age_ms = age;
+  return true;
+}
 
 /* ---- records ------------------------------------------------------------ */
 
@@ -355,14 +431,17 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
   pv_kafka_t *k = opaque;
   produce_op_t *op = m->_private;
   k->stats.pending_produce--;
+  int kind = err_kind(m->err);
   if (m->err) {
     k->stats.produce_errors++;
   } else {
     k->stats.produced++;
     k->stats.brokers_down = false;
   }
+  if (!k->closing)
+    note_topic(k, rd_kafka_topic_name(m->rkt), kind);
   if (op) {
-    op->cb(m->err ? -1 : 0, m->err ? rd_kafka_err2str(m->err) : NULL, op->arg);
+    op->cb(kind, m->err ? rd_kafka_err2str(m->err) : NULL, op->arg);
     free(op);
   }
 }
@@ -531,18 +610,6 @@ fail:
   return NULL;
 }
 
-static void split_topics(pv_kafka_t *k, const char *list)
-{
-  char *copy = pv_strdup(list);
-  char *save = NULL;
-  for (char *tok = strtok_r(copy, ", \t", &save); tok;
-       tok = strtok_r(NULL, ", \t", &save)) {
-    k->topics = pv_realloc(k->topics, (k->n_topics + 1) * sizeof(char *));
-    k->topics[k->n_topics++] = pv_strdup(tok);
-  }
-  free(copy);
-}
-
 pv_kafka_t *pv_kafka_new(uv_loop_t *loop, const pv_config_t *conf,
                          const pv_kafka_handlers_t *handlers, void *arg,
                          char *errstr, size_t n)
@@ -554,7 +621,11 @@ pv_kafka_t *pv_kafka_new(uv_loop_t *loop, const pv_config_t *conf,
   k->arg = arg;
   k->cwatch.fds[0] = k->cwatch.fds[1] = -1;
   k->pwatch.fds[0] = k->pwatch.fds[1] = -1;
-  split_topics(k, conf->kafka_topics);
+  k->missing = pv_map_new();
+  k->topics = pv_calloc(conf->n_kafka_topics ? conf->n_kafka_topics : 1,
+                        sizeof(char *));
+  for (size_t i = 0; i < conf->n_kafka_topics; i++)
+    k->topics[k->n_topics++] = pv_strdup(conf->kafka_topic_list[i]);
   if (!k->n_topics) {
     snprintf(errstr, n, "[kafka] topics: no topic named");
     goto fail;
@@ -657,7 +728,9 @@ int pv_kafka_produce(pv_kafka_t *k, const char *topic, const void *key,
     rd_kafka_headers_destroy(hdrs); /* only taken on success */
     free(op);
     snprintf(errstr, n, "produce to %s: %s", topic, rd_kafka_err2str(err));
-    return -1;
+    int kind = err_kind(err);
+    note_topic(k, topic, kind);
+    return kind == PV_KAFKA_OK ? PV_KAFKA_ERETRY : kind;
   }
   k->stats.pending_produce++;
   return 0;
@@ -804,6 +877,9 @@ void pv_kafka_close(pv_kafka_t *k, int flush_ms)
   for (size_t i = 0; i < k->n_topics; i++)
     free(k->topics[i]);
   free(k->topics);
+  pv_map_each(k->missing, free_value, NULL);
+  pv_map_destroy(k->missing);
+  k->missing = NULL;
   /* The libuv handles live inside k: it is freed by the last close
    * callback, when the caller runs the loop once more. */
   if (k->open_handles == 0)

@@ -89,19 +89,45 @@ void pv_kafka_done(pv_kafka_t *kafka, const pv_record_t *rec);
 void pv_kafka_pause(pv_kafka_t *kafka, bool pause);
 bool pv_kafka_paused(const pv_kafka_t *kafka);
 
+/**
+ * Why a record was not produced: pv_kafka_produce's return value and the
+ * err of its callback. Only PV_KAFKA_ERETRY may succeed by producing the
+ * same record to the same topic again.
+ */
+typedef enum pv_kafka_err {
+  PV_KAFKA_OK = 0,
+  PV_KAFKA_ERETRY = -1,  /**< broker down, queue full, timed out, ... */
+  PV_KAFKA_ETOPIC = -2,  /**< the topic does not exist (auto-creation off)
+                              or its name is invalid */
+  PV_KAFKA_ERECORD = -3  /**< the record itself is refused: larger than
+                              message.max.bytes (ours or the topic's), or
+                              invalid for the topic */
+} pv_kafka_err_t;
+
 typedef void (*pv_produce_cb)(int err, const char *errstr, void *arg);
 
 /**
  * @brief Produces a record through the idempotent producer. cb runs once
- * with err 0 after the broker acknowledged it, or with an error after
- * librdkafka gave up (message.timeout.ms). Copies everything.
- * @returns 0, or -1 with errstr (cb will not run).
+ * with err 0 after the broker acknowledged it, or with a pv_kafka_err_t
+ * after librdkafka gave up (message.timeout.ms, or a permanent refusal).
+ * Copies everything. value may be NULL (a record without a value).
+ * @returns 0, or a pv_kafka_err_t with errstr (cb will not run).
  */
 int pv_kafka_produce(pv_kafka_t *kafka, const char *topic, const void *key,
                      size_t key_len, const void *value, size_t value_len,
                      const pv_out_header_t *headers, size_t n_headers,
                      pv_produce_cb cb, void *arg, char *errstr,
                      size_t errstr_size);
+
+/**
+ * @brief Whether topic was found missing by a produce in the last minute
+ * (the broker answered "unknown topic", as librdkafka's metadata cache
+ * knows it; a later successful produce to it clears this). Never asks the
+ * broker: for checking a job's reply topic at intake.
+ * @param age_ms set to how long ago it was found missing; may be NULL.
+ */
+bool pv_kafka_topic_missing(pv_kafka_t *kafka, const char *topic,
+                            int64_t *age_ms);
 
 /** Health and metrics. */
 typedef struct pv_kafka_stats {

@@ -87,6 +87,13 @@ int pv_ksync_partitions(const char *brokers, const char *topic)
 int pv_ksync_create_topics(const char *brokers, const char *const *topics,
                         size_t n, int partitions)
 {
+  return pv_ksync_create_topics_with(brokers, topics, n, partitions, NULL);
+}
+
+int pv_ksync_create_topics_with(const char *brokers,
+                                const char *const *topics, size_t n,
+                                int partitions, const char *const *configs)
+{
   char err[512];
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf_new(brokers), err,
                                 sizeof(err));
@@ -95,8 +102,19 @@ int pv_ksync_create_topics(const char *brokers, const char *const *topics,
     return -1;
   }
   rd_kafka_NewTopic_t **nt = pv_calloc(n, sizeof(*nt));
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     nt[i] = rd_kafka_NewTopic_new(topics[i], partitions, 1, err, sizeof(err));
+    for (size_t c = 0; nt[i] && configs && configs[c] && configs[c + 1];
+         c += 2)
+      if (rd_kafka_NewTopic_set_config(nt[i], configs[c], configs[c + 1])) {
+        fprintf(stderr, "create_topics %s: config %s refused\n", topics[i],
+                configs[c]);
+        rd_kafka_NewTopic_destroy_array(nt, i + 1);
+        free(nt);
+        rd_kafka_destroy(rk);
+        return -1;
+      }
+  }
   rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
   rd_kafka_AdminOptions_t *opt =
       rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);

@@ -20,6 +20,13 @@
 int pv_ksync_create_topics(const char *brokers, const char *const *topics,
                         size_t n, int partitions);
 
+/** @brief The same with topic configs ("name", "value" pairs, NULL-
+ *  terminated; e.g. "max.message.bytes", "10000"), ignored by a broker
+ *  without the admin API. */
+int pv_ksync_create_topics_with(const char *brokers,
+                                const char *const *topics, size_t n,
+                                int partitions, const char *const *configs);
+
 /** @returns the topic's partition count, or -1. */
 int pv_ksync_partitions(const char *brokers, const char *topic);
 

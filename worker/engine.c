@@ -6,6 +6,9 @@
 #include "common/log.h"
 #include "common/map.h"
 #include "jobs/job.h"
+#include "jobs/reply.h"
+#include "jobs/trace.h"
+#include "common/backoff.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +18,14 @@
 /* Delay before re-checking a job that runs elsewhere under a live lease. */
 #define BUSY_RECHECK_MIN_MS 200
 #define BUSY_RECHECK_MAX_MS 5000
-/* Back-off for a reply or dead letter the broker did not take. */
+/* Back-off for a reply or dead letter the broker did not take: full
+ * jitter, the ceiling doubling from the base to the cap. */
+#define PRODUCE_RETRY_BASE_MS 200
 #define PRODUCE_RETRY_MAX_MS 30000
+/* Acknowledged replies are recorded in PostgreSQL in batches: at most this
+ * late, or at once when this many are waiting. */
+#define PUBLISHED_FLUSH_MS 20
+#define PUBLISHED_BATCH_MAX 512
 
 typedef enum task_state {
   T_WAITING = 0, /* behind an earlier job of its key */
@@ -28,6 +37,11 @@ typedef enum task_state {
 } task_state_t;
 
 typedef struct task task_t;
+
+typedef struct pending_pub {
+  char *job_id, *tenant;
+  int runs;
+} pending_pub_t;
 typedef struct lane lane_t;
 typedef struct tenant_q tenant_q_t;
 
@@ -35,7 +49,10 @@ typedef struct produce_req {
   task_t *task;  /* NULL once acknowledged */
   bool dlq;      /* false: the reply */
   bool waiting;  /* failed; goes again when the task's timer fires */
+  bool stub;     /* Kafka refused the record for good: this is the small
+                    stand-in (reply stub, dead letter without its value) */
   int tries;
+  const char *topic; /* where the last try went (borrowed) */
 } produce_req_t;
 
 struct task {
@@ -54,6 +71,8 @@ struct task {
   bool from_store;            /* a parked job claimed from PostgreSQL: its
                                  offset was committed when it parked */
   int reached;                /* earlier runs that sent a request */
+  int runs;                   /* the row's runs for this outcome (0: no
+                                 row of ours to mark published) */
   bool outcome_retried;       /* the outcome was written again without its
                                  result after a permanent failure */
   int64_t retry_at_ms;        /* when the service may be tried again */
@@ -116,6 +135,7 @@ struct pv_engine_s {
   pv_engine_drained_cb drained_cb;
   void *drained_arg;
   uint64_t trace_state;
+  uint64_t rng;              /* pv_backoff_rand: retry jitter */
   int open_handles;          /* freed when the last timer has closed */
   pv_job_observer_cb observer;
   void *observer_arg;
@@ -126,6 +146,9 @@ struct pv_engine_s {
   char *topics_array;        /* "{t1,t2}": our topics, for the due scan */
   pv_map_t *holds;           /* "tenant\x1fservice" -> int64_t* until (ms):
                                 a Retry-After every job of it honours */
+  pending_pub_t *published;  /* acknowledged, not yet recorded */
+  size_t n_published, cap_published;
+  uv_timer_t published_timer;
   pv_engine_stats_t stats;
 };
 
@@ -339,9 +362,63 @@ static void release(task_t *t, bool done)
   }
 }
 
+static void published_clear(pv_engine_t *eng)
+{
+  for (size_t i = 0; i < eng->n_published; i++) {
+    free(eng->published[i].job_id);
+    free(eng->published[i].tenant);
+  }
+  eng->n_published = 0;
+}
+
+/* Writes the batch of acknowledged outcomes (one statement). */
+static void published_flush(pv_engine_t *eng)
+{
+  uv_timer_stop(&eng->published_timer);
+  pv_store_published_t *b = pv_calloc(eng->n_published ? eng->n_published : 1,
+                                      sizeof(*b));
+  for (size_t i = 0; i < eng->n_published; i++) {
+    b[i].job_id = eng->published[i].job_id;
+    b[i].tenant = eng->published[i].tenant;
+    b[i].runs = eng->published[i].runs;
+  }
+  pv_store_mark_published(eng->store, b, eng->n_published);
+  free(b);
+  published_clear(eng);
+}
+
+static void on_published_timer(uv_timer_t *timer)
+{
+  published_flush(timer->data);
+}
+
+/* The broker acknowledged everything t had to publish: once that is
+ * recorded, a redelivery of its record is not answered again. */
+static void published_add(task_t *t)
+{
+  pv_engine_t *eng = t->eng;
+  if (t->runs <= 0 || !t->job || eng->closing)
+    return;
+  if (eng->n_published == eng->cap_published) {
+    eng->cap_published = eng->cap_published ? 2 * eng->cap_published : 64;
+    eng->published = pv_realloc(eng->published, eng->cap_published *
+                                                    sizeof(*eng->published));
+  }
+  pending_pub_t *p = &eng->published[eng->n_published++];
+  p->job_id = pv_strdup(t->job->id);
+  p->tenant = pv_strdup(t->job->tenant);
+  p->runs = t->runs;
+  if (eng->n_published >= PUBLISHED_BATCH_MAX)
+    published_flush(eng);
+  else if (eng->n_published == 1)
+    uv_timer_start(&eng->published_timer, on_published_timer,
+                   PUBLISHED_FLUSH_MS, 0);
+}
+
 static void task_done(task_t *t)
 {
   pv_engine_t *eng = t->eng;
+  published_add(t);
   if (t->final_state)
     emit(t, t->job ? PV_JOB_EV_FINISHED : PV_JOB_EV_REJECTED);
   else
@@ -391,9 +468,17 @@ static void build_reply(task_t *t, const char *state, const json_t *result)
   free(t->reply);
   t->reply = NULL;
   t->reply_len = 0;
-  if (!doc || pv_doc_encode(doc, t->format, &t->reply, &t->reply_len) < 0) {
+  size_t full = 0;
+  if (!doc || pv_reply_encode_capped(doc, t->format,
+                                     (size_t)t->eng->conf->kafka_reply_max_bytes,
+                                     &t->reply, &t->reply_len, &full) < 0) {
     pv_log(PV_LOG_ERROR, "job.reply_encode_failed", PV_S("job_id", id));
     t->reply = NULL;
+  } else if (full) {
+    /* The whole result stays in job_status.result. */
+    pv_log(PV_LOG_INFO, "job.reply_truncated", PV_S("job_id", id),
+           PV_I("bytes", (int64_t)full), PV_I("sent", (int64_t)t->reply_len),
+           PV_I("reply_max_bytes", t->eng->conf->kafka_reply_max_bytes));
   }
   json_decref(doc);
 }
@@ -402,11 +487,11 @@ static void on_produced(int err, const char *errstr, void *arg);
 
 static void produce_retry(uv_timer_t *timer);
 
-static int produce_one(produce_req_t *pr)
+/* @returns 0, or a pv_kafka_produce error with the reason in errbuf. */
+static int produce_one(produce_req_t *pr, char *errbuf, size_t errlen)
 {
   task_t *t = pr->task;
   pv_engine_t *eng = t->eng;
-  char errbuf[256];
   const pv_record_t *rec = t->rec;
   int rc;
   if (!pr->dlq) {
@@ -426,13 +511,23 @@ static int produce_one(produce_req_t *pr)
     nh++;
     const char *topic = t->reply_topic_owned ? t->reply_topic_owned
                                              : t->reply_topic;
+    char what[320];
+    if (pv_config_fleet_topic(eng->conf, topic, what, sizeof(what))) {
+      /* Stored before intake refused such topics (a row answered again,
+       * a parked job): never feed a reply back into the fleet. */
+      pv_log(PV_LOG_WARN, "job.reply_redirected", PV_S("job_id", id),
+             PV_S("reply_topic", topic), PV_S("is", what),
+             PV_S("to", eng->conf->kafka_results_topic));
+      topic = eng->conf->kafka_results_topic;
+    }
+    pr->topic = topic;
     rc = pv_kafka_produce(eng->kafka, topic, id, strlen(id), t->reply,
                           t->reply_len, hdrs, nh, on_produced, pr, errbuf,
-                          sizeof(errbuf));
+                          errlen);
   } else {
     /* The original record byte for byte, its headers (less any earlier
      * x-dlq-* ones) and why it is here. */
-    pv_out_header_t hdrs[PV_KAFKA_MAX_HEADERS + 8];
+    pv_out_header_t hdrs[PV_KAFKA_MAX_HEADERS + 9];
     size_t nh = 0;
     for (size_t i = 0; i < rec->n_headers; i++) {
       if (!strncmp(rec->headers[i].name, "x-dlq-", 6))
@@ -464,30 +559,61 @@ static int produce_one(produce_req_t *pr)
       hdrs[nh].value_len = strlen(add[i][1]);
       nh++;
     }
+    /* The stand-in for a record Kafka refused for good: no value, and how
+     * large it was (the job row keeps it: provctl replays from there). */
+    char omitted[24];
+    if (pr->stub) {
+      snprintf(omitted, sizeof(omitted), "%zu", rec->value_len);
+      hdrs[nh].name = "x-dlq-value-omitted";
+      hdrs[nh].value = omitted;
+      hdrs[nh].value_len = strlen(omitted);
+      nh++;
+    }
+    pr->topic = t->dlq_topic;
     rc = pv_kafka_produce(eng->kafka, t->dlq_topic, rec->key, rec->key_len,
-                          rec->value, rec->value_len, hdrs, nh, on_produced,
-                          pr, errbuf, sizeof(errbuf));
+                          pr->stub ? NULL : rec->value,
+                          pr->stub ? 0 : rec->value_len, hdrs, nh,
+                          on_produced, pr, errbuf, errlen);
   }
-  if (rc < 0)
-    pv_log(PV_LOG_WARN, "job.produce_failed",
-           PV_S("job_id", t->job ? t->job->id : t->salvaged_id),
-           PV_S("what", pr->dlq ? "dead_letter" : "reply"),
-           PV_S("error", errbuf));
   return rc;
 }
 
-static void schedule_produce_retry(produce_req_t *pr)
+static void produce_refused(produce_req_t *pr, int err, const char *errstr);
+
+/* The broker did not take pr's record (errstr says why). Refused for
+ * good: produce_refused. Otherwise it goes again after a full-jitter
+ * wait, so that after an outage the replies of a fleet do not all come
+ * back at the same moment. */
+static void produce_failed(produce_req_t *pr, int err, const char *errstr)
 {
   task_t *t = pr->task;
+  if (err != PV_KAFKA_ERETRY) {
+    produce_refused(pr, err, errstr);
+    return;
+  }
   pr->waiting = true;
   pr->tries++;
-  uint64_t delay = 100u << (pr->tries < 9 ? pr->tries : 9);
-  if (delay > PRODUCE_RETRY_MAX_MS)
-    delay = PRODUCE_RETRY_MAX_MS;
+  int64_t delay = pv_backoff_full_jitter(pr->tries, PRODUCE_RETRY_BASE_MS,
+                                         PRODUCE_RETRY_MAX_MS,
+                                         pv_backoff_rand(&t->eng->rng));
+  pv_log(PV_LOG_WARN, "job.produce_retry",
+         PV_S("job_id", t->job ? t->job->id : t->salvaged_id),
+         PV_S("what", pr->dlq ? "dead_letter" : "reply"),
+         PV_S("error", errstr), PV_I("try", pr->tries),
+         PV_I("retry_in_ms", delay));
   /* A task has at most two records in flight; the timer serves whichever
    * failed (both go again together if both did). */
   t->timer.data = t;
-  uv_timer_start(&t->timer, produce_retry, delay, 0);
+  uv_timer_start(&t->timer, produce_retry, (uint64_t)delay, 0);
+}
+
+/* Produces pr's record; a refusal goes through produce_failed. */
+static void produce_send(produce_req_t *pr)
+{
+  char errbuf[256];
+  int rc = produce_one(pr, errbuf, sizeof(errbuf));
+  if (rc < 0)
+    produce_failed(pr, rc, errbuf);
 }
 
 static void produce_retry(uv_timer_t *timer)
@@ -498,9 +624,87 @@ static void produce_retry(uv_timer_t *timer)
     if (!pr->task || !pr->waiting)
       continue;
     pr->waiting = false;
-    if (produce_one(pr) < 0)
-      schedule_produce_retry(pr);
+    produce_send(pr);
   }
+}
+
+/* pr's record is acknowledged (or given up): the task is done once the
+ * other one is too. */
+static void produce_finished(produce_req_t *pr)
+{
+  task_t *t = pr->task;
+  pr->task = NULL;
+  if (--t->produce_pending == 0)
+    task_done(t);
+}
+
+/* Where the stand-in for a refused reply goes: the same topic when the
+ * record was too large (a small one fits), else the results topic, unless
+ * that is what refused it. NULL: nowhere left. */
+static const char *stub_topic(const produce_req_t *pr, int err)
+{
+  const char *results = pr->task->eng->conf->kafka_results_topic;
+  if (!pr->stub && err == PV_KAFKA_ERECORD)
+    return pr->topic;
+  return strcmp(pr->topic, results) ? results : NULL;
+}
+
+/* Kafka refused a reply or dead letter for good (unknown or invalid topic,
+ * too large): retrying the same record would block its key forever. The
+ * outcome is recorded already; what cannot be delivered is replaced by a
+ * small stand-in once, and given up (logged, counted) when even that is
+ * refused. */
+static void produce_refused(produce_req_t *pr, int err, const char *errstr)
+{
+  task_t *t = pr->task;
+  pv_engine_t *eng = t->eng;
+  const char *id = t->job ? t->job->id : t->salvaged_id;
+  const char *what = pr->dlq ? "dead_letter" : "reply";
+  size_t bytes = pr->dlq ? t->rec->value_len : t->reply_len;
+  const char *to = NULL;
+  if (pr->dlq)
+    to = !pr->stub && err == PV_KAFKA_ERECORD ? t->dlq_topic : NULL;
+  else
+    to = stub_topic(pr, err);
+  pv_log(to ? PV_LOG_WARN : PV_LOG_ERROR,
+         to ? "job.produce_refused" : "job.undeliverable", PV_S("job_id", id),
+         PV_S("what", what), PV_B("stub", pr->stub),
+         PV_S("topic", pr->topic), PV_I("bytes", (int64_t)bytes),
+         PV_S("error", errstr), PV_S("stub_to", to));
+  if (!to) {
+    /* The row keeps the outcome, the reply and the record: provctl status
+     * shows them and provctl dlq replay works from the row. */
+    eng->stats.undeliverable++;
+    produce_finished(pr);
+    return;
+  }
+  if (!pr->dlq && !pr->stub) {
+    char why[PV_ERROR_MSG_MAX], *stub = NULL;
+    size_t stub_len = 0;
+    snprintf(why, sizeof(why), "reply of %zu bytes refused by topic "
+             "\"%.64s\": %s", bytes, pr->topic, errstr ? errstr : "");
+    if (pv_reply_stub(t->reply, t->reply_len, t->format, id, pr->topic, why,
+                      &stub, &stub_len) < 0) {
+      eng->stats.undeliverable++;
+      produce_finished(pr);
+      return;
+    }
+    free(t->reply);
+    t->reply = stub;
+    t->reply_len = stub_len;
+  }
+  if (!pr->dlq && to != pr->topic) {
+    char *own = pv_strdup(to); /* to may be the owned string it replaces */
+    free(t->reply_topic_owned);
+    t->reply_topic_owned = own;
+  }
+  if (pr->dlq)
+    eng->stats.dead_letter_stubs += !pr->stub;
+  else
+    eng->stats.reply_stubs += !pr->stub;
+  pr->stub = true;
+  pr->tries = 0;
+  produce_send(pr);
 }
 
 static void on_produced(int err, const char *errstr, void *arg)
@@ -513,16 +717,10 @@ static void on_produced(int err, const char *errstr, void *arg)
     return;
   }
   if (err) {
-    pv_log(PV_LOG_WARN, "job.produce_retry",
-           PV_S("job_id", t->job ? t->job->id : t->salvaged_id),
-           PV_S("what", pr->dlq ? "dead_letter" : "reply"),
-           PV_S("error", errstr));
-    schedule_produce_retry(pr);
+    produce_failed(pr, err, errstr);
     return;
   }
-  pr->task = NULL;
-  if (--t->produce_pending == 0)
-    task_done(t);
+  produce_finished(pr);
 }
 
 static void publish(task_t *t)
@@ -537,6 +735,7 @@ static void publish(task_t *t)
     pr->task = t;
     pr->dlq = i == 1;
     pr->waiting = false;
+    pr->stub = false;
     pr->tries = 0;
     t->produce_pending++;
   }
@@ -546,8 +745,8 @@ static void publish(task_t *t)
   }
   for (int i = 0; i < 2; i++) {
     produce_req_t *pr = &t->preq[i];
-    if (pr->task && produce_one(pr) < 0)
-      schedule_produce_retry(pr);
+    if (pr->task)
+      produce_send(pr);
   }
 }
 
@@ -850,6 +1049,7 @@ static void on_claim(const pv_claim_t *c, void *arg)
   switch (c->status) {
   case PV_CLAIM_OK:
     t->reached = c->reached;
+    t->runs = c->runs;
     execute(t);
     return;
   case PV_CLAIM_PARKED:
@@ -862,8 +1062,18 @@ static void on_claim(const pv_claim_t *c, void *arg)
     release(t, true);
     return;
   case PV_CLAIM_FINAL:
+    if (c->published) {
+      /* This very record was answered and the broker acknowledged it
+       * (a redelivery after a crash or a rebalance): nothing to do. */
+      pv_log(PV_LOG_DEBUG, "job.already_published",
+             PV_S("job_id", t->job->id), PV_S("state", c->state));
+      eng->stats.already_published++;
+      release(t, true);
+      return;
+    }
     /* Finished before (a redelivery): publish what was published then,
      * never run it again. */
+    t->runs = c->runs;
     eng->stats.republished++;
     pv_log(PV_LOG_INFO, "job.republished", PV_S("job_id", t->job->id),
            PV_S("state", c->state));
@@ -1097,6 +1307,49 @@ static void reject(task_t *t)
   free(hj);
 }
 
+/* The job's trace header when it is valid W3C; otherwise a fresh one: a
+ * malformed trace header is the sender's tracing problem, never a reason
+ * to refuse the job (the transport would refuse to forward it). */
+static char *intake_traceparent(task_t *t)
+{
+  const pv_header_t *h = pv_record_header(t->rec, "traceparent");
+  const char *why = "no value";
+  if (h && h->value && pv_traceparent_valid(h->value, h->value_len, &why))
+    return pv_strdup(h->value);
+  char *fresh = new_traceparent(t->eng);
+  if (h)
+    pv_log(PV_LOG_WARN, "job.traceparent_dropped", PV_S("job_id", t->job->id),
+           PV_S("tenant_id", t->job->tenant), PV_S("reason", why),
+           PV_I("bytes", (int64_t)h->value_len), PV_S("replaced_by", fresh));
+  return fresh;
+}
+
+/* A reply topic a job names: a valid name, not a topic of the fleet
+ * (the reply would come back as a job), and not one Kafka just reported
+ * missing (the answer could not be delivered: better not run the job;
+ * librdkafka's metadata cache as our producer saw it, no broker call).
+ * @returns 0, or -1 with err (invalid_job) naming field. */
+static int check_reply_topic(pv_engine_t *eng, const char *field,
+                             const char *topic, pv_error_t *err)
+{
+  int64_t age_ms = 0;
+  if (!valid_topic(topic)) {
+    pv_error_set(err, PV_ERR_INVALID_JOB, 0,
+                 "%s \"%.64s\" is not a valid Kafka topic name", field, topic);
+    return -1;
+  }
+  if (pv_config_check_reply_topic(eng->conf, field, topic, err) < 0)
+    return -1;
+  if (pv_kafka_topic_missing(eng->kafka, topic, &age_ms)) {
+    pv_error_set(err, PV_ERR_INVALID_JOB, 0,
+                 "%s: topic \"%.64s\" does not exist (Kafka refused a reply "
+                 "to it %lld s ago)", field, topic,
+                 (long long)(age_ms / 1000));
+    return -1;
+  }
+  return 0;
+}
+
 /* Decodes and checks a record; sets t->err when it cannot run. */
 static void classify(task_t *t)
 {
@@ -1107,7 +1360,8 @@ static void classify(task_t *t)
   t->format = fmt < 0 ? PV_FMT_MSGPACK : (pv_format_t)fmt;
   const char *hdr_reply = header_str(rec, "reply-to");
   t->reply_topic = eng->conf->kafka_results_topic;
-  if (hdr_reply && valid_topic(hdr_reply))
+  pv_error_t scratch;
+  if (hdr_reply && check_reply_topic(eng, "", hdr_reply, &scratch) == 0)
     t->reply_topic = hdr_reply; /* replies to rejected records go there too */
   if (fmt < 0) {
     pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
@@ -1127,13 +1381,10 @@ static void classify(task_t *t)
   pv_job_t *j = t->job;
   if (hdr_reply || j->reply_to) {
     const char *rt = hdr_reply ? hdr_reply : j->reply_to;
-    if (!valid_topic(rt)) {
-      pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
-                   "%s \"%.64s\" is not a valid Kafka topic name",
-                   hdr_reply ? "header \"reply-to\"" : "field \"reply_to\"",
-                   rt);
+    if (check_reply_topic(eng, hdr_reply ? "header \"reply-to\""
+                                         : "field \"reply_to\"",
+                          rt, &t->err) < 0)
       return;
-    }
     t->reply_topic = rt;
   }
   if (pv_job_validate(j, &t->err) < 0)
@@ -1149,9 +1400,7 @@ static void classify(task_t *t)
   t->deadline_ms = j->deadline_ms ? j->deadline_ms
                                   : t->received_ms +
                                         eng->conf->default_deadline_ms;
-  const char *tp = header_str(rec, "traceparent");
-  t->traceparent = tp && strlen(tp) == 55 ? pv_strdup(tp)
-                                          : new_traceparent(eng);
+  t->traceparent = intake_traceparent(t);
 }
 
 /* Jobs of one tenant with one Kafka key share a lane (no key: the job id). */
@@ -1319,6 +1568,7 @@ static void on_due(const pv_due_job_t *d, void *arg)
   t->from_store = true;
   t->received_ms = d->received_at_ms;
   t->reached = d->reached;
+  t->runs = d->runs;
   uv_timer_init(eng->loop, &t->timer);
   t->timer.data = t;
   t->next = eng->tasks;
@@ -1385,25 +1635,19 @@ static void on_lease_timer(uv_timer_t *timer)
     pv_store_renew_leases(eng->store, eng->conf->lease_ms);
 }
 
-/* "a, b" -> "{a,b}" (topic names hold no character an array literal
- * would need to quote: Kafka allows only [A-Za-z0-9._-]). */
-static char *topics_array_of(const char *list)
+/* The job topics as a PostgreSQL array literal, "{a,b}" (topic names hold
+ * no character an array literal would need to quote: Kafka allows only
+ * [A-Za-z0-9._-]). */
+static char *topics_array_of(const pv_config_t *conf)
 {
   pv_buf_t b;
   pv_buf_init(&b, 64 * 1024);
   pv_buf_append(&b, "{", 1);
-  bool first = true;
-  for (const char *p = list; *p;) {
-    while (*p == ',' || *p == ' ' || *p == '\t')
-      p++;
-    size_t n = strcspn(p, ", \t");
-    if (n) {
-      if (!first)
-        pv_buf_append(&b, ",", 1);
-      pv_buf_append(&b, p, n);
-      first = false;
-    }
-    p += n;
+  for (size_t i = 0; i < conf->n_kafka_topics; i++) {
+    if (i)
+      pv_buf_append(&b, ",", 1);
+    pv_buf_append(&b, conf->kafka_topic_list[i],
+                  strlen(conf->kafka_topic_list[i]));
   }
   pv_buf_append(&b, "}", 1);
   return pv_buf_steal(&b, NULL);
@@ -1422,9 +1666,12 @@ pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
   eng->running = pv_map_new();
   eng->topic_load = pv_map_new();
   eng->holds = pv_map_new();
-  eng->topics_array = topics_array_of(conf->kafka_topics);
+  eng->topics_array = topics_array_of(conf);
   eng->trace_state = (uint64_t)pv_clock_mono_us() ^ ((uint64_t)getpid() << 32) ^
                      0x9e3779b97f4a7c15ull;
+  /* Per process, so the workers of a fleet retry at different times. */
+  eng->rng = (uint64_t)pv_clock_wall_ms() ^ ((uint64_t)getpid() << 40) ^
+             (uint64_t)pv_clock_mono_us();
   eng->n_tenants = conf->n_tenants;
   eng->tenants = pv_calloc(conf->n_tenants ? conf->n_tenants : 1,
                            sizeof(tenant_q_t));
@@ -1453,6 +1700,8 @@ pv_engine_t *pv_engine_new(uv_loop_t *loop, const pv_config_t *conf,
   eng->drain_timer.data = eng;
   uv_timer_init(loop, &eng->due_timer);
   eng->due_timer.data = eng;
+  uv_timer_init(loop, &eng->published_timer);
+  eng->published_timer.data = eng;
   uv_timer_start(&eng->due_timer, on_due_timer, (uint64_t)conf->retry_poll_ms,
                  (uint64_t)conf->retry_poll_ms);
   return eng;
@@ -1503,6 +1752,10 @@ void pv_engine_shutdown(pv_engine_t *eng)
   uv_timer_stop(&eng->lease_timer);
   uv_timer_stop(&eng->drain_timer);
   uv_timer_stop(&eng->due_timer);
+  /* Not written: after a drain the offsets are committed, and if they are
+   * not, publishing again is what at-least-once asks for. */
+  uv_timer_stop(&eng->published_timer);
+  published_clear(eng);
 }
 
 static void free_lane(const char *key, void *lane, void *arg)
@@ -1545,7 +1798,10 @@ void pv_engine_destroy(pv_engine_t *eng)
   eng->tenants = NULL;
   free(eng->topics_array);
   eng->topics_array = NULL;
-  eng->open_handles = 3;
+  free(eng->published);
+  eng->published = NULL;
+  eng->open_handles = 4;
+  uv_close((uv_handle_t *)&eng->published_timer, on_engine_timer_closed);
   uv_close((uv_handle_t *)&eng->lease_timer, on_engine_timer_closed);
   uv_close((uv_handle_t *)&eng->drain_timer, on_engine_timer_closed);
   uv_close((uv_handle_t *)&eng->due_timer, on_engine_timer_closed);

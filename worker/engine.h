@@ -60,6 +60,14 @@ void pv_engine_destroy(pv_engine_t *eng);
 typedef struct pv_engine_stats {
   uint64_t received;
   uint64_t succeeded, failed, dead, republished, parked;
+  uint64_t already_published; /**< redelivered records whose reply is known
+                                   to be on Kafka: not published again */
+  uint64_t reply_stubs;       /**< replies Kafka refused for good, replaced
+                                   by a stub */
+  uint64_t dead_letter_stubs; /**< dead letters refused for good, sent
+                                   without their value */
+  uint64_t undeliverable;     /**< replies or dead letters nothing could be
+                                   sent for (the row keeps them) */
   uint64_t due_claimed;  /**< parked jobs taken from PostgreSQL to run */
   uint64_t invalid;
   int in_flight;       /**< claimed and not yet done */

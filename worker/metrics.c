@@ -736,6 +736,25 @@ int pv_metrics_render(pv_metrics_t *m, pv_buf_t *out)
     if (rc == 0)
       rc = one_value(out, "provisiond_draining", "1 while shutting down.",
                      K_GAUGE, es.draining ? 1 : 0);
+    if (rc == 0)
+      rc = one_value(out, "provisiond_jobs_already_published_total",
+                     "Redelivered records whose reply was known to be on "
+                     "Kafka: done without publishing again.", K_COUNTER,
+                     (double)es.already_published);
+    if (rc == 0)
+      rc = one_value(out, "provisiond_kafka_reply_stubs_total",
+                     "Replies Kafka refused for good (unknown topic, too "
+                     "large), replaced by a reply_undeliverable stub.",
+                     K_COUNTER, (double)es.reply_stubs);
+    if (rc == 0)
+      rc = one_value(out, "provisiond_kafka_dead_letter_stubs_total",
+                     "Dead letters Kafka refused as too large, sent without "
+                     "their value.", K_COUNTER, (double)es.dead_letter_stubs);
+    if (rc == 0)
+      rc = one_value(out, "provisiond_kafka_undeliverable_total",
+                     "Replies or dead letters for which nothing could be "
+                     "sent (the job row keeps them).", K_COUNTER,
+                     (double)es.undeliverable);
     pv_kafka_t *k = pv_engine_kafka(m->engine);
     if (rc == 0 && k) {
       pv_kafka_stats_t ks;

@@ -288,6 +288,41 @@ Test(config, cross_key_checks)
                  "[worker] log_level: \"loud\" is not one of");
 }
 
+Test(config, results_topic_that_loops_refused)
+{
+  expect_refused("[kafka]\ntopics = a.jobs, b.jobs\nresults_topic = b.jobs\n",
+                 0, "[kafka] results_topic: \"b.jobs\" is a job topic");
+  expect_refused("[kafka]\ntopics = a.jobs\nresults_topic = a.jobs.dlq\n", 0,
+                 "is the dead-letter topic of a.jobs");
+  expect_refused("[kafka]\ntopics = ,\n", 0, "[kafka] topics: no topic named");
+}
+
+Test(config, reply_topics_of_the_fleet_refused_naming_the_field)
+{
+  write_file(path, "[kafka]\ntopics = a.jobs,  b.jobs\ndlq_suffix = .dead\n",
+             0600);
+  pv_config_t *c = pv_config_load(path, err, sizeof(err));
+  cr_assert_not_null(c, "%s", err);
+  cr_assert_eq(c->n_kafka_topics, 2);
+  cr_assert_str_eq(c->kafka_topic_list[1], "b.jobs");
+  pv_error_t e;
+  cr_assert_eq(pv_config_check_reply_topic(c, "field \"reply_to\"",
+                                           "a.jobs", &e), -1);
+  cr_assert_eq(e.cls, PV_ERR_INVALID_JOB);
+  cr_assert_str_eq(e.message, "field \"reply_to\": \"a.jobs\" is a job "
+                   "topic: a reply there would come back as a job");
+  cr_assert_eq(pv_config_check_reply_topic(c, "header \"reply-to\"",
+                                           "b.jobs.dead", &e), -1);
+  cr_assert(strstr(e.message, "header \"reply-to\": \"b.jobs.dead\" is the "
+                   "dead-letter topic of b.jobs"), "%s", e.message);
+  const char *fine[] = {"a.jobs.dlq", "a.job", "b.jobs.deadx", "x.dead",
+                        "provisioning.results", "a.jobsa"};
+  for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+    cr_assert_eq(pv_config_check_reply_topic(c, "f", fine[i], &e), 0, "%s",
+                 fine[i]);
+  pv_config_destroy(c);
+}
+
 Test(config, missing_file_and_syntax_error)
 {
   pv_config_t *c = pv_config_load("/nonexistent/pv.conf", err, sizeof(err));

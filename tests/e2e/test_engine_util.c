@@ -1,14 +1,18 @@
 #include "tests/e2e/test_engine_util.h"
 
 #include "common/alloc.h"
+#include "jobs/job.h"
+#include "tests/support/proc.h"
 #include "tests/support/testenv.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 void pv_te_sleep_ms(int ms)
@@ -78,6 +82,132 @@ json_t *pv_te_count_by_key(pv_e2e_t *e, const char *topic, size_t n,
   }
   pv_ksync_consumer_destroy(c);
   return out;
+}
+
+json_t *pv_te_read_records(pv_e2e_t *e, const char *topic, size_t n,
+                           int timeout_ms)
+{
+  json_t *out = json_object();
+  pv_ksync_consumer_t *c = pv_ksync_consumer_new(e->brokers, topic);
+  cr_assert_not_null(c);
+  size_t got = 0;
+  long long deadline = mono_ms() + timeout_ms, quiet_until = -1;
+  for (;;) {
+    long long now = mono_ms();
+    if (now >= deadline || (quiet_until >= 0 && now >= quiet_until))
+      break;
+    pv_ksync_msg_t *m = pv_ksync_consume(c, 500);
+    if (!m)
+      continue;
+    if (++got >= n)
+      quiet_until = mono_ms() + 1500; /* a duplicate would come right behind */
+    json_t *rec = json_object();
+    json_t *doc = NULL;
+    char err[128];
+    const char *ct = pv_ksync_msg_header(m, "content-type");
+    pv_format_t fmt = ct && strstr(ct, "json") ? PV_FMT_JSON : PV_FMT_MSGPACK;
+    if (m->value &&
+        pv_doc_decode(m->value, m->len, fmt, &doc, err, sizeof(err)) == 0)
+      json_object_set_new(rec, "value", doc);
+    json_object_set_new(rec, "bytes", json_integer((json_int_t)m->len));
+    json_t *h = json_object();
+    for (size_t i = 0; i < m->n_headers; i++)
+      json_object_set_new(h, m->hnames[i],
+                          m->hvalues[i] ? json_string(m->hvalues[i])
+                                        : json_null());
+    json_object_set_new(rec, "headers", h);
+    const char *k = m->key ? m->key : "(null)";
+    if (!json_object_get(out, k))
+      json_object_set_new(out, k, json_array());
+    json_array_append_new(json_object_get(out, k), rec);
+    pv_ksync_msg_destroy(m);
+  }
+  pv_ksync_consumer_destroy(c);
+  return out;
+}
+
+json_t *pv_te_only(json_t *records, const char *key)
+{
+  json_t *l = json_object_get(records, key);
+  cr_assert_eq(json_array_size(l), 1, "%s: %zu records", key,
+               json_array_size(l));
+  return json_array_get(l, 0);
+}
+
+const char *pv_te_str_at(json_t *doc, const char *a, const char *b)
+{
+  json_t *v = json_object_get(doc, a);
+  return json_string_value(b ? json_object_get(v, b) : v);
+}
+
+long long pv_te_count_records(pv_e2e_t *e, const char *topic)
+{
+  char err[256];
+  pv_ksync_consumer_t *c = pv_ksync_consumer_snapshot(e->brokers, topic, err,
+                                                      sizeof(err));
+  cr_assert_not_null(c, "%s: %s", topic, err);
+  long long n = 0;
+  for (int idle = 0; !pv_ksync_consumer_drained(c) && idle < 20;) {
+    pv_ksync_msg_t *m = pv_ksync_consume(c, 500);
+    if (!m) {
+      idle++;
+      continue;
+    }
+    n++;
+    pv_ksync_msg_destroy(m);
+  }
+  cr_assert(pv_ksync_consumer_drained(c), "%s: not read to its end", topic);
+  pv_ksync_consumer_destroy(c);
+  return n;
+}
+
+void pv_te_assert_all_done(pv_e2e_t *e, long long records,
+                           const char *worker_id, pid_t *next)
+{
+  long long committed = 0;
+  for (int i = 0; i < 30 && committed != records; i++) {
+    int64_t off[64];
+    cr_assert_leq(e->partitions, 64);
+    cr_assert_eq(pv_ksync_committed(e->brokers, e->group, e->jobs_topic,
+                                    e->partitions, off), 0);
+    committed = 0;
+    for (int p = 0; p < e->partitions; p++)
+      committed += off[p] > 0 ? off[p] : 0;
+    if (committed != records)
+      pv_te_sleep_ms(200);
+  }
+  cr_assert_eq(committed, records, "committed offsets cover %lld of %lld "
+               "records", committed, records);
+  long long t0 = mono_ms();
+  int st = pv_proc_stop(e->worker, SIGTERM, 60000);
+  long long took = mono_ms() - t0;
+  e->worker = 0;
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+  cr_assert_lt(took, 10000, "SIGTERM took %lld ms: it must not wait out the "
+               "drain timeout", took);
+  char log[600];
+  *next = pv_e2e_spawn_worker(e, worker_id, NULL, log, sizeof(log));
+  cr_assert(pv_proc_wait_for_text(log, "\"event\":\"kafka.partition_assigned\"",
+                                  30000), "no assignment; see %s", log);
+  pv_te_sleep_ms(3000);
+  cr_assert_eq(pv_te_count_text(log, "\"event\":\"job."), 0,
+               "the next worker saw records again; see %s", log);
+}
+
+void pv_te_produce_health_checks(pv_e2e_t *e, const char *prefix, int n,
+                                 int keys, bool both_tenants)
+{
+  for (int i = 0; i < n; i++) {
+    char id[160], key[32];
+    snprintf(id, sizeof(id), "%s%05d", prefix, i);
+    snprintf(key, sizeof(key), "key-%d", i % keys);
+    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id,
+                          "tenant", both_tenants && i % 2 ? "isp-west"
+                                                          : "isp-east",
+                          "service", "voltha", "op", "health_check");
+    pv_e2e_produce_job(e, key, j, false, NULL);
+    json_decref(j);
+  }
 }
 
 long long pv_te_sim_last_seq(const char *base)

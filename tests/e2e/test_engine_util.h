@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /** @returns the first column of row 0 as an integer (-1 for NULL). */
 long long pv_te_sql_ll(pv_e2e_t *e, const char *sql, const char *param);
@@ -32,6 +33,40 @@ long long pv_te_wait_final(pv_e2e_t *e, const char *prefix, long long n,
  */
 json_t *pv_te_count_by_key(pv_e2e_t *e, const char *topic, size_t n,
                            int timeout_ms);
+
+/**
+ * @brief Reads topic from the start (a new group) until n records arrived
+ * and 1.5 s more passed without one, or timeout_ms passed.
+ * @returns {key: [{"value": decoded value (absent if it does not decode),
+ * "bytes": value size, "headers": {name: value|null}}, ...]}.
+ */
+json_t *pv_te_read_records(pv_e2e_t *e, const char *topic, size_t n,
+                           int timeout_ms);
+/** @returns the one record of key in records (a test failure otherwise). */
+json_t *pv_te_only(json_t *records, const char *key);
+/** @returns doc[a] (or doc[a][b]) as a string, or NULL. */
+const char *pv_te_str_at(json_t *doc, const char *a, const char *b);
+/** @returns how many records topic holds now (no consumer group). */
+long long pv_te_count_records(pv_e2e_t *e, const char *topic);
+
+/**
+ * @brief Asserts that a worker (e->worker) is done with all `records` of
+ * the jobs topic: the group's committed offsets cover them (waiting up to
+ * 6 s), SIGTERM ends it with exit 0 within 10 s (no drain timeout waited
+ * out), and a worker started next in the group (worker_id; its pid in
+ * *next, for the suite's teardown) sees none of them again within 3 s of
+ * its assignment.
+ */
+void pv_te_assert_all_done(pv_e2e_t *e, long long records,
+                           const char *worker_id, pid_t *next);
+
+/**
+ * @brief Produces n voltha.health_check jobs "<prefix><i, 5 digits>" on
+ * keys "key-<i % keys>", for tenant isp-east, or alternating with
+ * isp-west when both_tenants.
+ */
+void pv_te_produce_health_checks(pv_e2e_t *e, const char *prefix, int n,
+                                 int keys, bool both_tenants);
 
 /** @returns the simulator's last request sequence number (GET /_sim/stats). */
 long long pv_te_sim_last_seq(const char *base);

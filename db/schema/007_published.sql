@@ -1,0 +1,16 @@
+-- 007_published: whether the reply (and the dead letter) of a row's
+-- outcome is known to be on Kafka.
+--
+-- A worker that dies after finishing jobs but before its consumer offsets
+-- were committed gets their records redelivered to the next worker, which
+-- used to publish every stored reply again (hundreds of duplicates per
+-- crash). Workers now record the broker's acknowledgement here, lazily, in
+-- one statement per batch of jobs (at most 100 ms late); a redelivered
+-- record whose row is final, published, and was finished from that very
+-- record (same source position) is done without publishing anything. A
+-- reply whose acknowledgement is not recorded yet is still published again:
+-- at-least-once never depends on this column.
+--
+-- Every new outcome of the row (a finish, a replayed job refused again)
+-- sets it back to NULL until its own reply is acknowledged.
+ALTER TABLE job_status ADD COLUMN published_at timestamptz;
