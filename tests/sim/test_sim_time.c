@@ -443,3 +443,296 @@ Test(sim_time, a_delayed_answer_sees_the_state_of_its_time)
   cr_assert_not_null(d, "the answer delayed past the discovery lacks it");
   json_decref(d);
 }
+
+/* ---- CPE informs (GenieACS) ---- */
+
+#define DEV1 "00E0FC-HG8245H-4857544300000001" /* no escapes: raw = path */
+#define DEV9 "00E0FC-HG8245H-4857544300000009" /* seeded offline */
+#define SSID "InternetGatewayDevice.LANDevice.1.WLANConfiguration.1.SSID"
+#define SET_SSID(v)                                                        \
+  "{\"name\":\"setParameterValues\",\"parameterValues\":[[\"" SSID "\",\"" \
+  v "\",\"xsd:string\"]]}"
+
+static th_resp_t *task(const char *dev_path, const char *qs, const char *body)
+{
+  char url[512];
+  SIMURL(url, sim.genieacs_url, "/devices/%s/tasks%s", dev_path, qs);
+  return th_request("POST", url, NULL, body, 0);
+}
+
+/* GET /<coll>?query=<q> answered 200: its array (json_decref it). */
+static json_t *query(const char *coll, const char *q)
+{
+  char url[1024];
+  char *enc = curl_easy_escape(NULL, q, 0);
+  SIMURL(url, sim.genieacs_url, "/%s/?query=%s", coll, enc);
+  curl_free(enc);
+  th_resp_t *r = th_get(url);
+  cr_assert_eq(r->status, 200, "GET %s: %ld %s", coll, r->status, r->body);
+  json_t *out = json_incref(r->json);
+  th_free(r);
+  return out;
+}
+
+static size_t count(const char *coll, const char *dev)
+{
+  char q[256];
+  snprintf(q, sizeof(q), "{\"device\":\"%s\"}", dev);
+  json_t *a = query(coll, q);
+  size_t n = json_array_size(a);
+  json_decref(a);
+  return n;
+}
+
+/* The device's SSID value, copied into buf. */
+static const char *ssid_of(const char *dev, char *buf, size_t size)
+{
+  char q[256];
+  snprintf(q, sizeof(q), "{\"_id\":\"%s\"}", dev);
+  json_t *a = query("devices", q);
+  json_t *v = json_object_get(
+      json_object_get(
+          json_object_get(
+              json_object_get(
+                  json_object_get(json_object_get(json_array_get(a, 0),
+                                                  "InternetGatewayDevice"),
+                                  "LANDevice"),
+                  "1"),
+              "WLANConfiguration"),
+          "1"),
+      "SSID");
+  snprintf(buf, size, "%s", jstr(v, "_value"));
+  json_decref(a);
+  return buf;
+}
+
+static long session(const char *body, json_t **out)
+{
+  return pv_sim_admin(sim.genieacs_url, "PUT", "/_sim/session", body, out);
+}
+
+Test(sim_time, busy_cpe_runs_a_task_at_its_next_inform)
+{
+  char b[64];
+  cr_assert_eq(pv_sim_cpe_session(sim.genieacs_url, DEV1, "busy", 30000),
+               200);
+  json_t *d0 = query("devices", "{\"_id\":\"" DEV1 "\"}");
+  char inform0[48];
+  snprintf(inform0, sizeof(inform0), "%s",
+           jstr(json_array_get(d0, 0), "_lastInform"));
+  json_decref(d0);
+
+  th_resp_t *r = task(DEV1, "?connection_request&timeout=3000",
+                      SET_SSID("order-ssid"));
+  cr_assert_eq(r->status, 202);
+  cr_assert_str_eq(r->reason, "Task queued but not processed");
+  th_free(r);
+  cr_assert_eq(count("tasks", DEV1), 1, "queued");
+  cr_assert_str_neq(ssid_of(DEV1, b, sizeof(b)), "order-ssid");
+  json_t *s = admin_get(sim.genieacs_url, "/_sim/session");
+  json_t *ds = json_object_get(json_object_get(s, "devices"), DEV1);
+  cr_assert_str_eq(jstr(ds, "mode"), "busy");
+  cr_assert(json_is_integer(json_object_get(ds, "inform_due_ms")));
+  json_decref(s);
+
+  cr_assert_eq(pv_sim_clock_advance(sim.genieacs_url, 29000), 200);
+  cr_assert_eq(count("tasks", DEV1), 1, "ran 1 s before its inform");
+  cr_assert_eq(pv_sim_clock_advance(sim.genieacs_url, 1000), 200);
+  cr_assert_eq(count("tasks", DEV1), 0, "still queued after the inform");
+  cr_assert_str_eq(ssid_of(DEV1, b, sizeof(b)), "order-ssid");
+  cr_assert_eq(count("faults", DEV1), 0);
+  d0 = query("devices", "{\"_id\":\"" DEV1 "\"}");
+  cr_assert_str_neq(jstr(json_array_get(d0, 0), "_lastInform"), inform0,
+                    "_lastInform moves with the inform");
+  json_decref(d0);
+
+  /* Busy still: a bare connection request reaches it (200). */
+  r = task(DEV1, "?connection_request", NULL);
+  cr_assert_eq(r->status, 200);
+  th_free(r);
+  /* Online again: executed at once. */
+  cr_assert_eq(pv_sim_cpe_session(sim.genieacs_url, DEV1, "online", -1), 200);
+  r = task(DEV1, "?connection_request", SET_SSID("now"));
+  cr_assert_eq(r->status, 200);
+  th_free(r);
+  cr_assert_str_eq(ssid_of(DEV1, b, sizeof(b)), "now");
+}
+
+/* Real time, no advance: the offline CPE's task runs about K ms after it
+ * was queued. */
+Test(sim_time, offline_cpe_informs_after_k_ms)
+{
+  char b[64];
+  cr_assert_eq(pv_sim_cpe_session(sim.genieacs_url, DEV9, NULL, 300), 200);
+  long long t0 = pv_test_now_ms();
+  th_resp_t *r = task(DEV9, "?connection_request", SET_SSID("later"));
+  cr_assert_eq(r->status, 202);
+  cr_assert_str_eq(r->reason, "Device is offline");
+  th_free(r);
+  long long gone = 0;
+  while (!gone && pv_test_now_ms() - t0 < 10000) {
+    long long before = pv_test_now_ms();
+    if (count("tasks", DEV9) == 0)
+      gone = before;
+    else
+      pv_test_sleep_ms(20);
+  }
+  cr_assert_gt(gone, 0, "the task never ran");
+  cr_assert_geq(gone + 25, t0 + 300, "ran %lld ms after it was queued",
+                gone - t0);
+  cr_assert_str_eq(ssid_of(DEV9, b, sizeof(b)), "later");
+  r = task(DEV9, "?connection_request", NULL);
+  cr_assert_eq(r->status, 504, "informing did not bring it online");
+  th_free(r);
+}
+
+Test(sim_time, inform_now_runs_queued_tasks_and_keeps_faulted_ones)
+{
+  char b[64];
+  th_resp_t *r = task(DEV1, "", SET_SSID("first"));
+  cr_assert_eq(r->status, 202);
+  th_free(r);
+  r = task(DEV1, "",
+           "{\"name\":\"setParameterValues\",\"parameterValues\":"
+           "[[\"InternetGatewayDevice.DeviceInfo.SerialNumber\",\"x\"]]}");
+  char tid[32];
+  snprintf(tid, sizeof(tid), "%s", jstr(r->json, "_id"));
+  th_free(r);
+  r = task(DEV1, "", SET_SSID("second"));
+  th_free(r);
+  /* Without an inform delay nothing ever runs by itself. */
+  cr_assert_eq(pv_sim_clock_advance(sim.genieacs_url, 86400000), 200);
+  cr_assert_eq(count("tasks", DEV1), 3);
+
+  json_t *out = NULL;
+  cr_assert_eq(pv_sim_admin(sim.genieacs_url, "POST", "/_sim/inform",
+                            "{\"device\":\"" DEV1 "\"}", &out), 200);
+  cr_assert_eq(json_integer_value(json_object_get(out, "tasks_run")), 2);
+  cr_assert_eq(json_integer_value(json_object_get(out, "tasks_faulted")), 1);
+  json_decref(out);
+  cr_assert_str_eq(ssid_of(DEV1, b, sizeof(b)), "second", "in queue order");
+  cr_assert_eq(count("tasks", DEV1), 1, "the faulted task stays");
+  json_t *f = query("faults", "{\"device\":\"" DEV1 "\"}");
+  cr_assert_str_eq(jstr(json_array_get(f, 0), "code"), "cwmp.9008");
+  json_decref(f);
+
+  cr_assert_eq(pv_sim_admin(sim.genieacs_url, "POST", "/_sim/inform",
+                            "{\"device\":\"" DEV1 "\"}", &out), 200);
+  cr_assert_eq(json_integer_value(json_object_get(out, "tasks_faulted")), 0,
+               "a faulted task waits for its retry");
+  json_decref(out);
+  char url[256];
+  SIMURL(url, sim.genieacs_url, "/tasks/%s/retry", tid);
+  r = th_request("POST", url, NULL, NULL, 0);
+  cr_assert_eq(r->status, 200);
+  th_free(r);
+  cr_assert_eq(pv_sim_admin(sim.genieacs_url, "POST", "/_sim/inform",
+                            "{\"device\":\"" DEV1 "\"}", &out), 200);
+  cr_assert_eq(json_integer_value(json_object_get(out, "tasks_faulted")), 1,
+               "retried at the next inform");
+  json_decref(out);
+}
+
+Test(sim_time, default_inform_delay_and_expired_tasks)
+{
+  json_t *out = NULL;
+  cr_assert_eq(session("{\"inform_after_ms\":1000}", &out), 200);
+  cr_assert_eq(json_integer_value(json_object_get(out, "inform_after_ms")),
+               1000);
+  json_decref(out);
+  /* Every device informs 1 s after a task is queued for it; DEV0's id has
+   * an escape, encoded again in the path. */
+  th_resp_t *r = task("00236A-96318REF-SR360NA0A4%252D0000000", "",
+                      SET_SSID("dflt"));
+  cr_assert_eq(r->status, 202);
+  th_free(r);
+  cr_assert_eq(pv_sim_clock_advance(sim.genieacs_url, 1000), 200);
+  cr_assert_eq(count("tasks", "00236A-96318REF-SR360NA0A4%2D0000000"), 0);
+
+  cr_assert_eq(session("{\"inform_after_ms\":null}", &out), 200);
+  json_decref(out);
+  r = task(DEV1, "", "{\"name\":\"reboot\",\"expiry\":0.2}");
+  cr_assert_eq(r->status, 202);
+  th_free(r);
+  pv_test_sleep_ms(300);
+  cr_assert_eq(pv_sim_admin(sim.genieacs_url, "POST", "/_sim/inform",
+                            "{\"device\":\"" DEV1 "\"}", &out), 200);
+  cr_assert_eq(json_integer_value(json_object_get(out, "tasks_expired")), 1);
+  cr_assert_eq(json_integer_value(json_object_get(out, "tasks_run")), 0);
+  json_decref(out);
+  cr_assert_eq(count("tasks", DEV1), 0, "an expired task is dropped");
+}
+
+Test(sim_time, session_calls_are_validated)
+{
+  static const struct {
+    const char *body;
+    long status;
+    const char *names;
+  } cases[] = {
+      {"{\"device\":\"" DEV1 "\",\"mode\":\"asleep\"}", 400, "mode"},
+      {"{\"device\":\"" DEV1 "\",\"moed\":\"busy\"}", 400, "moed"},
+      {"{\"device\":\"" DEV1 "\",\"mode\":\"busy\",\"error\":\"x\"}", 400,
+       "error"},
+      {"{\"device\":\"" DEV1 "\",\"inform_after_ms\":-1}", 400,
+       "inform_after_ms"},
+      {"{\"device\":\"nope\",\"mode\":\"busy\"}", 404, "nope"},
+      {"{\"mode\":\"busy\"}", 400, "device"},
+      {"[]", 400, "JSON object"},
+  };
+  json_t *out = NULL;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    long st = session(cases[i].body, &out);
+    cr_assert_eq(st, cases[i].status, "%s: %ld", cases[i].body, st);
+    cr_assert(strstr(jstr(out, "error"), cases[i].names), "%s: %s",
+              cases[i].body, jstr(out, "error"));
+    json_decref(out);
+  }
+  cr_assert_eq(pv_sim_admin(sim.genieacs_url, "POST", "/_sim/inform",
+                            "{\"device\":\"nope\"}", &out), 404);
+  json_decref(out);
+  cr_assert_eq(pv_sim_admin(sim.genieacs_url, "POST", "/_sim/inform", "{}",
+                            &out), 400);
+  json_decref(out);
+  cr_assert_eq(pv_sim_admin(sim.genieacs_url, "GET", "/_sim/inform", NULL,
+                            &out), 405);
+  json_decref(out);
+  /* Offline with its own text, through the session call. */
+  cr_assert_eq(session("{\"device\":\"" DEV1 "\",\"mode\":\"offline\","
+                       "\"error\":\"Connection request error: timeout\"}",
+                       &out), 200);
+  json_decref(out);
+  th_resp_t *r = task(DEV1, "?connection_request", NULL);
+  cr_assert_eq(r->status, 504);
+  cr_assert_str_eq(r->reason, "Connection request error: timeout");
+  th_free(r);
+  json_t *off = admin_get(sim.genieacs_url, "/_sim/offline");
+  cr_assert_str_eq(jstr(off, DEV1), "Connection request error: timeout",
+                   "one table for both calls");
+  json_decref(off);
+}
+
+Test(sim_time, informs_happen_while_requests_fail)
+{
+  char b[64];
+  cr_assert_eq(pv_sim_cpe_session(sim.genieacs_url, DEV1, "busy", 200), 200);
+  th_resp_t *r = task(DEV1, "?connection_request", SET_SSID("faulted"));
+  cr_assert_eq(r->status, 202);
+  th_free(r);
+  cr_assert_eq(pv_sim_set_fault(sim.genieacs_url,
+                                "{\"mode\":\"error\",\"status\":503}"), 200);
+  cr_assert_eq(pv_sim_clock_advance(sim.genieacs_url, 1000), 200);
+  char url[256];
+  SIMURL(url, sim.genieacs_url, "/tasks");
+  r = th_get(url);
+  cr_assert_eq(r->status, 503);
+  th_free(r);
+  cr_assert_eq(pv_sim_set_fault(sim.genieacs_url,
+                                "{\"mode\":\"reset\",\"count\":1}"), 200);
+  r = th_get(url);
+  cr_assert_neq(r->rc, CURLE_OK);
+  th_free(r);
+  cr_assert_eq(pv_sim_clear_faults(sim.genieacs_url), 200);
+  cr_assert_eq(count("tasks", DEV1), 0);
+  cr_assert_str_eq(ssid_of(DEV1, b, sizeof(b)), "faulted");
+}
