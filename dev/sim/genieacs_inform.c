@@ -145,18 +145,6 @@ void sim_genie_tick(genie_t *g)
 
 /* ---- admin API ---- */
 
-static json_t *body_object(const sim_req_t *req, sim_resp_t *resp)
-{
-  json_error_t jerr;
-  json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
-  if (json_is_object(body))
-    return body;
-  sim_resp_admin_error(resp, 400, "the body must be a JSON object%s%.100s",
-                       body ? "" : ": ", body ? "" : jerr.text);
-  json_decref(body);
-  return NULL;
-}
-
 static const char *mode_of(const genie_t *g, const char *devid)
 {
   if (json_object_get(g->offline, devid))
@@ -264,7 +252,7 @@ static void session_put(genie_t *g, const sim_req_t *req, sim_resp_t *resp)
 {
   char err[400];
   unsigned status;
-  json_t *body = body_object(req, resp);
+  json_t *body = sim_admin_body(req, resp);
   if (!body)
     return;
   if (session_check(g, body, err, sizeof(err), &status) < 0) {
@@ -298,7 +286,7 @@ static void inform_post(genie_t *g, const sim_req_t *req, sim_resp_t *resp)
 {
   static const char *const known[] = {"device"};
   char err[160];
-  json_t *body = body_object(req, resp);
+  json_t *body = sim_admin_body(req, resp);
   if (!body)
     return;
   const char *dev = json_string_value(json_object_get(body, "device"));

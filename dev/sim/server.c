@@ -178,6 +178,18 @@ void sim_resp_admin_error(sim_resp_t *resp, unsigned status, const char *fmt,
   sim_resp_json(resp, status, json_pack("{s:s}", "error", msg));
 }
 
+json_t *sim_admin_body(const sim_req_t *req, sim_resp_t *resp)
+{
+  json_error_t jerr;
+  json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+  if (json_is_object(body))
+    return body;
+  sim_resp_admin_error(resp, 400, "the body must be a JSON object%s%.100s",
+                       body ? "" : ": ", body ? "" : jerr.text);
+  json_decref(body);
+  return NULL;
+}
+
 void sim_resp_header(sim_resp_t *resp, const char *name, const char *fmt, ...)
 {
   if (resp->nhdrs == SIM_HDRS_MAX)

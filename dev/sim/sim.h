@@ -166,6 +166,9 @@ int sim_json_known_keys(const json_t *obj, const char *const *known,
  */
 int sim_json_int(const json_t *obj, const char *name, long long min,
                  long long max, long long *out, char *err, size_t errlen);
+/** @returns the admin request's body as a JSON object, or NULL after
+ *  answering 400 (not JSON, or not an object). */
+json_t *sim_admin_body(const sim_req_t *req, sim_resp_t *resp);
 /** @brief An admin error: {"error": message}. */
 void sim_resp_admin_error(sim_resp_t *resp, unsigned status, const char *fmt,
                           ...) __attribute__((format(printf, 3, 4)));

@@ -360,18 +360,6 @@ static vdev_t *find_olt(voltha_t *v, const char *ref)
   return d && d->root ? d : NULL;
 }
 
-static json_t *body_object(const sim_req_t *req, sim_resp_t *resp)
-{
-  json_error_t jerr;
-  json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
-  if (json_is_object(body))
-    return body;
-  sim_resp_admin_error(resp, 400, "the body must be a JSON object%s%.100s",
-                       body ? "" : ": ", body ? "" : jerr.text);
-  json_decref(body);
-  return NULL;
-}
-
 /* Validated fields of POST /_sim/discover. */
 typedef struct announce_req {
   const char *olt, *serial;
@@ -427,7 +415,7 @@ static void discover_post(voltha_t *v, const sim_req_t *req, sim_resp_t *resp)
 {
   char err[200];
   announce_req_t ar;
-  json_t *body = body_object(req, resp);
+  json_t *body = sim_admin_body(req, resp);
   if (!body)
     return;
   vdev_t *olt = NULL;
@@ -509,7 +497,7 @@ static void activation_put(voltha_t *v, const sim_req_t *req,
   static const char *const known[] = {"duration_ms", "serial"};
   char err[200];
   long long ms = -1;
-  json_t *body = body_object(req, resp);
+  json_t *body = sim_admin_body(req, resp);
   if (!body)
     return;
   const char *serial = json_string_value(json_object_get(body, "serial"));
