@@ -197,6 +197,7 @@ void *sim_genieacs_new(const sim_inventory_t *inv)
   g->inform_after = json_object();
   g->inform_default = -1;
   g->inform_due = json_object();
+  g->inform_next = UINT64_MAX;
   for (size_t i = 0; i < sizeof(collections) / sizeof(collections[0]); i++)
     json_object_set_new(g->colls, collections[i], json_array());
   int64_t t0 = pv_clock_wall_ms();

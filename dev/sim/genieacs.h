@@ -33,6 +33,8 @@ typedef struct genie {
   json_t *inform_after; /* device id -> ms from a queued task to its inform */
   long long inform_default; /* the same for every other device; -1: never */
   json_t *inform_due;   /* device id -> simulator clock ms of its inform */
+  uint64_t inform_next; /* no inform is due before (never later than the
+                           earliest one, so a quiet tick is one compare) */
 } genie_t;
 
 /* ---- genieacs.c ---- */

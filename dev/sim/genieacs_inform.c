@@ -42,8 +42,10 @@ void sim_genie_queued(genie_t *g, const char *devid)
   long long k = devid ? inform_after(g, devid) : -1;
   if (k < 0 || json_object_get(g->inform_due, devid))
     return;
-  json_object_set_new(g->inform_due, devid,
-                      json_integer((json_int_t)(sim_clock_ms() + (uint64_t)k)));
+  uint64_t due = sim_clock_ms() + (uint64_t)k;
+  json_object_set_new(g->inform_due, devid, json_integer((json_int_t)due));
+  if (due < g->inform_next)
+    g->inform_next = due;
 }
 
 void sim_genie_forget(genie_t *g, const char *devid)
@@ -122,17 +124,21 @@ static int due_cmp(const void *a, const void *b)
 void sim_genie_tick(genie_t *g)
 {
   size_t n = json_object_size(g->inform_due);
-  if (!n)
-    return;
   uint64_t now = sim_clock_ms();
+  if (!n || now < g->inform_next)
+    return;
   due_t *due = pv_malloc(n * sizeof(*due));
   size_t k = 0;
   const char *id;
   json_t *at;
+  g->inform_next = UINT64_MAX;
   json_object_foreach(g->inform_due, id, at)
   {
-    if ((uint64_t)json_integer_value(at) <= now)
-      due[k++] = (due_t){pv_strdup(id), (uint64_t)json_integer_value(at)};
+    uint64_t t = (uint64_t)json_integer_value(at);
+    if (t <= now)
+      due[k++] = (due_t){pv_strdup(id), t};
+    else if (t < g->inform_next)
+      g->inform_next = t;
   }
   qsort(due, k, sizeof(*due), due_cmp);
   for (size_t i = 0; i < k; i++) {

@@ -201,6 +201,7 @@ static void *voltha_new_impl(const sim_inventory_t *inv)
   v->index = json_object();
   v->act_ms = -1;
   v->act_serial = json_object();
+  v->next_due = UINT64_MAX;
   for (unsigned i = 0; i < inv->olts; i++) {
     vdev_t *d = add_dev(v);
     if (!d)

@@ -83,6 +83,10 @@ typedef struct voltha {
   size_t ndevs, cap;
   json_t *index; /* device id -> position in devs */
   size_t npending; /* devices with an activation in progress */
+  /* No scheduled change is due before this (simulator clock); it may be
+   * earlier than the real next one, never later, so that a request with
+   * nothing due costs one comparison. */
+  uint64_t next_due;
   unsigned next_olt; /* index for the next discovered OLT's serials */
   /* What changes with time (voltha_time.c). */
   sim_announce_t *ann;

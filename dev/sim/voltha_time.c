@@ -141,6 +141,12 @@ static long long onu_activation_ms(const voltha_t *v, const char *serial)
   return own ? (long long)json_integer_value(own) : v->act_ms;
 }
 
+static void schedule(voltha_t *v, uint64_t due)
+{
+  if (due < v->next_due)
+    v->next_due = due;
+}
+
 /* Starts d's activation at `at` and applies what is due already: all of
  * it when the duration is 0. */
 static void start(voltha_t *v, vdev_t *d, uint64_t at)
@@ -162,6 +168,8 @@ static void start(voltha_t *v, vdev_t *d, uint64_t at)
   d->act_t0 = at;
   d->stage = 0;
   advance(v, d, at);
+  if (d->stages)
+    schedule(v, stage_due(d));
 }
 
 static void enable_at(voltha_t *v, vdev_t *d, uint64_t at)
@@ -306,16 +314,33 @@ static void advance_all(voltha_t *v, uint64_t now, bool roots)
   }
 }
 
+/* The earliest change still scheduled. One waiting for its OLT is due
+ * already, so ticks keep looking until the OLT is back. */
+static uint64_t earliest_due(const voltha_t *v)
+{
+  uint64_t next = UINT64_MAX;
+  for (size_t i = 0; i < v->ndevs && v->npending; i++)
+    if (v->devs[i]->stages && stage_due(v->devs[i]) < next)
+      next = stage_due(v->devs[i]);
+  for (size_t i = 0; i < v->nann; i++)
+    if (v->ann[i].due_ms < next)
+      next = v->ann[i].due_ms;
+  return next;
+}
+
 void sim_voltha_tick(voltha_t *v)
 {
   if (!v->npending && !v->nann)
     return;
   uint64_t now = sim_clock_ms();
+  if (now < v->next_due)
+    return;
   /* OLTs first, so ONUs discovered under them and ONUs activating on them
    * see them up in the same pass. */
   advance_all(v, now, true);
   discover_due(v, now);
   advance_all(v, now, false);
+  v->next_due = earliest_due(v);
 }
 
 void sim_voltha_time_free(voltha_t *v)
@@ -444,6 +469,7 @@ static void discover_post(voltha_t *v, const sim_req_t *req, sim_resp_t *resp)
     a->seq = ++v->ann_seq;
     a->pon = (int)ar.pon;
     a->enabled = ar.enabled;
+    schedule(v, a->due_ms);
     if (ar.activation_ms >= 0)
       json_object_set_new(v->act_serial, a->serial,
                           json_integer(ar.activation_ms));
