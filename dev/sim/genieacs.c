@@ -2,8 +2,9 @@
  * header, tasks with connection requests (200 executed / 202 with the
  * reason phrase saying why not / 504), tags, presets, provisions, files and
  * faults, device ids with %XX escapes, and the uncaught-validation quirk
- * (an invalid task closes the connection without a response). */
-#include "dev/sim/sim.h"
+ * (an invalid task closes the connection without a response). When a CPE
+ * runs its queued tasks (its next inform) is genieacs_inform.c's part. */
+#include "dev/sim/genieacs.h"
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -25,15 +26,6 @@ static const char *const collections[] = {
     "devices", "tasks",   "faults", "presets",     "provisions",
     "files",   "virtual_parameters", "objects", "users", "config",
     "permissions", "operations"};
-
-typedef struct genie {
-  sim_inventory_t inv;
-  uint64_t rng;
-  uint32_t task_counter;
-  json_t *colls;   /* collection name -> array of docs */
-  json_t *devidx;  /* device id -> device doc (borrowed from colls) */
-  json_t *offline; /* device id -> connection-request error text */
-} genie_t;
 
 /* ---- helpers ---- */
 
@@ -201,6 +193,11 @@ void *sim_genieacs_new(const sim_inventory_t *inv)
   g->colls = json_object();
   g->devidx = json_object();
   g->offline = json_object();
+  g->busy = json_object();
+  g->inform_after = json_object();
+  g->inform_default = -1;
+  g->inform_due = json_object();
+  g->inform_next = UINT64_MAX;
   for (size_t i = 0; i < sizeof(collections) / sizeof(collections[0]); i++)
     json_object_set_new(g->colls, collections[i], json_array());
   int64_t t0 = pv_clock_wall_ms();
@@ -235,6 +232,9 @@ static void genie_destroy(void *state)
   json_decref(g->devidx);
   json_decref(g->colls);
   json_decref(g->offline);
+  json_decref(g->busy);
+  json_decref(g->inform_after);
+  json_decref(g->inform_due);
   free(g);
 }
 
@@ -276,6 +276,11 @@ static json_t *find_by_id(genie_t *g, const char *name, const char *id)
       return d;
   }
   return NULL;
+}
+
+json_t *sim_genie_find(genie_t *g, const char *name, const char *id)
+{
+  return find_by_id(g, name, id);
 }
 
 static void upsert(genie_t *g, const char *name, json_t *doc)
@@ -627,7 +632,7 @@ static json_t *coerce(json_t *v, const char *type)
 
 /* Runs a task against the device's tree. @returns NULL, or the CWMP fault
  * ("9005 Invalid parameter name" style) as "code|message". */
-static const char *execute(json_t *dev, const json_t *task, const char *ts)
+const char *sim_genie_execute(json_t *dev, const json_t *task, const char *ts)
 {
   const char *name = json_string_value(json_object_get(task, "name"));
   size_t i;
@@ -704,6 +709,22 @@ static const char *execute(json_t *dev, const json_t *task, const char *ts)
   return NULL;
 }
 
+void sim_genie_task_fault(genie_t *g, const char *devid, const char *tid,
+                          const char *fault, const char *ts)
+{
+  char fid[320], chan[48], code[16];
+  snprintf(chan, sizeof(chan), "task_%s", tid);
+  snprintf(fid, sizeof(fid), "%s:%s", devid, chan);
+  const char *bar = strchr(fault, '|');
+  snprintf(code, sizeof(code), "cwmp.%.*s", (int)(bar - fault), fault);
+  upsert(g, "faults",
+         json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:i,s:[]}", "_id",
+                   fid, "device", devid, "channel", chan, "timestamp", ts,
+                   "code", code, "message", bar + 1, "detail", "faultCode",
+                   code + 5, "faultString", bar + 1, "retries", 0,
+                   "provisions"));
+}
+
 static void post_task(genie_t *g, const char *devid, const sim_req_t *req,
                       sim_resp_t *resp)
 {
@@ -737,14 +758,19 @@ static void post_task(genie_t *g, const char *devid, const sim_req_t *req,
     goto out;
   }
   const char *cr_error = json_string_value(json_object_get(g->offline, devid));
+  bool busy = json_object_get(g->busy, devid) != NULL;
 
   if (!task) {
-    /* A bare connection request. */
+    /* A bare connection request. A busy device gets it, and its session
+     * (the inform) comes later. */
     if (cr_error) {
       sim_resp_text(resp, 504, "%s", cr_error);
       sim_resp_reason(resp, cr_error);
     } else {
-      json_object_set_new(dev, "_lastInform", json_string(ts));
+      if (busy)
+        sim_genie_queued(g, devid);
+      else
+        json_object_set_new(dev, "_lastInform", json_string(ts));
       sim_resp_text(resp, 200, "%s", "");
     }
     goto out;
@@ -781,32 +807,22 @@ static void post_task(genie_t *g, const char *devid, const sim_req_t *req,
     goto out;
   }
 
-  if (!cr) {
+  /* Not run now: queued for the device's next inform. Without a
+   * connection request that is all the NBI does; with one, the reason
+   * phrase says why it did not run (the request failed, or the device did
+   * not run it in time). */
+  if (!cr || cr_error || busy) {
     json_array_append(coll(g, "tasks"), task);
     sim_resp_json(resp, 202, json_incref(task));
+    if (cr)
+      sim_resp_reason(resp, cr_error ? cr_error : SIM_GENIE_NOT_PROCESSED);
+    sim_genie_queued(g, devid);
     goto out;
   }
-  if (cr_error) {
-    json_array_append(coll(g, "tasks"), task);
-    sim_resp_json(resp, 202, json_incref(task));
-    sim_resp_reason(resp, cr_error);
-    goto out;
-  }
-  const char *fault = execute(dev, task, ts);
+  const char *fault = sim_genie_execute(dev, task, ts);
   if (fault) {
-    char fid[320], chan[48];
-    snprintf(chan, sizeof(chan), "task_%s", tid);
-    snprintf(fid, sizeof(fid), "%s:%s", devid, chan);
-    const char *bar = strchr(fault, '|');
-    char code[16];
-    snprintf(code, sizeof(code), "cwmp.%.*s", (int)(bar - fault), fault);
     json_array_append(coll(g, "tasks"), task);
-    upsert(g, "faults",
-           json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:i,s:[]}", "_id",
-                     fid, "device", devid, "channel", chan, "timestamp", ts,
-                     "code", code, "message", bar + 1, "detail", "faultCode",
-                     code + 5, "faultString", bar + 1, "retries", 0,
-                     "provisions"));
+    sim_genie_task_fault(g, devid, tid, fault, ts);
     sim_resp_json(resp, 202, json_incref(task));
     sim_resp_reason(resp, "Task faulted");
     goto out;
@@ -886,6 +902,7 @@ static void devices_route(genie_t *g, const sim_req_t *req, char **seg, int n,
         }
       json_object_del(g->devidx, id);
       json_object_del(g->offline, id);
+      sim_genie_forget(g, id);
       remove_where(g, "tasks", "device", id);
       remove_where(g, "faults", "device", id);
     }
@@ -1047,6 +1064,8 @@ static void tasks_route(genie_t *g, const sim_req_t *req, char **seg, int n,
   remove_where(g, "faults", "_id", fid);
   if (!retry)
     remove_where(g, "tasks", "_id", id);
+  else /* it runs again at the device's next inform */
+    sim_genie_queued(g, json_string_value(json_object_get(task, "device")));
   sim_resp_text(resp, 200, "%s", "");
 out:
   free(id);
@@ -1079,6 +1098,7 @@ static void genie_handle(void *state, const sim_req_t *req, sim_resp_t *resp)
   char *seg[8];
   char *storage = NULL;
   const char *m = req->method;
+  sim_genie_tick(g);
   int n = sim_split_path(req->path, seg, 8, &storage);
   /* "/devices/" is the collection, like "/devices". */
   if (n == 2 && seg[1][0] == '\0')
@@ -1123,45 +1143,9 @@ static void genie_error(void *state, const sim_req_t *req, unsigned status,
   common_headers(resp);
 }
 
-/* PUT /_sim/offline {"device":"<raw id>","offline":true,"error":"..."}:
- * makes connection requests to that device fail (or succeed again). */
 static bool genie_admin(void *state, const sim_req_t *req, sim_resp_t *resp)
 {
-  genie_t *g = state;
-  json_error_t jerr;
-  if (strcmp(req->path, "/_sim/offline") != 0)
-    return false;
-  if (strcmp(req->method, "GET") == 0) {
-    sim_resp_json(resp, 200, json_deep_copy(g->offline));
-    return true;
-  }
-  if (strcmp(req->method, "PUT") != 0) {
-    sim_resp_json(resp, 405, json_pack("{s:s}", "error", "use GET or PUT"));
-    return true;
-  }
-  json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
-  const char *dev = json_string_value(json_object_get(body, "device"));
-  json_t *off = json_object_get(body, "offline");
-  json_t *err = json_object_get(body, "error");
-  if (!dev || !json_is_boolean(off) || (err && !json_is_string(err)) ||
-      (err && json_string_length(err) > 200)) {
-    sim_resp_json(resp, 400,
-                  json_pack("{s:s}", "error",
-                            "want {\"device\":\"<id>\",\"offline\":true|false"
-                            "[,\"error\":\"text <= 200\"]}"));
-  } else if (!json_object_get(g->devidx, dev)) {
-    sim_resp_json(resp, 404, json_pack("{s:s}", "error", "No such device"));
-  } else {
-    if (json_is_true(off))
-      json_object_set_new(g->offline, dev,
-                          json_string(err ? json_string_value(err)
-                                          : "Device is offline"));
-    else
-      json_object_del(g->offline, dev);
-    sim_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
-  }
-  json_decref(body);
-  return true;
+  return sim_genie_admin(state, req, resp);
 }
 
 const sim_svc_ops_t sim_genieacs_ops = {

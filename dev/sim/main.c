@@ -37,7 +37,11 @@ static const char usage_text[] =
     "token " SIM_NETBOX_DEFAULT_TOKEN " is accepted.\n"
     "\n"
     "Every listener also serves the admin API: PUT/GET/DELETE /_sim/faults,\n"
-    "GET /_sim/stats, POST /_sim/reset-stats, GET /_sim/requests?since=N.\n"
+    "GET /_sim/stats, POST /_sim/reset-stats, GET /_sim/requests?since=N,\n"
+    "GET /_sim/clock, POST /_sim/clock/advance; VOLTHA adds /_sim/discover\n"
+    "and /_sim/activation (ONUs that appear and activate over time), GenieACS\n"
+    "/_sim/offline, /_sim/session and /_sim/inform (when CPEs run queued\n"
+    "tasks), see docs/simulator.md \"Time\".\n"
     "SIGTERM or SIGINT stops it with exit status 0.\n";
 
 typedef struct options {

@@ -170,6 +170,29 @@ void sim_resp_json(sim_resp_t *resp, unsigned status, json_t *json)
   resp->content_type = "application/json";
 }
 
+void sim_resp_admin_error(sim_resp_t *resp, unsigned status, const char *fmt,
+                          ...)
+{
+  char msg[320];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  sim_resp_json(resp, status, json_pack("{s:s}", "error", msg));
+}
+
+json_t *sim_admin_body(const sim_req_t *req, sim_resp_t *resp)
+{
+  json_error_t jerr;
+  json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+  if (json_is_object(body))
+    return body;
+  sim_resp_admin_error(resp, 400, "the body must be a JSON object%s%.100s",
+                       body ? "" : ": ", body ? "" : jerr.text);
+  json_decref(body);
+  return NULL;
+}
+
 void sim_resp_header(sim_resp_t *resp, const char *name, const char *fmt, ...)
 {
   if (resp->nhdrs == SIM_HDRS_MAX)
@@ -243,7 +266,7 @@ static void log_request(sim_server_t *srv, struct MHD_Connection *conn,
   free(e->query);
   e->seq = seq;
   e->ts_ms = pv_clock_wall_ms();
-  e->mono_ms = pv_clock_mono_ms();
+  e->mono_ms = sim_clock_ms();
   snprintf(e->method, sizeof(e->method), "%s", method);
   e->path = pv_strdup(url);
   e->query = q.data ? pv_strdup(q.data) : pv_strdup("");
@@ -285,23 +308,6 @@ static void faults_clear_locked(sim_server_t *srv)
   srv->nfaults = 0;
 }
 
-static int get_uint_field(const json_t *obj, const char *name, long long min,
-                          long long max, long long *out, char *err,
-                          size_t errlen)
-{
-  json_t *v = json_object_get(obj, name);
-  if (!v || json_is_null(v))
-    return 0;
-  if (!json_is_integer(v) || json_integer_value(v) < min ||
-      json_integer_value(v) > max) {
-    snprintf(err, errlen, "\"%s\" must be an integer in [%lld, %lld]", name,
-             min, max);
-    return -1;
-  }
-  *out = json_integer_value(v);
-  return 0;
-}
-
 /* Parses one fault object; unknown keys are refused so a typo in a test
  * does not silently inject nothing. */
 static int fault_parse(const json_t *obj, fault_t *f, char *err, size_t errlen)
@@ -309,23 +315,14 @@ static int fault_parse(const json_t *obj, fault_t *f, char *err, size_t errlen)
   static const char *const known[] = {"mode",        "status",     "rate",
                                       "latency_ms",  "retry_after", "count",
                                       "path_prefix", "method"};
-  const char *key;
-  json_t *val;
   memset(f, 0, sizeof(*f));
   if (!json_is_object(obj)) {
     snprintf(err, errlen, "a fault must be a JSON object");
     return -1;
   }
-  json_object_foreach((json_t *)(uintptr_t)obj, key, val)
-  {
-    bool ok = false;
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-      ok = ok || strcmp(key, known[i]) == 0;
-    if (!ok) {
-      snprintf(err, errlen, "unknown fault field \"%.64s\"", key);
-      return -1;
-    }
-  }
+  if (sim_json_known_keys(obj, known, sizeof(known) / sizeof(known[0]),
+                          "fault", err, errlen) < 0)
+    return -1;
   const char *mode = json_string_value(json_object_get(obj, "mode"));
   if (!mode) {
     snprintf(err, errlen, "\"mode\" is required: one of none, error, "
@@ -345,12 +342,12 @@ static int fault_parse(const json_t *obj, fault_t *f, char *err, size_t errlen)
     return -1;
   }
   long long status = 503, latency = 1000, retry_after = 1, count = -1;
-  if (get_uint_field(obj, "status", 100, 599, &status, err, errlen) < 0 ||
-      get_uint_field(obj, "latency_ms", 0, 3600000, &latency, err, errlen) <
+  if (sim_json_int(obj, "status", 100, 599, &status, err, errlen) < 0 ||
+      sim_json_int(obj, "latency_ms", 0, 3600000, &latency, err, errlen) <
           0 ||
-      get_uint_field(obj, "retry_after", 0, 86400, &retry_after, err,
-                     errlen) < 0 ||
-      get_uint_field(obj, "count", -1, LLONG_MAX, &count, err, errlen) < 0)
+      sim_json_int(obj, "retry_after", 0, 86400, &retry_after, err,
+                   errlen) < 0 ||
+      sim_json_int(obj, "count", -1, LLONG_MAX, &count, err, errlen) < 0)
     return -1;
   f->rate = 1.0;
   json_t *rate = json_object_get(obj, "rate");
@@ -683,10 +680,8 @@ static void admin_requests(sim_server_t *srv, const sim_req_t *req,
   const char *l = sim_req_arg(req, "limit");
   if ((s && sim_parse_ll(s, 0, LLONG_MAX, &since) < 0) ||
       (l && sim_parse_ll(l, 1, RING_CAP, &limit) < 0)) {
-    sim_resp_json(resp, 400,
-                  json_pack("{s:s}", "error",
-                            "since must be an integer >= 0 and limit in "
-                            "[1, 100000]"));
+    sim_resp_admin_error(resp, 400, "since must be an integer >= 0 and "
+                                    "limit in [1, 100000]");
     return;
   }
   json_t *list = json_array();
@@ -755,7 +750,35 @@ bad:
   for (size_t i = 0; i < n; i++)
     fault_free(&parsed[i]);
   json_decref(body);
-  sim_resp_json(resp, 400, json_pack("{s:s}", "error", err));
+  sim_resp_admin_error(resp, 400, "%s", err);
+}
+
+/* GET /_sim/clock, POST /_sim/clock/advance {"ms":N}: the simulator's
+ * clock is one per process, so every listener serves it. Advancing is for
+ * tests: it makes everything scheduled within N ms happen at the next
+ * request, as if that time had passed. */
+static void admin_clock(const sim_req_t *req, bool advance, sim_resp_t *resp)
+{
+  if (advance) {
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+    json_t *ms = json_object_get(body, "ms");
+    if (!json_is_object(body) || json_object_size(body) != 1 ||
+        !json_is_integer(ms) || json_integer_value(ms) < 0 ||
+        json_integer_value(ms) > SIM_CLOCK_ADVANCE_MAX) {
+      json_decref(body);
+      sim_resp_admin_error(resp, 400, "want {\"ms\":N} with N an integer "
+                                      "in [0, %lld] (30 days)",
+                           SIM_CLOCK_ADVANCE_MAX);
+      return;
+    }
+    sim_clock_advance((uint64_t)json_integer_value(ms));
+    json_decref(body);
+  }
+  sim_resp_json(resp, 200,
+                json_pack("{s:I,s:I}", "now_ms", (json_int_t)sim_clock_ms(),
+                          "advanced_ms",
+                          (json_int_t)sim_clock_offset_ms()));
 }
 
 static void admin(sim_server_t *srv, const sim_req_t *req, sim_resp_t *resp)
@@ -808,16 +831,22 @@ static void admin(sim_server_t *srv, const sim_req_t *req, sim_resp_t *resp)
     admin_requests(srv, req, resp);
     return;
   }
+  if (strcmp(p, "clock") == 0 || strcmp(p, "clock/advance") == 0) {
+    bool advance = p[5] != '\0';
+    if (strcmp(m, advance ? "POST" : "GET") != 0)
+      goto not_allowed;
+    admin_clock(req, advance, resp);
+    return;
+  }
   pthread_mutex_lock(&srv->model_mu);
   bool done = srv->ops->admin && srv->ops->admin(srv->state, req, resp);
   pthread_mutex_unlock(&srv->model_mu);
   if (!done)
-    sim_resp_json(resp, 404, json_pack("{s:s}", "error",
-                                       "unknown admin path; see "
-                                       "docs/simulator.md"));
+    sim_resp_admin_error(resp, 404, "unknown admin path; see "
+                                    "docs/simulator.md");
   return;
 not_allowed:
-  sim_resp_json(resp, 405, json_pack("{s:s}", "error", "method not allowed"));
+  sim_resp_admin_error(resp, 405, "method not allowed");
 }
 
 /* ---- the MHD callbacks ---- */

@@ -113,6 +113,27 @@ uint16_t sim_server_port(const sim_server_t *srv);
 /** Stops the listener, resumes every delayed or hung request. NULL ok. */
 void sim_server_stop(sim_server_t *srv);
 
+/* ---- the simulator's clock (util.c) ---- */
+
+/**
+ * @brief The simulator's own clock: the monotonic clock plus everything
+ * sim_clock_advance() added. Every scheduled change of the models (ONU
+ * discovery, activation stages, CPE informs) and the request log use it,
+ * so a test can skip a wait without sleeping.
+ * @locality any thread (the offset is atomic)
+ */
+uint64_t sim_clock_ms(void);
+/** @returns how far the clock was advanced in total (ms). */
+uint64_t sim_clock_offset_ms(void);
+/** Largest single advance: 30 days. */
+#define SIM_CLOCK_ADVANCE_MAX 2592000000LL
+/** @brief Moves the simulator's clock forward by ms (test-only admin call). */
+void sim_clock_advance(uint64_t ms);
+/** @returns the wall-clock epoch ms of the moment the simulator's clock
+ *  read at_ms (now or earlier), for the timestamps of a change applied
+ *  lazily after it was due. Wall time itself is never advanced. */
+int64_t sim_clock_wall_at(uint64_t at_ms);
+
 /* ---- helpers (util.c) ---- */
 
 /** splitmix64: deterministic, seedable, good enough for a simulator. */
@@ -129,6 +150,28 @@ const char *sim_iso(int64_t wall_ms, char *buf, size_t size);
 int sim_split_path(const char *path, char **segs, int max, char **storage);
 /** Parses a whole decimal integer within [min,max]. @returns 0 or -1. */
 int sim_parse_ll(const char *s, long long min, long long max, long long *out);
+/**
+ * @brief Refuses keys of an admin request body that are not in known, so
+ * a typo in a test fails loudly instead of silently doing nothing.
+ * @returns 0, or -1 with "unknown <what> field \"k\"" in err.
+ */
+int sim_json_known_keys(const json_t *obj, const char *const *known,
+                        size_t nknown, const char *what, char *err,
+                        size_t errlen);
+/**
+ * @brief Reads an optional integer field within [min,max]: absent or
+ * null leaves *out alone.
+ * @returns 1 when present, 0 when absent or null, -1 with a message
+ * naming the field in err.
+ */
+int sim_json_int(const json_t *obj, const char *name, long long min,
+                 long long max, long long *out, char *err, size_t errlen);
+/** @returns the admin request's body as a JSON object, or NULL after
+ *  answering 400 (not JSON, or not an object). */
+json_t *sim_admin_body(const sim_req_t *req, sim_resp_t *resp);
+/** @brief An admin error: {"error": message}. */
+void sim_resp_admin_error(sim_resp_t *resp, unsigned status, const char *fmt,
+                          ...) __attribute__((format(printf, 3, 4)));
 /** A json string from a printf format. */
 json_t *sim_jsonf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,66 @@ char *sim_pct_encode(const char *s)
   }
   out[o] = '\0';
   return out;
+}
+
+/* Only ever grows, so the simulator's clock stays monotonic. */
+static _Atomic uint64_t clock_offset_ms;
+
+uint64_t sim_clock_ms(void)
+{
+  return pv_clock_mono_ms() + atomic_load(&clock_offset_ms);
+}
+
+uint64_t sim_clock_offset_ms(void)
+{
+  return atomic_load(&clock_offset_ms);
+}
+
+void sim_clock_advance(uint64_t ms)
+{
+  atomic_fetch_add(&clock_offset_ms, ms);
+}
+
+int64_t sim_clock_wall_at(uint64_t at_ms)
+{
+  uint64_t now = sim_clock_ms();
+  int64_t wall = pv_clock_wall_ms();
+  return at_ms < now ? wall - (int64_t)(now - at_ms) : wall;
+}
+
+int sim_json_known_keys(const json_t *obj, const char *const *known,
+                        size_t nknown, const char *what, char *err,
+                        size_t errlen)
+{
+  const char *key;
+  json_t *val;
+  json_object_foreach((json_t *)(uintptr_t)obj, key, val)
+  {
+    bool ok = false;
+    for (size_t i = 0; i < nknown && !ok; i++)
+      ok = strcmp(key, known[i]) == 0;
+    if (!ok) {
+      snprintf(err, errlen, "unknown %s field \"%.64s\"", what, key);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int sim_json_int(const json_t *obj, const char *name, long long min,
+                 long long max, long long *out, char *err, size_t errlen)
+{
+  json_t *v = json_object_get(obj, name);
+  if (!v || json_is_null(v))
+    return 0;
+  if (!json_is_integer(v) || json_integer_value(v) < min ||
+      json_integer_value(v) > max) {
+    snprintf(err, errlen, "\"%s\" must be an integer in [%lld, %lld]", name,
+             min, max);
+    return -1;
+  }
+  *out = json_integer_value(v);
+  return 1;
 }
 
 const char *sim_iso(int64_t wall_ms, char *buf, size_t size)

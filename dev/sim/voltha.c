@@ -2,13 +2,12 @@
  * every primitive field present, enums as names, 64-bit ints as strings,
  * lists as {"items":[...]}, Empty as {}, errors as plain text.
  *
- * State changes that the real adapter performs asynchronously (ACTIVATING ->
- * ACTIVE after --activate-delay-ms) are evaluated lazily at the start of
- * every request, so no timer thread touches the model. */
-#include "dev/sim/sim.h"
+ * State changes that the real adapters perform asynchronously (activation
+ * stages, ONU discovery) live in voltha_time.c and are applied lazily at
+ * the start of every request, so no timer thread touches the model. */
+#include "dev/sim/voltha.h"
 
 #include "common/alloc.h"
-#include "common/clock.h"
 
 #include <microhttpd.h>
 #include <stdio.h>
@@ -19,13 +18,7 @@
 #define MAX_DEVICES 500000u
 #define NNI_PORT 1048576u
 #define PON_BASE 536870912u
-#define PONS_PER_OLT 4u
-
-enum { AD_UNKNOWN, AD_PREPROVISIONED, AD_ENABLED, AD_DISABLED };
-enum { OP_UNKNOWN, OP_DISCOVERED, OP_ACTIVATING, OP_TESTING, OP_ACTIVE,
-       OP_FAILED };
-enum { CS_UNKNOWN, CS_UNREACHABLE, CS_REACHABLE };
-enum { ADDR_HOST_PORT, ADDR_IPV4, ADDR_IPV6, ADDR_MAC, ADDR_NONE };
+#define PONS_PER_OLT SIM_PONS_PER_OLT
 
 static const char *const admin_names[] = {"UNKNOWN", "PREPROVISIONED",
                                           "ENABLED", "DISABLED"};
@@ -46,40 +39,6 @@ static const char *const onu_vendors[][2] = {{"ALCL", "Nokia"},
                                              {"HWTC", "Huawei"},
                                              {"ZTEG", "ZTE"}};
 
-typedef struct vdev {
-  char id[20];
-  char type[32];
-  bool root;
-  char parent_id[20];
-  unsigned parent_port_no;
-  char vendor[32], model[32], hw[32], fw[32], serial[24], vendor_id[8];
-  unsigned vlan;
-  int addr_kind;
-  char addr[64];
-  char extra_args[128];
-  unsigned channel_id, onu_id; /* proxy address (ONUs) */
-  unsigned npon;               /* OLT PON ports */
-  unsigned uni_port;           /* ONU UNI port number */
-  int admin, oper, conn;
-  uint64_t due_ms; /* ACTIVATING completes then; 0: nothing pending */
-  bool has_ld;
-  char ld_id[20];
-  uint64_t datapath_id;
-  json_t *lport_down; /* logical port ids disabled (object, OLTs) */
-  json_t *flows;      /* logical flows (array, OLTs) */
-  json_t *meters;     /* meter configs (array, OLTs) */
-} vdev_t;
-
-typedef struct voltha {
-  sim_inventory_t inv;
-  uint64_t rng;
-  vdev_t **devs;
-  size_t ndevs, cap;
-  json_t *index; /* device id -> position in devs */
-  size_t npending;
-  unsigned next_olt; /* index for the next discovered OLT's serials */
-} voltha_t;
-
 /* ---- model ---- */
 
 static void reindex(voltha_t *v)
@@ -93,6 +52,11 @@ static vdev_t *find_dev(voltha_t *v, const char *id)
 {
   json_t *n = json_object_get(v->index, id);
   return n ? v->devs[json_integer_value(n)] : NULL;
+}
+
+vdev_t *sim_voltha_find(voltha_t *v, const char *id)
+{
+  return find_dev(v, id);
 }
 
 static vdev_t *find_ld(voltha_t *v, const char *ld_id)
@@ -121,10 +85,16 @@ static vdev_t *add_dev(voltha_t *v)
   }
   vdev_t *d = pv_calloc(1, sizeof(*d));
   new_id(v, d->id, sizeof(d->id));
+  d->reason = "";
   v->devs[v->ndevs] = d;
   json_object_set_new(v->index, d->id, json_integer((json_int_t)v->ndevs));
   v->ndevs++;
   return d;
+}
+
+vdev_t *sim_voltha_add_dev(voltha_t *v)
+{
+  return add_dev(v);
 }
 
 static void dev_free(vdev_t *d)
@@ -151,37 +121,58 @@ static void make_ld(voltha_t *v, vdev_t *olt)
   olt->meters = json_array();
 }
 
+/* The vendor behind an ONU serial's 4-character vendor id; an unknown id
+ * stands for itself. */
+static const char *onu_vendor(const char *vendor_id)
+{
+  for (size_t i = 0; i < sizeof(onu_vendors) / sizeof(onu_vendors[0]); i++)
+    if (strcmp(onu_vendors[i][0], vendor_id) == 0)
+      return onu_vendors[i][1];
+  return vendor_id;
+}
+
+void sim_voltha_onu_init(voltha_t *v, const vdev_t *olt, vdev_t *d,
+                         unsigned channel, unsigned onu_id,
+                         const char *serial, unsigned j)
+{
+  snprintf(d->type, sizeof(d->type), "brcm_openomci_onu");
+  snprintf(d->parent_id, sizeof(d->parent_id), "%s", olt->id);
+  d->channel_id = channel;
+  d->onu_id = onu_id;
+  d->parent_port_no = PON_BASE + d->channel_id;
+  snprintf(d->serial, sizeof(d->serial), "%s", serial);
+  snprintf(d->vendor_id, sizeof(d->vendor_id), "%.4s", serial);
+  snprintf(d->vendor, sizeof(d->vendor), "%s", onu_vendor(d->vendor_id));
+  snprintf(d->model, sizeof(d->model), "%s-ONT", d->vendor_id);
+  snprintf(d->hw, sizeof(d->hw), "v%u", 1 + (unsigned)(j % 3));
+  snprintf(d->fw, sizeof(d->fw), "3.%u.%u", (unsigned)(v->inv.seed % 7),
+           j % 10);
+  d->vlan = 1024 + d->onu_id;
+  d->addr_kind = ADDR_NONE;
+  d->uni_port = (d->channel_id << 12) | (d->onu_id << 4);
+}
+
 /* ONU j of an OLT: documented in docs/simulator.md. Even j are in service
- * (ENABLED/ACTIVE/REACHABLE), odd j are discovered and waiting to be
- * enabled (PREPROVISIONED/DISCOVERED/REACHABLE). */
+ * (ENABLED/ACTIVE/REACHABLE, flows pushed), odd j are discovered and
+ * waiting to be enabled (PREPROVISIONED/DISCOVERED/REACHABLE). */
 static void add_onus(voltha_t *v, vdev_t *olt, unsigned olt_index)
 {
   unsigned nonus = v->inv.onus_per_olt;
-  const char *const *vend = onu_vendors[olt_index % 4];
+  const char *prefix = onu_vendors[olt_index % 4][0];
+  char serial[24];
   for (unsigned j = 0; j < nonus; j++) {
     vdev_t *d = add_dev(v);
     if (!d)
       return;
-    snprintf(d->type, sizeof(d->type), "brcm_openomci_onu");
-    snprintf(d->parent_id, sizeof(d->parent_id), "%s", olt->id);
-    d->channel_id = j % olt->npon;
-    d->onu_id = j / olt->npon + 1;
-    d->parent_port_no = PON_BASE + d->channel_id;
-    snprintf(d->vendor, sizeof(d->vendor), "%s", vend[1]);
-    snprintf(d->vendor_id, sizeof(d->vendor_id), "%s", vend[0]);
-    snprintf(d->model, sizeof(d->model), "%s-ONT", vend[0]);
-    snprintf(d->hw, sizeof(d->hw), "v%u", 1 + (unsigned)(j % 3));
-    snprintf(d->fw, sizeof(d->fw), "3.%u.%u", (unsigned)(v->inv.seed % 7),
-             j % 10);
-    snprintf(d->serial, sizeof(d->serial), "%s%04X%04X", vend[0],
-             olt_index + 1, j + 1);
-    d->vlan = 1024 + d->onu_id;
-    d->addr_kind = ADDR_NONE;
-    d->uni_port = (d->channel_id << 12) | (d->onu_id << 4);
+    snprintf(serial, sizeof(serial), "%s%04X%04X", prefix, olt_index + 1,
+             j + 1);
+    sim_voltha_onu_init(v, olt, d, j % olt->npon, j / olt->npon + 1, serial,
+                        j);
     bool olt_up = olt->oper == OP_ACTIVE;
     if (j % 2 == 0) {
       d->admin = AD_ENABLED;
       d->oper = olt_up ? OP_ACTIVE : OP_UNKNOWN;
+      d->reason = "omci-flows-pushed";
     } else {
       d->admin = AD_PREPROVISIONED;
       d->oper = olt_up ? OP_DISCOVERED : OP_UNKNOWN;
@@ -207,6 +198,9 @@ static void *voltha_new_impl(const sim_inventory_t *inv)
   v->inv = *inv;
   v->rng = inv->seed * 0x9e3779b97f4a7c15ULL + 0x766f6c7468ULL;
   v->index = json_object();
+  v->act_ms = -1;
+  v->act_serial = json_object();
+  v->next_due = UINT64_MAX;
   for (unsigned i = 0; i < inv->olts; i++) {
     vdev_t *d = add_dev(v);
     if (!d)
@@ -241,6 +235,7 @@ static void voltha_destroy(void *state)
     dev_free(v->devs[i]);
   free(v->devs);
   json_decref(v->index);
+  sim_voltha_time_free(v);
   free(v);
 }
 
@@ -260,83 +255,15 @@ static bool is_onu_type(const char *t)
   return false;
 }
 
-static void set_pending(voltha_t *v, vdev_t *d, uint64_t now)
+void sim_voltha_olt_first_up(voltha_t *v, vdev_t *olt)
 {
-  if (!d->due_ms)
-    v->npending++;
-  d->due_ms = now + v->inv.activate_delay_ms;
-  if (d->due_ms == 0)
-    d->due_ms = 1;
-}
-
-static void clear_pending(voltha_t *v, vdev_t *d)
-{
-  if (d->due_ms && v->npending)
-    v->npending--;
-  d->due_ms = 0;
-}
-
-/* Children follow their OLT: reachable when it is up, unreachable when it
- * is not. */
-static void children_follow(voltha_t *v, vdev_t *olt)
-{
-  bool up = olt->admin == AD_ENABLED && olt->oper == OP_ACTIVE;
-  for (size_t i = 0; i < v->ndevs; i++) {
-    vdev_t *c = v->devs[i];
-    if (c->root || strcmp(c->parent_id, olt->id) != 0)
-      continue;
-    if (!up) {
-      if (c->admin != AD_DISABLED) {
-        c->oper = OP_UNKNOWN;
-        c->conn = CS_UNREACHABLE;
-      }
-      continue;
-    }
-    if (c->admin == AD_ENABLED && !c->due_ms) {
-      c->oper = OP_ACTIVE;
-      c->conn = CS_REACHABLE;
-    } else if (c->admin == AD_PREPROVISIONED) {
-      c->oper = OP_DISCOVERED;
-      c->conn = CS_REACHABLE;
-    }
-  }
-}
-
-static void activate(voltha_t *v, vdev_t *d)
-{
-  if (!d->root) {
-    vdev_t *p = find_dev(v, d->parent_id);
-    if (!p || p->oper != OP_ACTIVE)
-      return; /* stays ACTIVATING until its OLT is up */
-  }
-  clear_pending(v, d);
-  d->oper = OP_ACTIVE;
-  d->conn = CS_REACHABLE;
-  if (d->root) {
-    bool first = d->npon == 0;
-    if (first) {
-      unsigned idx = v->next_olt++;
-      olt_hardware(d, idx, v->inv.seed);
-      make_ld(v, d);
-      /* Discovery: a new OLT reports its ONUs once it is up. */
-      add_onus(v, d, idx);
-    }
-    children_follow(v, d);
-  }
-}
-
-static void tick(voltha_t *v)
-{
-  if (!v->npending)
+  if (olt->npon != 0)
     return;
-  uint64_t now = pv_clock_mono_ms();
-  /* OLTs first so that their ONUs can follow in the same pass. */
-  for (int pass = 0; pass < 2; pass++)
-    for (size_t i = 0; i < v->ndevs; i++) {
-      vdev_t *d = v->devs[i];
-      if (d->due_ms && d->due_ms <= now && d->root == (pass == 0))
-        activate(v, d);
-    }
+  unsigned idx = v->next_olt++;
+  olt_hardware(olt, idx, v->inv.seed);
+  make_ld(v, olt);
+  /* Discovery: a new OLT reports its ONUs once it is up. */
+  add_onus(v, olt, idx);
 }
 
 /* ---- rendering ---- */
@@ -431,7 +358,7 @@ static json_t *dev_json(voltha_t *v, const vdev_t *d, int depth)
   }
   json_object_set_new(o, "admin_state", json_string(admin_names[d->admin]));
   json_object_set_new(o, "oper_status", json_string(oper_names[d->oper]));
-  json_object_set_new(o, "reason", json_string(""));
+  json_object_set_new(o, "reason", json_string(d->reason));
   json_object_set_new(o, "connect_status", json_string(conn_names[d->conn]));
   json_object_set_new(o, "ports", depth > 0 ? ports_json(v, d) : json_array());
   if (depth > 0) {
@@ -628,7 +555,7 @@ static void delete_device(voltha_t *v, vdev_t *d, sim_resp_t *resp)
   for (size_t i = 0; i < v->ndevs; i++) {
     vdev_t *c = v->devs[i];
     if (strcmp(c->id, id) == 0 || strcmp(c->parent_id, id) == 0) {
-      clear_pending(v, c);
+      sim_voltha_forget(v, c);
       dev_free(c);
       continue;
     }
@@ -642,43 +569,25 @@ static void delete_device(voltha_t *v, vdev_t *d, sim_resp_t *resp)
 static void device_action(voltha_t *v, vdev_t *d, const char *action,
                           sim_resp_t *resp)
 {
-  uint64_t now = pv_clock_mono_ms();
   if (strcmp(action, "enable") == 0) {
     if (d->admin == AD_ENABLED && d->oper != OP_FAILED) {
       sim_resp_text(resp, 409, "cannot-enable-an-already-enabled-device: %s",
                     d->id);
       return;
     }
-    d->admin = AD_ENABLED;
-    d->oper = OP_ACTIVATING;
-    set_pending(v, d, now);
-    if (v->inv.activate_delay_ms == 0)
-      activate(v, d);
+    sim_voltha_enable(v, d);
   } else if (strcmp(action, "disable") == 0) {
     if (d->admin == AD_PREPROVISIONED) {
       sim_resp_text(resp, 409, "invalid-admin-state: %s", d->id);
       return;
     }
-    if (d->admin != AD_DISABLED) {
-      clear_pending(v, d);
-      d->admin = AD_DISABLED;
-      d->oper = OP_UNKNOWN;
-      d->conn = CS_UNREACHABLE;
-      if (d->root)
-        children_follow(v, d);
-    }
+    sim_voltha_disable(v, d);
   } else { /* reboot */
     if (d->admin != AD_ENABLED) {
       sim_resp_text(resp, 409, "invalid-admin-state: %s", d->id);
       return;
     }
-    d->oper = OP_ACTIVATING;
-    d->conn = CS_UNREACHABLE;
-    set_pending(v, d, now);
-    if (d->root)
-      children_follow(v, d);
-    if (v->inv.activate_delay_ms == 0)
-      activate(v, d);
+    sim_voltha_reboot(v, d);
   }
   sim_resp_json(resp, 200, json_object());
 }
@@ -875,7 +784,7 @@ static void voltha_handle(void *state, const sim_req_t *req, sim_resp_t *resp)
   char *seg[12];
   char *storage = NULL;
   bool get = strcmp(req->method, "GET") == 0;
-  tick(v);
+  sim_voltha_tick(v);
 
   if (strcmp(req->path, "/health") == 0 ||
       strcmp(req->path, "/api/v1/local/health") == 0) {
@@ -960,10 +869,15 @@ static void voltha_error(void *state, const sim_req_t *req, unsigned status,
   sim_resp_text(resp, status, "%s", r && *r ? r : "Error");
 }
 
+static bool voltha_admin(void *state, const sim_req_t *req, sim_resp_t *resp)
+{
+  return sim_voltha_time_admin(state, req, resp);
+}
+
 const sim_svc_ops_t sim_voltha_ops = {
     .name = "voltha",
     .handle = voltha_handle,
     .error = voltha_error,
-    .admin = NULL,
+    .admin = voltha_admin,
     .destroy = voltha_destroy,
 };

@@ -264,12 +264,11 @@ long pv_sim_clear_faults(const char *base_url)
 
 json_t *pv_sim_stats(const char *base_url)
 {
-  char *body = NULL;
   json_t *j = NULL;
-  long st = admin_call(base_url, "GET", "/_sim/stats", NULL, &body);
-  if (st == 200 && body)
-    j = json_loads(body, 0, NULL);
-  free(body);
+  if (pv_sim_admin(base_url, "GET", "/_sim/stats", NULL, &j) != 200) {
+    json_decref(j);
+    return NULL;
+  }
   return j;
 }
 
@@ -280,4 +279,77 @@ long long pv_sim_stat(const char *base_url, const char *key)
   long long out = json_is_integer(v) ? (long long)json_integer_value(v) : -1;
   json_decref(j);
   return out;
+}
+
+long pv_sim_admin(const char *base_url, const char *method, const char *path,
+                  const char *json, json_t **out)
+{
+  char *body = NULL;
+  long st = admin_call(base_url, method, path, json, &body);
+  if (out)
+    *out = body ? json_loads(body, 0, NULL) : NULL;
+  free(body);
+  return st;
+}
+
+/* Sends obj (stolen) as the body of one admin call. */
+static long admin_json(const char *base_url, const char *method,
+                       const char *path, json_t *obj)
+{
+  char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+  json_decref(obj);
+  if (!body) {
+    fprintf(stderr, "simproc: cannot build the body of %s %s\n", method,
+            path);
+    return -1;
+  }
+  long st = admin_call(base_url, method, path, body, NULL);
+  free(body);
+  return st;
+}
+
+static json_t *ms_or_null(long long ms)
+{
+  return ms < 0 ? json_null() : json_integer(ms);
+}
+
+long pv_sim_onu_announce(const char *voltha_url, const char *olt,
+                         const char *serial, long long after_ms, int enabled)
+{
+  return admin_json(voltha_url, "POST", "/_sim/discover",
+                    json_pack("{s:s,s:s,s:I,s:s}", "olt", olt, "serial",
+                              serial, "after_ms", (json_int_t)after_ms,
+                              "admin_state",
+                              enabled ? "ENABLED" : "PREPROVISIONED"));
+}
+
+long pv_sim_onu_activation(const char *voltha_url, const char *serial,
+                           long long duration_ms)
+{
+  json_t *o = json_pack("{s:o}", "duration_ms", ms_or_null(duration_ms));
+  if (o && serial)
+    json_object_set_new(o, "serial", json_string(serial));
+  return admin_json(voltha_url, "PUT", "/_sim/activation", o);
+}
+
+long pv_sim_cpe_session(const char *genieacs_url, const char *device,
+                        const char *mode, long long inform_after_ms)
+{
+  json_t *o = json_pack("{s:s,s:o}", "device", device, "inform_after_ms",
+                        ms_or_null(inform_after_ms));
+  if (o && mode)
+    json_object_set_new(o, "mode", json_string(mode));
+  return admin_json(genieacs_url, "PUT", "/_sim/session", o);
+}
+
+long pv_sim_cpe_inform(const char *genieacs_url, const char *device)
+{
+  return admin_json(genieacs_url, "POST", "/_sim/inform",
+                    json_pack("{s:s}", "device", device));
+}
+
+long pv_sim_clock_advance(const char *base_url, long long ms)
+{
+  return admin_json(base_url, "POST", "/_sim/clock/advance",
+                    json_pack("{s:I}", "ms", (json_int_t)ms));
 }

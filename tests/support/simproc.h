@@ -1,7 +1,8 @@
 /**
  * @file simproc.h
  * @brief Runs a private build/southbound-sim for a test and talks to its
- * admin API (/_sim/faults, /_sim/stats).
+ * admin API (/_sim/faults, /_sim/stats, and the time of docs/simulator.md:
+ * ONU discovery, activation stages, CPE informs, the clock).
  *
  * Each test that injects faults starts its own simulator on free ports
  * (port 0), so suites never disturb each other or the dev stack.
@@ -44,5 +45,48 @@ long pv_sim_clear_faults(const char *base_url);
 json_t *pv_sim_stats(const char *base_url);
 /** @returns stats[key] as an integer (e.g. "requests"), or -1. */
 long long pv_sim_stat(const char *base_url, const char *key);
+
+/**
+ * @brief One admin call: method on {base_url}{path} with an optional JSON
+ * body. *out (may be NULL) gets the parsed answer (json_decref it; NULL
+ * when the body is not JSON). @returns the HTTP status, or -1.
+ */
+long pv_sim_admin(const char *base_url, const char *method, const char *path,
+                  const char *json, json_t **out);
+
+/* ---- time (docs/simulator.md "Time") ---- */
+
+/**
+ * @brief Announces an ONU with serial to appear under olt (its device id or
+ * serial, e.g. "EC1800000001") after after_ms on the simulator's clock:
+ * PREPROVISIONED/DISCOVERED, or with enabled ENABLED and activating by
+ * itself. POST {voltha_url}/_sim/discover. @returns the HTTP status (200).
+ */
+long pv_sim_onu_announce(const char *voltha_url, const char *olt,
+                         const char *serial, long long after_ms, int enabled);
+/**
+ * @brief Sets how long ONU activation takes, through its stages
+ * (PUT {voltha_url}/_sim/activation): for the ONU with serial, or for all
+ * when serial is NULL. duration_ms 0 is instant; < 0 goes back to the
+ * default (one step after --activate-delay-ms). @returns the HTTP status.
+ */
+long pv_sim_onu_activation(const char *voltha_url, const char *serial,
+                           long long duration_ms);
+/**
+ * @brief Sets how a CPE answers connection requests and when it informs
+ * (PUT {genieacs_url}/_sim/session). mode is "online", "offline", "busy" or
+ * NULL (unchanged); inform_after_ms >= 0: the device informs that long
+ * after a task is queued for it, < 0: it never informs by itself. device
+ * is the raw id (single %). @returns the HTTP status.
+ */
+long pv_sim_cpe_session(const char *genieacs_url, const char *device,
+                        const char *mode, long long inform_after_ms);
+/** @brief The CPE informs now and runs its queued tasks
+ *  (POST {genieacs_url}/_sim/inform). @returns the HTTP status. */
+long pv_sim_cpe_inform(const char *genieacs_url, const char *device);
+/** @brief Test-only: moves the simulator's clock forward, so everything
+ *  scheduled within ms happens at the next request (every listener of
+ *  that simulator). @returns the HTTP status. */
+long pv_sim_clock_advance(const char *base_url, long long ms);
 
 #endif
