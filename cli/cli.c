@@ -204,6 +204,22 @@ void pv_cli_table(FILE *out, const char *const *headers, size_t ncols,
   free(w);
 }
 
+void pv_cli_err_ambiguous_id(const char *id, const pv_pg_result_t *r,
+                             int tenant_col)
+{
+  char *names = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&names, &len);
+  int n = pv_pg_result_ntuples(r);
+  for (int i = 0; i < n && mem; i++)
+    fprintf(mem, "%s%s", i ? ", " : "", pv_pg_result_get(r, i, tenant_col));
+  if (mem)
+    fclose(mem);
+  pv_cli_err("job id \"%s\" exists under %d tenants (%s): give --tenant", id,
+             n, names ? names : "?");
+  free(names);
+}
+
 static int hexval(char c)
 {
   if (c >= '0' && c <= '9')

@@ -128,6 +128,8 @@ out:
 
 typedef struct cand {
   char *job_id;      /* NULL: a record without a usable id (--from-topic) */
+  char *tenant;      /* the job's (ids are unique per tenant); may be NULL
+                        for a record without one (--from-topic) */
   char *target;      /* the source topic to re-inject into */
   char *src_topic;   /* the row's (or dead letter's) source position */
   int src_part;
@@ -191,6 +193,7 @@ static void cands_free(cands_t *cs)
     cand_t *c = &cs->v[i];
     cand_clear_record(c);
     free(c->job_id);
+    free(c->tenant);
     free(c->target);
     free(c->src_topic);
     free(c->dlq_topic);
@@ -304,7 +307,7 @@ static int cand_from_row(cand_t *c, const char *key, const char *payload_hex,
   "job_id, state, source_topic, source_partition::text," \
   " source_offset::text, coalesce(dlq_topic, source_topic || $7::text)," \
   " ordering_key, payload, headers::text, coalesce(error_class, '')," \
-  " coalesce(last_replay_status, '')"
+  " coalesce(last_replay_status, ''), tenant"
 
 /* replayable: dead, or left 'received' by a replay whose produce failed */
 static const char SELECT_ALL_SQL[] =
@@ -316,7 +319,7 @@ static const char SELECT_ALL_SQL[] =
   "  AND ($5::bigint IS NULL OR coalesce(finished_at, updated_at) >="
   "       now() - $5::bigint * interval '1 second')"
   "  AND ($6::text IS NULL OR job_id = $6)"
-  " ORDER BY finished_at, job_id LIMIT 100000";
+  " ORDER BY finished_at, job_id, tenant LIMIT 100000";
 
 static const char SELECT_ONE_SQL[] =
   "SELECT " SELECT_COLS " FROM job_status"
@@ -324,7 +327,7 @@ static const char SELECT_ONE_SQL[] =
   "  AND ($3::text IS NULL OR op = $3) AND ($4::text IS NULL OR error_class = $4)"
   "  AND ($5::bigint IS NULL OR coalesce(finished_at, updated_at) >="
   "       now() - $5::bigint * interval '1 second')"
-  "  AND job_id = $6";
+  "  AND job_id = $6 ORDER BY tenant";
 
 static const char *skip_reason(const char *state, const char *cls,
                                const char *replay_status)
@@ -345,6 +348,7 @@ static const char *skip_reason(const char *state, const char *cls,
 static void cand_from_select(cand_t *c, const pv_pg_result_t *r, int i)
 {
   c->job_id = pv_strdup(pv_pg_result_get(r, i, 0));
+  c->tenant = pv_strdup(pv_pg_result_get(r, i, 11));
   c->src_topic = pv_strdup(pv_pg_result_get(r, i, 2));
   c->target = pv_strdup(c->src_topic);
   c->src_part = (int)strtol(pv_pg_result_get(r, i, 3), NULL, 10);
@@ -382,6 +386,13 @@ static int select_rows(pv_pg_sync_t *db, const pv_config_t *conf,
                  pv_pg_result_error(r));
       pv_pg_result_free(r);
       return PV_EXIT_UNREACHABLE;
+    }
+    if (nids && pv_pg_result_ntuples(r) > 1) {
+      /* ids are unique per tenant only: never guess whose job is meant */
+      pv_cli_err_ambiguous_id(ids[k], r, 11);
+      pv_cli_err("nothing was replayed");
+      pv_pg_result_free(r);
+      return PV_EXIT_USAGE;
     }
     if (nids && pv_pg_result_ntuples(r) == 0) {
       pv_cli_err("no job \"%s\"%s", ids[k],
@@ -508,6 +519,7 @@ static void take_record(const pv_ksync_msg_t *m, const char *topic, void *arg)
     doc = NULL;
   }
   const char *id = json_string_value(json_object_get(doc, "id"));
+  const char *tenant = json_string_value(json_object_get(doc, "tenant"));
   struct { const char *want, *field; } fl[] = {
     {f->tenant, "tenant"}, {f->service, "service"}, {f->op, "op"}};
   bool pass = wanted_id(ts, id);
@@ -520,11 +532,14 @@ static void take_record(const pv_ksync_msg_t *m, const char *topic, void *arg)
   if (pass) {
     cand_t *c = NULL;
     for (size_t i = 0; id && i < ts->cs->n; i++)
-      if (ts->cs->v[i].job_id && !strcmp(ts->cs->v[i].job_id, id))
+      if (ts->cs->v[i].job_id && !strcmp(ts->cs->v[i].job_id, id) &&
+          !strcmp(ts->cs->v[i].tenant ? ts->cs->v[i].tenant : "",
+                  tenant ? tenant : ""))
         c = &ts->cs->v[i];
     if (!c) {
       c = cand_add(ts->cs);
       c->job_id = id ? pv_strdup(id) : NULL;
+      c->tenant = tenant ? pv_strdup(tenant) : NULL;
     }
     free(c->target);
     free(c->src_topic);
@@ -548,7 +563,7 @@ static void take_record(const pv_ksync_msg_t *m, const char *topic, void *arg)
 static const char ROW_SQL[] =
   "SELECT state, source_topic, source_partition, source_offset,"
   " coalesce(error_class, ''), coalesce(last_replay_status, '')"
-  " FROM job_status WHERE job_id = $1";
+  " FROM job_status WHERE job_id = $1 AND tenant = coalesce($2, '')";
 
 /* ---- replay -------------------------------------------------------------- */
 
@@ -563,25 +578,27 @@ static const char REPLAY_ROW_SQL[] =
   "  replay_count = replay_count + 1, last_replay_id = (SELECT id FROM n),"
   "  last_replayed_at = now(), last_replayed_by = $2::text,"
   "  last_replay_status = 'producing', updated_at = now()"
-  "  WHERE job_id = $1::text AND (state = 'dead' OR (state = 'received'"
+  "  WHERE job_id = $1::text AND tenant = $7::text"
+  "   AND (state = 'dead' OR (state = 'received'"
   "   AND last_replay_status = 'produce_failed'))"
-  "  RETURNING job_id)"
-  " INSERT INTO job_replays (id, job_id, replayed_by, dlq_topic,"
+  "  RETURNING job_id, tenant)"
+  " INSERT INTO job_replays (id, job_id, tenant, replayed_by, dlq_topic,"
   "  dlq_partition, dlq_offset, target_topic, had_row, status)"
-  " SELECT (SELECT id FROM n), job_id, $2::text, $3::text, $4::int,"
+  " SELECT (SELECT id FROM n), job_id, tenant, $2::text, $3::text, $4::int,"
   "  $5::bigint, $6::text, true, 'producing' FROM u RETURNING id::text";
 
 static const char REPLAY_NOROW_SQL[] =
-  "INSERT INTO job_replays (job_id, replayed_by, dlq_topic, dlq_partition,"
-  " dlq_offset, target_topic, had_row, status)"
-  " VALUES ($1::text, $2::text, $3::text, $4::int, $5::bigint, $6::text,"
-  "  false, 'producing') RETURNING id::text";
+  "INSERT INTO job_replays (job_id, tenant, replayed_by, dlq_topic,"
+  " dlq_partition, dlq_offset, target_topic, had_row, status)"
+  " VALUES ($1::text, $7::text, $2::text, $3::text, $4::int, $5::bigint,"
+  "  $6::text, false, 'producing') RETURNING id::text";
 
 static const char REPLAY_DONE_SQL[] =
   "WITH r AS (UPDATE job_replays SET status = $2::text, error = $3::text"
-  "  WHERE id = $1::bigint RETURNING job_id)"
-  " UPDATE job_status SET last_replay_status = $2::text"
-  " WHERE job_id = (SELECT job_id FROM r) AND last_replay_id = $1::bigint";
+  "  WHERE id = $1::bigint RETURNING job_id, tenant)"
+  " UPDATE job_status j SET last_replay_status = $2::text FROM r"
+  " WHERE j.job_id = r.job_id AND j.tenant = r.tenant"
+  "  AND j.last_replay_id = $1::bigint";
 
 typedef struct replay_ctx {
   const pv_config_t *conf;
@@ -623,8 +640,8 @@ static void report(const replay_ctx_t *x, const cand_t *c, const char *action,
  * c->skip set) or -1 (printed). */
 static int topic_row_check(pv_pg_sync_t *db, cand_t *c, bool *had_row)
 {
-  const char *q[] = {c->job_id};
-  pv_pg_result_t *r = pv_pg_sync_query(db, ROW_SQL, 1, q);
+  const char *q[] = {c->job_id, c->tenant};
+  pv_pg_result_t *r = pv_pg_sync_query(db, ROW_SQL, 2, q);
   if (!pv_pg_result_ok(r)) {
     pv_cli_err("%s: %s", c->job_id, pv_pg_result_error(r));
     pv_pg_result_free(r);
@@ -656,7 +673,8 @@ static int replay_one(replay_ctx_t *x, cand_t *c)
   snprintf(off, sizeof(off), "%lld", c->dlq_off);
   bool have_pos = c->dlq_part >= 0;
   const char *p[] = {c->job_id, x->by, have_pos ? c->dlq_topic : NULL,
-                     have_pos ? part : NULL, have_pos ? off : NULL, c->target};
+                     have_pos ? part : NULL, have_pos ? off : NULL, c->target,
+                     c->tenant};
   bool had_row = c->job_id != NULL;
   if (c->from_topic && c->job_id) {
     int k = topic_row_check(x->db, c, &had_row);
@@ -668,7 +686,7 @@ static int replay_one(replay_ctx_t *x, cand_t *c)
     }
   }
   pv_pg_result_t *r = pv_pg_sync_query(x->db, had_row ? REPLAY_ROW_SQL
-                                                      : REPLAY_NOROW_SQL, 6, p);
+                                                      : REPLAY_NOROW_SQL, 7, p);
   if (!pv_pg_result_ok(r)) {
     pv_cli_err("%s: recording the replay failed: %s (not sent)",
                c->job_id ? c->job_id : "(no id)", pv_pg_result_error(r));

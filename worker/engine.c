@@ -53,6 +53,8 @@ struct task {
   bool abandoned;             /* its partition was revoked before it ran */
   bool from_store;            /* a parked job claimed from PostgreSQL: its
                                  offset was committed when it parked */
+  bool id_reused;             /* refused: its tenant's id names another job */
+  char *run_key;              /* "tenant\x1fid" in eng->running, once counted */
   int reached;                /* earlier runs that sent a request */
   bool outcome_retried;       /* the outcome was written again without its
                                  result after a permanent failure */
@@ -99,7 +101,8 @@ struct pv_engine_s {
   pv_clients_t *clients;
   pv_kafka_t *kafka;
   pv_map_t *lanes;
-  pv_map_t *running;          /* job id -> task, claimed in this process */
+  pv_map_t *running;          /* "tenant\x1fid" -> task, claimed in this
+                                 process (ids are unique per tenant) */
   pv_map_t *topic_load;       /* topic -> int* jobs in flight from it */
   tenant_q_t *tenants;
   size_t n_tenants;
@@ -263,6 +266,7 @@ static void on_task_closed(uv_handle_t *h)
   free(t->salvaged_tenant);
   free(t->salvaged_service);
   free(t->salvaged_op);
+  free(t->run_key);
   free(t->traceparent);
   free(t->reply);
   free(t->reply_topic_owned);
@@ -293,7 +297,7 @@ static void release(task_t *t, bool done)
     eng->in_flight--;
     t->tq->in_flight--;
     (*topic_slot(eng, t->rec->topic))--;
-    pv_map_remove(eng->running, t->job ? t->job->id : t->salvaged_id);
+    pv_map_remove(eng->running, t->run_key);
   }
   /* Records of the same job that arrived meanwhile: their turn now (the
    * job row tells them it is finished). */
@@ -733,6 +737,7 @@ static bool maybe_park(task_t *t, int attempts, int64_t retry_at_ms)
                                           t->job->service);
   pv_store_outcome_t o = {
     .job_id = t->job->id,
+    .tenant = t->job->tenant,
     .state = "retry_wait",
     .attempts = attempts,
     .err = &t->err,
@@ -787,6 +792,7 @@ static void record_outcome(task_t *t, const char *result_json)
                                           t->job->service);
   pv_store_outcome_t o = {
     .job_id = t->job->id,
+    .tenant = t->job->tenant,
     .state = t->final_state,
     .attempts = t->attempts,
     .result_json = result_json,
@@ -874,6 +880,19 @@ static void on_claim(const pv_claim_t *c, void *arg)
     eng->stats.parked++;
     emit(t, PV_JOB_EV_PARKED);
     release(t, true);
+    return;
+  case PV_CLAIM_REUSED:
+    /* Another job of the tenant has this id: answering with its reply (or
+     * merging into its row) would be wrong, and silently dropping this
+     * one worse. */
+    pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
+                 "id reused: tenant \"%s\" already has a job \"%s\" "
+                 "(%s.%s, %s) with another service, op or payload; give "
+                 "each job its own id", t->job->tenant, t->job->id,
+                 c->service ? c->service : "?", c->op ? c->op : "?",
+                 c->state ? c->state : "?");
+    t->id_reused = true;
+    reject(t);
     return;
   case PV_CLAIM_FINAL:
     /* Finished before (a redelivery): publish what was published then,
@@ -967,13 +986,20 @@ static void start_claim(task_t *t)
   free(hj);
 }
 
+/* The key of a job in eng->running: ids are unique per tenant. */
+static char *run_key_of(const pv_job_t *j)
+{
+  return pv_asprintf("%s\x1f%s", j->tenant, j->id);
+}
+
 /* The task takes an in-flight slot: process, tenant and topic. */
 static void count_in(task_t *t)
 {
   pv_engine_t *eng = t->eng;
   t->counted = true;
   t->active = true;
-  pv_map_put(eng->running, t->job->id, t);
+  t->run_key = run_key_of(t->job);
+  pv_map_put(eng->running, t->run_key, t);
   eng->in_flight++;
   eng->active++;
   t->tq->in_flight++;
@@ -1030,7 +1056,9 @@ static void dispatch(pv_engine_t *eng)
           release(t, false); /* its partition moved on; not ours to run */
           continue;
         }
-        task_t *owner = pv_map_get(eng->running, t->job->id);
+        char *rk = run_key_of(t->job);
+        task_t *owner = pv_map_get(eng->running, rk);
+        free(rk);
         if (owner) {
           /* The same job id is running here under another key: never two
            * runs of one job at once; wait for it. */
@@ -1105,8 +1133,10 @@ static void reject(task_t *t)
     salvage(t);
   }
   eng->stats.invalid++;
-  t->active = true;
-  eng->active++;
+  if (!t->active) { /* a reused id was refused after its claim: active */
+    t->active = true;
+    eng->active++;
+  }
   t->finished_ms = pv_clock_wall_ms();
   t->final_state = "dead";
   t->dlq_topic = pv_asprintf("%s%s", rec->topic, eng->conf->kafka_dlq_suffix);
@@ -1119,8 +1149,9 @@ static void reject(task_t *t)
          PV_S("error", t->err.message));
   char *hj = headers_json(rec);
   pv_store_job_t sj;
-  store_job_of(t, t->salvaged_id, t->salvaged_tenant, t->salvaged_service,
-               t->salvaged_op, hj, &sj);
+  /* a reused id names another job's row: this record gets its own */
+  store_job_of(t, t->id_reused ? NULL : t->salvaged_id, t->salvaged_tenant,
+               t->salvaged_service, t->salvaged_op, hj, &sj);
   t->state = T_FINISHING;
   pv_store_record_invalid(eng->store, &sj, &t->err, t->dlq_topic,
                           on_invalid_recorded, t);

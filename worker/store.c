@@ -209,9 +209,12 @@ void pv_store_destroy(pv_store_t *s)
 /* Inserts the job as running, or takes it over when its last run's lease
  * has expired; otherwise reports the existing row. A new job whose key
  * has an earlier job parked (or running on another worker) is inserted
- * parked behind it, so a key's jobs keep their order across retries. The
- * final SELECT sees the snapshot from before the INSERT: the row as it
- * was. */
+ * parked behind it, so a key's jobs keep their order across retries. Job
+ * ids are unique per tenant: an existing row of the tenant under this id
+ * is taken over only if it is the same job (service, op and payload: a
+ * redelivery or a provctl replay), and reported with same = false
+ * otherwise. The final SELECT sees the snapshot from before the INSERT:
+ * the row as it was. */
 static const char CLAIM_SQL[] =
   "WITH b AS ("
   " SELECT job_id, next_attempt_at FROM job_status"
@@ -246,7 +249,8 @@ static const char CLAIM_SQL[] =
   "                 now() + interval '1 second') END,"
   "  CASE WHEN b.job_id IS NOT NULL THEN 'behind ' || b.job_id END"
   "  FROM (SELECT 1) one LEFT JOIN b ON true"
-  " ON CONFLICT (job_id) DO UPDATE SET state = 'running', runs = j.runs + 1,"
+  " ON CONFLICT (job_id, tenant) DO UPDATE SET state = 'running',"
+  "  runs = j.runs + 1,"
   "  started_at = now(), lease_until = EXCLUDED.lease_until,"
   "  worker_id = EXCLUDED.worker_id, source_topic = EXCLUDED.source_topic,"
   "  source_partition = EXCLUDED.source_partition,"
@@ -256,15 +260,21 @@ static const char CLAIM_SQL[] =
   "  AND NOT (j.state = 'retry_wait' AND j.next_attempt_at > now())"
   "  AND (j.lease_until IS NULL OR j.lease_until < now()"
   "       OR j.worker_id = EXCLUDED.worker_id)"
+  "  AND j.service = EXCLUDED.service AND j.op = EXCLUDED.op"
+  "  AND j.payload = EXCLUDED.payload"
   " RETURNING j.runs, j.state, j.reached, j.retry_reason)"
   " SELECT CASE WHEN state = 'running' THEN 'claimed' ELSE 'parked' END,"
   "  runs, state, NULL::bytea, NULL::text, NULL::text, NULL::bigint,"
-  "  retry_reason, NULL::text, NULL::text, reached FROM c"
+  "  retry_reason, NULL::text, NULL::text, reached, true, NULL::text,"
+  "  NULL::text FROM c"
   " UNION ALL"
   " SELECT 'existing', runs, state, reply, reply_topic, dlq_topic,"
   "  (extract(epoch FROM lease_until - now()) * 1000)::bigint, worker_id,"
-  "  error_class, error_message, attempts"
-  "  FROM job_status WHERE job_id = $1::text AND NOT EXISTS (SELECT 1 FROM c)";
+  "  error_class, error_message, attempts,"
+  "  service = $3::text AND op = $4::text AND payload = $12::bytea,"
+  "  service, op"
+  "  FROM job_status WHERE job_id = $1::text AND tenant = $2::text"
+  "  AND NOT EXISTS (SELECT 1 FROM c)";
 
 const char *pv_store_claim_sql(void)
 {
@@ -299,6 +309,15 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
     return;
   }
   c.state = pv_pg_result_get(res, 0, 2);
+  const char *same = pv_pg_result_get(res, 0, 11);
+  if (same && !strcmp(same, "f")) {
+    /* the tenant's id names another job: never answered with its reply */
+    c.status = PV_CLAIM_REUSED;
+    c.service = pv_pg_result_get(res, 0, 12);
+    c.op = pv_pg_result_get(res, 0, 13);
+    cb(&c, w->arg);
+    return;
+  }
   if (c.state && (!strcmp(c.state, "succeeded") || !strcmp(c.state, "failed") ||
                   !strcmp(c.state, "dead"))) {
     size_t len = 0;
@@ -371,7 +390,8 @@ static const char FINISH_SQL[] =
   " next_attempt_at = to_timestamp($11::bigint / 1000.0),"
   " retry_reason = $12::text, breaker_state = $13::text, lease_until = NULL,"
   " updated_at = now()"
-  " WHERE job_id = $1::text AND state NOT IN ('succeeded', 'failed', 'dead')";
+  " WHERE job_id = $1::text AND tenant = $14::text"
+  "  AND state NOT IN ('succeeded', 'failed', 'dead')";
 
 static void done_cb_adapter(write_op_t *w, const pv_pg_result_t *res, bool ok)
 {
@@ -384,7 +404,7 @@ void pv_store_finish(pv_store_t *s, const pv_store_outcome_t *o,
                      pv_store_done_cb cb, void *arg)
 {
   bool has_err = o->err && o->err->cls != PV_ERR_NONE;
-  char **p = pv_calloc(13, sizeof(char *));
+  char **p = pv_calloc(14, sizeof(char *));
   p[0] = pv_strdup(o->job_id);
   p[1] = pv_strdup(o->state);
   p[2] = fmt_ll(o->attempts);
@@ -398,7 +418,8 @@ void pv_store_finish(pv_store_t *s, const pv_store_outcome_t *o,
   p[10] = o->next_attempt_ms ? fmt_ll(o->next_attempt_ms) : NULL;
   p[11] = dup_or_null(o->retry_reason);
   p[12] = dup_or_null(o->breaker_state);
-  write_new(s, "finish", FINISH_SQL, o->job_id, 13, p, done_cb_adapter,
+  p[13] = pv_strdup(o->tenant);
+  write_new(s, "finish", FINISH_SQL, o->job_id, 14, p, done_cb_adapter,
             (void *)cb, arg);
 }
 
@@ -409,15 +430,23 @@ static const char INVALID_SQL[] =
   " source_topic, source_partition, source_offset, reply_topic,"
   " correlation_id, content_type, payload, headers, received_at,"
   " finished_at, error_class, error_message, errors, dlq_topic, worker_id)"
-  " VALUES ($1::text, coalesce($2::text, ''), coalesce($3::text, ''),"
+  /* An id the tenant already uses for another job: this record's row is
+   * named after its position ($19) instead, never merged into that job's
+   * row. */
+  " SELECT CASE WHEN EXISTS (SELECT 1 FROM job_status o"
+  "   WHERE o.job_id = $1::text AND o.tenant = coalesce($2::text, '')"
+  "    AND (o.service <> coalesce($3::text, '') OR o.op <> coalesce($4::text, '')"
+  "         OR o.payload <> $12::bytea)) THEN $19::text ELSE $1::text END,"
+  "  coalesce($2::text, ''), coalesce($3::text, ''),"
   "  coalesce($4::text, ''), $5::text, 'dead', $6::text, $7::int,"
   "  $8::bigint, $9::text, $10::text, $11::text, $12::bytea, $13::jsonb,"
   "  to_timestamp($14::bigint / 1000.0), now(), $15::text, $16::text,"
   "  jsonb_build_array(jsonb_build_object('at', now(), 'class', $15::text,"
-  "  'message', $16::text)), $17::text, $18::text)"
+  "  'message', $16::text)), $17::text, $18::text"
   /* A replayed job (row moved back to 'received' by provctl) that is
    * refused again must end dead again, not stay runnable forever. */
-  " ON CONFLICT (job_id) DO UPDATE SET state = 'dead', finished_at = now(),"
+  " ON CONFLICT (job_id, tenant) DO UPDATE SET state = 'dead',"
+  "  finished_at = now(),"
   "  error_class = EXCLUDED.error_class,"
   "  error_message = EXCLUDED.error_message,"
   "  errors = job_status.errors || EXCLUDED.errors,"
@@ -431,11 +460,10 @@ void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
                              const pv_error_t *err, const char *dlq_topic,
                              pv_store_done_cb cb, void *arg)
 {
-  char **p = pv_calloc(18, sizeof(char *));
-  p[0] = j->job_id ? pv_strdup(j->job_id)
-                   : pv_asprintf("invalid:%s:%d:%lld", j->source_topic,
-                                 (int)j->source_partition,
-                                 (long long)j->source_offset);
+  char **p = pv_calloc(19, sizeof(char *));
+  p[18] = pv_asprintf("invalid:%s:%d:%lld", j->source_topic,
+                      (int)j->source_partition, (long long)j->source_offset);
+  p[0] = j->job_id ? pv_strdup(j->job_id) : pv_strdup(p[18]);
   p[1] = dup_or_null(j->tenant);
   p[2] = dup_or_null(j->service);
   p[3] = dup_or_null(j->op);
@@ -453,7 +481,7 @@ void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
   p[15] = pv_strdup(err->message);
   p[16] = dup_or_null(dlq_topic);
   p[17] = pv_strdup(s->worker_id);
-  write_new(s, "invalid", INVALID_SQL, p[0], 18, p, done_cb_adapter,
+  write_new(s, "invalid", INVALID_SQL, p[0], 19, p, done_cb_adapter,
             (void *)cb, arg);
 }
 
@@ -461,7 +489,7 @@ void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
 
 static const char DUE_SQL[] =
   "WITH due AS ("
-  " SELECT j.job_id FROM job_status j"
+  " SELECT j.job_id, j.tenant FROM job_status j"
   "  WHERE ((j.state = 'retry_wait' AND j.next_attempt_at <= now())"
   "         OR (j.state = 'running' AND j.lease_until < now()))"
   "   AND j.source_topic = ANY ($4::text[])"
@@ -477,7 +505,7 @@ static const char DUE_SQL[] =
   "  started_at = now(), worker_id = $2::text,"
   "  lease_until = now() + $3::int * interval '1 millisecond',"
   "  updated_at = now()"
-  " FROM due WHERE j.job_id = due.job_id"
+  " FROM due WHERE j.job_id = due.job_id AND j.tenant = due.tenant"
   " RETURNING j.job_id, j.tenant, j.ordering_key, j.source_topic,"
   "  j.source_partition, j.source_offset, j.reply_topic, j.content_type,"
   "  j.payload, j.headers::text,"

@@ -3,7 +3,7 @@
  * @brief The job table and breaker tables as the worker writes them: the
  * domain SQL on top of the asynchronous PostgreSQL layer (pg.h).
  *
- * Every write is an idempotent statement keyed by job id or by
+ * Every write is an idempotent statement keyed by (job id, tenant) or by
  * (service, tenant, endpoint): when the connection drops with a write in
  * flight, the store sends it again after reconnecting, and running it twice
  * changes nothing. Callers therefore see a write either succeed or, only
@@ -48,6 +48,8 @@ typedef enum pv_claim_status {
   PV_CLAIM_BUSY,       /**< running elsewhere under a live lease */
   PV_CLAIM_PARKED,     /**< parked (behind an earlier job of its key, or
                             already waiting for its next attempt) */
+  PV_CLAIM_REUSED,     /**< the tenant's id names another job (service, op
+                            or payload differ): refuse this record */
   PV_CLAIM_ERROR       /**< the store is shutting down */
 } pv_claim_status_t;
 
@@ -64,6 +66,8 @@ typedef struct pv_claim {
   const char *error_class;   /**< last error, NULL if none */
   const char *error_message;
   int attempts;
+  /* For PV_CLAIM_REUSED: the job the id names (with state above). */
+  const char *service, *op;
   /* For PV_CLAIM_BUSY: */
   int64_t lease_left_ms;
   const char *worker_id;    /**< BUSY: who runs it; PARKED: "behind <id>" */
@@ -71,13 +75,14 @@ typedef struct pv_claim {
 
 typedef void (*pv_claim_cb)(const pv_claim_t *claim, void *arg);
 
-/** @brief Inserts the job as running, or reports why it must not run. */
+/** @brief Inserts the job as running, or reports why it must not run.
+ *  Rows are keyed by (job_id, tenant): job ids are unique per tenant. */
 void pv_store_claim(pv_store_t *store, const pv_store_job_t *job,
                     pv_claim_cb cb, void *arg);
 
 /** A run's outcome. */
 typedef struct pv_store_outcome {
-  const char *job_id;
+  const char *job_id, *tenant;
   const char *state;        /**< succeeded, failed, dead or retry_wait */
   int attempts;             /**< HTTP attempts of this run */
   const char *result_json;  /**< may be NULL */
@@ -101,7 +106,8 @@ void pv_store_finish(pv_store_t *store, const pv_store_outcome_t *out,
  * @brief Records a record that never became a runnable job (undecodable,
  * invalid, unknown tenant/op): a 'dead' row, so dashboards count it. job
  * fields may be NULL where the record did not carry them; a record
- * without a usable id is stored as "invalid:<topic>:<partition>:<offset>".
+ * without a usable id is stored as "invalid:<topic>:<partition>:<offset>",
+ * and so is one whose id the tenant already uses for another job.
  */
 void pv_store_record_invalid(pv_store_t *store, const pv_store_job_t *job,
                              const pv_error_t *err, const char *dlq_topic,

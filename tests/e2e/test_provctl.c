@@ -571,3 +571,47 @@ Test(provctl, breaker_force_open_fails_fast_for_that_tenant_only)
   assert_sql("SELECT string_agg(state, ',') FROM breaker_state WHERE"
              " service = 'voltha' AND tenant = $1", brk_a, "closed");
 }
+
+Test(provctl, an_id_two_tenants_use_needs_tenant)
+{
+  start(false);
+  char id[96];
+  snprintf(id, sizeof(id), "two-%s", E.suffix);
+  /* two dead jobs under one id, one per tenant */
+  const char *tenants[] = {"isp-east", "isp-west"};
+  for (int i = 0; i < 2; i++) {
+    char q[640];
+    snprintf(q, sizeof(q),
+             "INSERT INTO job_status (job_id, tenant, service, op, state,"
+             " source_topic, source_partition, source_offset, payload,"
+             " finished_at, error_class, dlq_topic) VALUES ($1, '%s',"
+             " 'voltha', 'health_check', 'dead', '%s', 0, %d, '\\x00', now(),"
+             " 'http_5xx', '%s') RETURNING 1", tenants[i], E.jobs_topic, i,
+             E.dlq_topic);
+    free(sql(q, id));
+  }
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "status", id), 2, "%s", out);
+  cr_assert(strstr(err, "exists under 2 tenants (isp-east, isp-west): give "
+                        "--tenant"), "%s", err);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "status", id, "--tenant", "isp-west"), 0,
+               "%s", err);
+  cr_assert(strstr(out, "\"tenant\": \"isp-west\""), "%s", out);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "status", "--tenant", "isp-north", id), 1);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", id, "--dry-run"), 2,
+               "%s", out);
+  cr_assert(strstr(err, "give --tenant"), "%s", err);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", id, "--tenant",
+                       "isp-east", "--dry-run"), 0, "%s", err);
+  cr_assert(strstr(out, "would-replay"), "%s", out);
+  free(out);
+  free(err);
+}
