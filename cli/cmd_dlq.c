@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 
 #include "common/alloc.h"
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "jobs/job.h"
 #include "worker/kafka_sync.h"
@@ -254,9 +255,11 @@ static void cand_from_msg(cand_t *c, const pv_ksync_msg_t *m,
 }
 
 /* The row's copy of the record: used when its dead letter is gone from
- * the topic (retention) — the payload column holds the same bytes. */
-static int cand_from_row(cand_t *c, const char *key, const char *payload_hex,
-                         const char *headers_json)
+ * the topic (retention) — the payload column holds the same bytes, the
+ * ordering_key column the key's, the headers column every header
+ * (common/bytes.h's JSON form). */
+static int cand_from_row(cand_t *c, const char *key_hex,
+                         const char *payload_hex, const char *headers_json)
 {
   size_t len = 0;
   char *value = pv_cli_unhex(payload_hex, &len);
@@ -269,32 +272,20 @@ static int cand_from_row(cand_t *c, const char *key, const char *payload_hex,
   cand_clear_record(c);
   c->value = value;
   c->len = len;
-  if (key) {
-    c->key = pv_strdup(key);
-    c->key_len = strlen(key);
-    c->has_key = true;
+  if (key_hex) {
+    c->key = pv_cli_unhex(key_hex, &c->key_len);
+    c->has_key = c->key != NULL;
   }
   size_t i;
   json_t *h;
   json_array_foreach(hj, i, h) {
-    const char *name = json_string_value(json_array_get(h, 0));
-    json_t *v = json_array_get(h, 1);
-    if (!name || dropped_header(name))
-      continue;
-    if (json_is_string(v)) {
-      cand_header(c, name, json_string_value(v), json_string_length(v));
-    } else if (json_is_object(v)) {
-      size_t blen = 0;
-      char *hex = pv_asprintf("\\x%s", json_string_value(json_object_get(
-                                           v, "hex")) ? json_string_value(
-                                           json_object_get(v, "hex")) : "");
-      char *bin = pv_cli_unhex(hex, &blen);
-      cand_header(c, name, bin ? bin : "", bin ? blen : 0);
-      free(bin);
-      free(hex);
-    } else {
-      cand_header(c, name, NULL, 0);
-    }
+    size_t nlen, vlen;
+    char *name = pv_bytes_from_json(json_array_get(h, 0), &nlen);
+    char *val = pv_bytes_from_json(json_array_get(h, 1), &vlen);
+    if (name && !dropped_header(name))
+      cand_header(c, name, val, vlen); /* val NULL: a header without one */
+    free(name);
+    free(val);
   }
   json_decref(hj);
   c->have_record = true;

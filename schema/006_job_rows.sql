@@ -52,3 +52,49 @@ BEGIN
   RETURN n;
 END;
 $$;
+
+-- Kafka keys and correlation ids are bytes. As text, PostgreSQL refused a
+-- key or correlation-id that was not UTF-8 (or held a NUL byte), and the
+-- (tenant, ordering_key) btree refused a key past ~2,700 bytes: the job was
+-- dead-lettered as 'internal' with no row. They are stored as bytea, byte
+-- for byte, and keys are indexed by their SHA-256 (32 bytes whatever the
+-- key), kept in a generated column: the claim and the due-job scan look a
+-- key up with ordering_key_hash = sha256(<key>) AND ordering_key = <key>.
+-- A column rather than an index on the expression: the planner keeps
+-- statistics for a column, and with the expression's default estimate it
+-- preferred scanning every unfinished job to probing the index once per
+-- parked job. (Header values stay in the headers jsonb, as a string when
+-- UTF-8 text without a NUL byte, else {"hex": "..."}.)
+DROP VIEW parked_jobs;
+DROP INDEX job_status_tenant_key_all_idx;
+ALTER TABLE job_status
+  ALTER COLUMN ordering_key TYPE bytea USING convert_to(ordering_key, 'UTF8'),
+  ALTER COLUMN correlation_id TYPE bytea USING convert_to(correlation_id, 'UTF8');
+ALTER TABLE job_status
+  ADD COLUMN ordering_key_hash bytea
+      GENERATED ALWAYS AS (sha256(ordering_key)) STORED;
+CREATE INDEX job_status_tenant_key_hash_idx
+  ON job_status (tenant, ordering_key_hash)
+  WHERE ordering_key_hash IS NOT NULL;
+
+-- Bytes as people read them: the text when they are UTF-8 (without a NUL
+-- byte), else PostgreSQL's own bytea notation, '\x' and hex. For views,
+-- dashboards and provctl; never compare or join on it.
+CREATE FUNCTION provisiond_bytes_text(b bytea)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+AS $$
+BEGIN
+  RETURN convert_from(b, 'UTF8');
+EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+  RETURN '\x' || encode(b, 'hex');
+END;
+$$;
+
+CREATE VIEW parked_jobs AS
+  SELECT job_id, tenant, service, op,
+         provisiond_bytes_text(ordering_key) AS ordering_key, retry_reason,
+         breaker_state, runs, reached, attempts, error_class, error_message,
+         next_attempt_at, deadline, received_at
+    FROM job_status
+   WHERE state = 'retry_wait';

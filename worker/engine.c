@@ -2,6 +2,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/map.h"
@@ -137,6 +138,7 @@ static void publish(task_t *t);
 static void start_claim(task_t *t);
 static void classify(task_t *t);
 static void reject(task_t *t);
+static void on_invalid_recorded(bool ok, void *arg);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -207,27 +209,17 @@ static char *new_traceparent(pv_engine_t *eng)
                      (unsigned long long)r[1], (unsigned long long)r[2]);
 }
 
-/* Original headers as [[name, value|null], ...] for the job row; a value
- * that is not UTF-8 text is kept as {"hex": "..."}. */
+/* Original headers as [[name, value|null], ...] for the job row, exact:
+ * names and values that are not UTF-8 text (or hold a NUL byte, which
+ * jsonb refuses) are kept as {"hex": "..."} (common/bytes.h). */
 static char *headers_json(const pv_record_t *rec)
 {
   json_t *arr = json_array();
   for (size_t i = 0; i < rec->n_headers; i++) {
     const pv_header_t *h = &rec->headers[i];
-    json_t *v = json_null();
-    if (h->value) {
-      v = json_stringn(h->value, h->value_len);
-      if (!v) {
-        char *hex = pv_malloc(2 * h->value_len + 1);
-        for (size_t b = 0; b < h->value_len; b++)
-          snprintf(hex + 2 * b, 3, "%02x", (unsigned char)h->value[b]);
-        v = json_pack("{s:s}", "hex", hex);
-        free(hex);
-      }
-    }
-    json_t *name = json_string(h->name);
-    if (!name)
-      name = json_string("(invalid header name)");
+    json_t *v = h->value ? pv_bytes_to_json(h->value, h->value_len)
+                         : json_null();
+    json_t *name = pv_bytes_to_json(h->name, strlen(h->name));
     json_array_append_new(arr, json_pack("[oo]", name, v));
   }
   char *s = json_dumps(arr, JSON_COMPACT);
@@ -859,6 +851,38 @@ static void on_busy_recheck(uv_timer_t *timer)
   start_claim(timer->data);
 }
 
+/* The row's identity and provenance, as the job table keeps them. */
+static void store_job_of(const task_t *t, const char *id, const char *tenant,
+                         const char *service, const char *op,
+                         const char *hdrs_json, pv_store_job_t *sj)
+{
+  const pv_record_t *rec = t->rec;
+  memset(sj, 0, sizeof(*sj));
+  sj->job_id = id;
+  sj->tenant = tenant;
+  sj->service = service;
+  sj->op = op;
+  /* an empty key is no key, as for the lanes */
+  if (rec->key && rec->key_len) {
+    sj->ordering_key = rec->key;
+    sj->ordering_key_len = rec->key_len;
+  }
+  sj->source_topic = rec->topic;
+  sj->source_partition = rec->partition;
+  sj->source_offset = rec->offset;
+  sj->reply_topic = t->reply_topic;
+  const pv_header_t *corr = pv_record_header(rec, "correlation-id");
+  if (corr && corr->value) {
+    sj->correlation_id = corr->value;
+    sj->correlation_id_len = corr->value_len;
+  }
+  sj->content_type = pv_format_content_type(t->format);
+  sj->payload = rec->value;
+  sj->payload_len = rec->value_len;
+  sj->headers_json = hdrs_json;
+  sj->received_at_ms = t->received_ms;
+}
+
 static void on_claim(const pv_claim_t *c, void *arg)
 {
   task_t *t = arg;
@@ -934,41 +958,25 @@ static void on_claim(const pv_claim_t *c, void *arg)
     break;
   }
   /* The job row could not be written for a reason other than the
-   * connection (already retried): an operator has to look. */
-  pv_error_t e;
-  pv_error_set(&e, PV_ERR_INTERNAL, 0,
-               "the job could not be recorded in PostgreSQL");
-  t->err = e;
+   * connection (already retried): an operator has to look. The job still
+   * gets a dead row, so that it can be found and replayed by its id: one
+   * without what PostgreSQL may have refused in the first (key, headers,
+   * correlation id; the dead letter keeps them all). */
+  pv_error_set(&t->err, PV_ERR_INTERNAL, 0,
+               "the job could not be recorded in PostgreSQL (see "
+               "store.write_failed)");
   t->finished_ms = pv_clock_wall_ms();
   t->final_state = "dead";
   build_reply(t, "dead", NULL);
   t->dlq_topic = pv_asprintf("%s%s", t->rec->topic, eng->conf->kafka_dlq_suffix);
-  publish(t);
-}
-
-/* The row's identity and provenance, as the job table keeps them. */
-static void store_job_of(const task_t *t, const char *id, const char *tenant,
-                         const char *service, const char *op,
-                         const char *hdrs_json, pv_store_job_t *sj)
-{
-  const pv_record_t *rec = t->rec;
-  memset(sj, 0, sizeof(*sj));
-  sj->job_id = id;
-  sj->tenant = tenant;
-  sj->service = service;
-  sj->op = op;
-  sj->ordering_key = rec->key && !memchr(rec->key, '\0', rec->key_len)
-                         ? rec->key : NULL;
-  sj->source_topic = rec->topic;
-  sj->source_partition = rec->partition;
-  sj->source_offset = rec->offset;
-  sj->reply_topic = t->reply_topic;
-  sj->correlation_id = header_str(rec, "correlation-id");
-  sj->content_type = pv_format_content_type(t->format);
-  sj->payload = rec->value;
-  sj->payload_len = rec->value_len;
-  sj->headers_json = hdrs_json;
-  sj->received_at_ms = t->received_ms;
+  pv_store_job_t sj;
+  store_job_of(t, t->job->id, t->job->tenant, t->job->service, t->job->op,
+               "[]", &sj);
+  sj.ordering_key = NULL;
+  sj.correlation_id = NULL;
+  t->state = T_FINISHING;
+  pv_store_record_invalid(eng->store, &sj, &t->err, t->dlq_topic,
+                          on_invalid_recorded, t);
 }
 
 static void start_claim(task_t *t)
@@ -1215,16 +1223,31 @@ static void classify(task_t *t)
                                           : new_traceparent(eng);
 }
 
+/* "tenant\x1fkey" naming a lane. A key is bytes: one holding a NUL byte
+ * is named by its hex, after a \x1e no text key starts with. */
+static char *lane_key_of(const task_t *t)
+{
+  const pv_record_t *rec = t->rec;
+  if (!rec->key || !rec->key_len)
+    return pv_asprintf("%s\x1f%s", t->job->tenant, t->job->id);
+  if (!memchr(rec->key, '\0', rec->key_len))
+    return pv_asprintf("%s\x1f%s", t->job->tenant, rec->key);
+  size_t n = strlen(t->job->tenant);
+  char *lk = pv_malloc(n + 2 + 2 * rec->key_len + 1);
+  memcpy(lk, t->job->tenant, n);
+  lk[n++] = '\x1f';
+  lk[n++] = '\x1e';
+  for (size_t i = 0; i < rec->key_len; i++, n += 2)
+    snprintf(lk + n, 3, "%02x", (unsigned char)rec->key[i]);
+  lk[n] = '\0';
+  return lk;
+}
+
 /* Jobs of one tenant with one Kafka key share a lane (no key: the job id). */
 static void lane_enqueue(task_t *t)
 {
   pv_engine_t *eng = t->eng;
-  const pv_record_t *rec = t->rec;
-  const char *key = rec->key && rec->key_len &&
-                            !memchr(rec->key, '\0', rec->key_len)
-                        ? rec->key
-                        : t->job->id;
-  char *lk = pv_asprintf("%s\x1f%s", t->job->tenant, key);
+  char *lk = lane_key_of(t);
   lane_t *l = pv_map_get(eng->lanes, lk);
   if (!l) {
     size_t n = strlen(lk);
@@ -1299,47 +1322,23 @@ static void on_fatal(const char *reason, void *arg)
 
 /* ---- parked jobs coming due -------------------------------------------- */
 
-static int hex_nibble(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return 0;
-}
-
 /* Headers as the job row keeps them, back into a record's headers. */
 static void headers_from_json(pv_record_t *rec, const char *text)
 {
   json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
   size_t n = json_array_size(arr);
-  if (n > PV_KAFKA_MAX_HEADERS)
-    n = PV_KAFKA_MAX_HEADERS;
   rec->headers = pv_calloc(n ? n : 1, sizeof(pv_header_t));
   for (size_t i = 0; i < n; i++) {
     json_t *pair = json_array_get(arr, i);
-    const char *name = json_string_value(json_array_get(pair, 0));
-    json_t *v = json_array_get(pair, 1);
+    size_t len = 0;
+    char *name = pv_bytes_from_json(json_array_get(pair, 0), &len);
     if (!name)
       continue;
     pv_header_t *h = &rec->headers[rec->n_headers++];
-    h->name = pv_strdup(name);
-    if (json_is_string(v)) {
-      h->value_len = json_string_length(v);
-      h->value = pv_malloc(h->value_len + 1);
-      memcpy(h->value, json_string_value(v), h->value_len + 1);
-    } else if (json_is_object(v)) {
-      const char *hex = json_string_value(json_object_get(v, "hex"));
-      size_t len = hex ? strlen(hex) / 2 : 0;
-      h->value = pv_malloc(len + 1);
-      for (size_t b = 0; b < len; b++)
-        h->value[b] = (char)(hex_nibble(hex[2 * b]) << 4 |
-                             hex_nibble(hex[2 * b + 1]));
-      h->value[len] = '\0';
-      h->value_len = len;
-    }
+    h->name = name;
+    json_t *v = json_array_get(pair, 1);
+    if (!json_is_null(v))
+      h->value = pv_bytes_from_json(v, &h->value_len);
   }
   json_decref(arr);
 }
@@ -1365,8 +1364,10 @@ static void on_due(const pv_due_job_t *d, void *arg)
   rec->partition = d->source_partition;
   rec->offset = d->source_offset;
   if (d->ordering_key) {
-    rec->key = pv_strdup(d->ordering_key);
-    rec->key_len = strlen(d->ordering_key);
+    rec->key = pv_malloc(d->ordering_key_len + 1);
+    memcpy(rec->key, d->ordering_key, d->ordering_key_len);
+    rec->key[d->ordering_key_len] = '\0';
+    rec->key_len = d->ordering_key_len;
   }
   rec->value = pv_malloc(d->payload_len + 1);
   memcpy(rec->value, d->payload, d->payload_len);

@@ -1,6 +1,7 @@
 #include "worker/store.h"
 
 #include "common/alloc.h"
+#include "common/bytes.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -218,13 +219,14 @@ void pv_store_destroy(pv_store_t *s)
 static const char CLAIM_SQL[] =
   "WITH b AS ("
   " SELECT job_id, next_attempt_at FROM job_status"
-  "  WHERE $5::text IS NOT NULL AND tenant = $2::text"
-  "   AND ordering_key = $5::text AND job_id <> $1::text"
+  "  WHERE $5::bytea IS NOT NULL AND tenant = $2::text"
+  "   AND ordering_key_hash = sha256($5::bytea)"
+  "   AND ordering_key = $5::bytea AND job_id <> $1::text"
   "   AND state NOT IN ('succeeded', 'failed', 'dead')"
   /* Neither the state test (NOT IN) nor the lease test (a CASE, not an
-   * OR) can be served by an index, so only the (tenant, ordering_key)
-   * index of 005 can: with them indexable, the planner scanned every job
-   * in flight of the tenant at each claim (1-7 ms; throughput fell
+   * OR) can be served by an index, so only the (tenant, key hash) index
+   * of 006 can: with them indexable, the planner scanned every job in
+   * flight of the tenant at each claim (1-7 ms; throughput fell
    * fourfold). */
   "   AND CASE WHEN state = 'running'"
   "        THEN lease_until > now() AND worker_id <> $17::text"
@@ -235,10 +237,10 @@ static const char CLAIM_SQL[] =
   "  state, runs, source_topic, source_partition, source_offset, reply_topic,"
   "  correlation_id, content_type, payload, headers, received_at, started_at,"
   "  deadline, lease_until, worker_id, next_attempt_at, retry_reason)"
-  " SELECT $1::text, $2::text, $3::text, $4::text, $5::text,"
+  " SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea,"
   "  CASE WHEN b.job_id IS NULL THEN 'running' ELSE 'retry_wait' END,"
   "  CASE WHEN b.job_id IS NULL THEN 1 ELSE 0 END, $6::text, $7::int,"
-  "  $8::bigint, $9::text, $10::text, $11::text, $12::bytea, $13::jsonb,"
+  "  $8::bigint, $9::text, $10::bytea, $11::text, $12::bytea, $13::jsonb,"
   "  to_timestamp($14::bigint / 1000.0),"
   "  CASE WHEN b.job_id IS NULL THEN now() END,"
   "  to_timestamp($15::bigint / 1000.0),"
@@ -349,6 +351,21 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
   cb(&c, w->arg);
 }
 
+/* Parameters $5..$13 of the claim and the invalid-record insert: the key
+ * and provenance of the record, as bytes where they are bytes. */
+static void job_params(const pv_store_job_t *j, char **p)
+{
+  p[4] = bytea_hex(j->ordering_key, j->ordering_key_len);
+  p[5] = pv_strdup(j->source_topic);
+  p[6] = fmt_ll(j->source_partition);
+  p[7] = fmt_ll(j->source_offset);
+  p[8] = dup_or_null(j->reply_topic);
+  p[9] = bytea_hex(j->correlation_id, j->correlation_id_len);
+  p[10] = pv_strdup(j->content_type ? j->content_type : "application/msgpack");
+  p[11] = bytea_hex(j->payload ? j->payload : "", j->payload_len);
+  p[12] = pv_strdup(j->headers_json ? j->headers_json : "[]");
+}
+
 void pv_store_claim(pv_store_t *s, const pv_store_job_t *j, pv_claim_cb cb,
                     void *arg)
 {
@@ -357,15 +374,7 @@ void pv_store_claim(pv_store_t *s, const pv_store_job_t *j, pv_claim_cb cb,
   p[1] = pv_strdup(j->tenant);
   p[2] = pv_strdup(j->service);
   p[3] = pv_strdup(j->op);
-  p[4] = dup_or_null(j->ordering_key);
-  p[5] = pv_strdup(j->source_topic);
-  p[6] = fmt_ll(j->source_partition);
-  p[7] = fmt_ll(j->source_offset);
-  p[8] = dup_or_null(j->reply_topic);
-  p[9] = dup_or_null(j->correlation_id);
-  p[10] = pv_strdup(j->content_type ? j->content_type : "application/msgpack");
-  p[11] = bytea_hex(j->payload ? j->payload : "", j->payload_len);
-  p[12] = pv_strdup(j->headers_json ? j->headers_json : "[]");
+  job_params(j, p);
   p[13] = fmt_ll(j->received_at_ms);
   p[14] = j->deadline_ms ? fmt_ll(j->deadline_ms) : NULL;
   p[15] = fmt_ll(j->lease_ms);
@@ -410,7 +419,8 @@ void pv_store_finish(pv_store_t *s, const pv_store_outcome_t *o,
   p[2] = fmt_ll(o->attempts);
   p[3] = dup_or_null(o->result_json);
   p[4] = has_err ? pv_strdup(pv_errclass_name(o->err->cls)) : NULL;
-  p[5] = has_err ? pv_strdup(o->err->message) : NULL;
+  /* a message may quote bytes from outside; text columns want UTF-8 */
+  p[5] = has_err ? pv_utf8_scrub(o->err->message) : NULL;
   p[6] = has_err && o->err->http_status ? fmt_ll(o->err->http_status) : NULL;
   p[7] = bytea_hex(o->reply, o->reply_len);
   p[8] = dup_or_null(o->reply_topic);
@@ -438,8 +448,8 @@ static const char INVALID_SQL[] =
   "    AND (o.service <> coalesce($3::text, '') OR o.op <> coalesce($4::text, '')"
   "         OR o.payload <> $12::bytea)) THEN $19::text ELSE $1::text END,"
   "  coalesce($2::text, ''), coalesce($3::text, ''),"
-  "  coalesce($4::text, ''), $5::text, 'dead', $6::text, $7::int,"
-  "  $8::bigint, $9::text, $10::text, $11::text, $12::bytea, $13::jsonb,"
+  "  coalesce($4::text, ''), $5::bytea, 'dead', $6::text, $7::int,"
+  "  $8::bigint, $9::text, $10::bytea, $11::text, $12::bytea, $13::jsonb,"
   "  to_timestamp($14::bigint / 1000.0), now(), $15::text, $16::text,"
   "  jsonb_build_array(jsonb_build_object('at', now(), 'class', $15::text,"
   "  'message', $16::text)), $17::text, $18::text"
@@ -467,18 +477,10 @@ void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
   p[1] = dup_or_null(j->tenant);
   p[2] = dup_or_null(j->service);
   p[3] = dup_or_null(j->op);
-  p[4] = dup_or_null(j->ordering_key);
-  p[5] = pv_strdup(j->source_topic);
-  p[6] = fmt_ll(j->source_partition);
-  p[7] = fmt_ll(j->source_offset);
-  p[8] = dup_or_null(j->reply_topic);
-  p[9] = dup_or_null(j->correlation_id);
-  p[10] = pv_strdup(j->content_type ? j->content_type : "application/msgpack");
-  p[11] = bytea_hex(j->payload ? j->payload : "", j->payload_len);
-  p[12] = pv_strdup(j->headers_json ? j->headers_json : "[]");
+  job_params(j, p);
   p[13] = fmt_ll(j->received_at_ms);
   p[14] = pv_strdup(pv_errclass_name(err->cls));
-  p[15] = pv_strdup(err->message);
+  p[15] = pv_utf8_scrub(err->message);
   p[16] = dup_or_null(dlq_topic);
   p[17] = pv_strdup(s->worker_id);
   write_new(s, "invalid", INVALID_SQL, p[0], 19, p, done_cb_adapter,
@@ -494,7 +496,8 @@ static const char DUE_SQL[] =
   "         OR (j.state = 'running' AND j.lease_until < now()))"
   "   AND j.source_topic = ANY ($4::text[])"
   "   AND NOT EXISTS (SELECT 1 FROM job_status e"
-  "    WHERE j.ordering_key IS NOT NULL AND e.tenant = j.tenant"
+  "    WHERE j.ordering_key_hash IS NOT NULL AND e.tenant = j.tenant"
+  "     AND e.ordering_key_hash = j.ordering_key_hash"
   "     AND e.ordering_key = j.ordering_key AND e.job_id <> j.job_id"
   "     AND e.state NOT IN ('succeeded', 'failed', 'dead')"
   "     AND (e.received_at, e.source_offset)"
@@ -513,18 +516,25 @@ static const char DUE_SQL[] =
   "  (extract(epoch FROM j.deadline) * 1000)::bigint,"
   "  j.runs, j.reached, j.attempts";
 
+const char *pv_store_due_sql(void)
+{
+  return DUE_SQL;
+}
+
 static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
 {
   pv_due_cb cb = (pv_due_cb)w->cb;
   int n = ok ? pv_pg_result_ntuples(res) : 0;
   for (int i = 0; i < n; i++) {
-    size_t plen = 0;
+    size_t plen = 0, klen = 0;
     void *payload = bytea_unhex(pv_pg_result_get(res, i, 8), &plen);
+    void *key = bytea_unhex(pv_pg_result_get(res, i, 2), &klen);
     const char *v;
     pv_due_job_t d = {
       .job_id = pv_pg_result_get(res, i, 0),
       .tenant = pv_pg_result_get(res, i, 1),
-      .ordering_key = pv_pg_result_get(res, i, 2),
+      .ordering_key = key,
+      .ordering_key_len = klen,
       .source_topic = pv_pg_result_get(res, i, 3),
       .source_partition = (int32_t)strtol(pv_pg_result_get(res, i, 4), NULL, 10),
       .source_offset = strtoll(pv_pg_result_get(res, i, 5), NULL, 10),
@@ -541,6 +551,7 @@ static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
     };
     cb(&d, w->arg);
     free(payload);
+    free(key);
   }
   cb(NULL, w->arg);
 }

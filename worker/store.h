@@ -28,16 +28,22 @@ typedef struct pv_store_s pv_store_t;
 pv_store_t *pv_store_new(uv_loop_t *loop, pv_pg_t *pg, const char *worker_id);
 void pv_store_destroy(pv_store_t *store);
 
-/** What a job is, for the claim: the row's identity and provenance. */
+/** What a job is, for the claim: the row's identity and provenance. The
+ *  Kafka key and the correlation id are bytes (stored as bytea). */
 typedef struct pv_store_job {
-  const char *job_id, *tenant, *service, *op, *ordering_key;
+  const char *job_id, *tenant, *service, *op;
+  const void *ordering_key;   /**< the Kafka key, NULL if none */
+  size_t ordering_key_len;
   const char *source_topic;
   int32_t source_partition;
   int64_t source_offset;
-  const char *reply_topic, *correlation_id, *content_type;
+  const char *reply_topic, *content_type;
+  const void *correlation_id; /**< the header's bytes, NULL if none */
+  size_t correlation_id_len;
   const void *payload;
   size_t payload_len;
-  const char *headers_json;   /**< [[name, value|null], ...] */
+  const char *headers_json;   /**< [[name, value|null], ...], names and
+                                   values in common/bytes.h's JSON form */
   int64_t received_at_ms, deadline_ms;
   int lease_ms;
 } pv_store_job_t;
@@ -116,14 +122,16 @@ void pv_store_record_invalid(pv_store_t *store, const pv_store_job_t *job,
 /** A parked job (or one whose worker's lease ran out) claimed to run now,
  * with everything needed to run it without its Kafka record. */
 typedef struct pv_due_job {
-  const char *job_id, *tenant, *ordering_key;
+  const char *job_id, *tenant;
+  const void *ordering_key;  /**< the Kafka key's bytes, NULL if none */
+  size_t ordering_key_len;
   const char *source_topic;
   int32_t source_partition;
   int64_t source_offset;
   const char *reply_topic, *content_type;
   const void *payload;      /**< the original record value */
   size_t payload_len;
-  const char *headers_json; /**< as stored: [[name, value|null|{hex}], ...] */
+  const char *headers_json; /**< as stored: [[name, value|null], ...] */
   int64_t received_at_ms, deadline_ms;
   int runs, reached, attempts;
 } pv_due_job_t;
@@ -150,6 +158,8 @@ void pv_store_renew_leases(pv_store_t *store, int lease_ms);
 /** @returns the claim statement's text (for the test that checks its
  *  plan on a loaded table: it runs for every job). */
 const char *pv_store_claim_sql(void);
+/** @returns the due-job scan's text (for the same test). */
+const char *pv_store_due_sql(void);
 
 /** The NOTIFY channel breaker changes are announced on (payload: JSON
  * {"service","tenant","endpoint"}; endpoint null or "*" = all of them). */

@@ -400,8 +400,8 @@ Test(provctl, dead_again_is_reported_and_from_topic_without_row)
   assert_sql("SELECT count(*) FROM job_replays WHERE job_id = $1 AND NOT"
              " had_row AND replayed_by = 'bob' AND status = 'produced'", y,
              "1");
-  assert_sql("SELECT ordering_key FROM job_status WHERE job_id = $1", y,
-             "kk");
+  assert_sql("SELECT provisiond_bytes_text(ordering_key) FROM job_status"
+             " WHERE job_id = $1", y, "kk");
 }
 
 Test(provctl, enqueue_file_jobs_status_and_bad_input)

@@ -14,11 +14,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pv_e2e_t E;
+static char refuse_trigger[128]; /* a test trigger to drop, if any */
 
 static void teardown(void)
 {
+  if (refuse_trigger[0]) {
+    char q[512];
+    snprintf(q, sizeof(q), "DROP TRIGGER IF EXISTS %s ON job_status",
+             refuse_trigger);
+    free(pv_e2e_sql_value(&E, q, NULL));
+    snprintf(q, sizeof(q), "DROP FUNCTION IF EXISTS %s()", refuse_trigger);
+    free(pv_e2e_sql_value(&E, q, NULL));
+    refuse_trigger[0] = '\0';
+  }
   pv_e2e_teardown(&E);
 }
 
@@ -197,5 +208,191 @@ Test(rows, reused_id_in_one_tenant_is_refused_redelivery_still_answered)
   cr_assert_str_eq(json_string_value(json_object_get(
                        json_object_get(json_array_get(dl, 0), "doc"), "op")),
                    "get_device");
+  json_decref(dl);
+}
+
+/* ---- every valid job has its row, whatever bytes it carries -------------- */
+
+static char *hex_of(const void *p, size_t n)
+{
+  char *out = malloc(2 * n + 1);
+  cr_assert_not_null(out);
+  for (size_t i = 0; i < n; i++)
+    snprintf(out + 2 * i, 3, "%02x", ((const unsigned char *)p)[i]);
+  out[2 * n] = '\0';
+  return out;
+}
+
+/* A JSON health_check job with exact key and headers. */
+static void produce_raw(const char *id, const void *key, size_t key_len,
+                        const pv_ksync_header_t *hdrs, size_t nh,
+                        const char *extra_field)
+{
+  char doc[512];
+  int n = snprintf(doc, sizeof(doc), "{\"v\":1,\"id\":\"%s\",\"tenant\":"
+                   "\"isp-east\",\"service\":\"voltha\",\"op\":"
+                   "\"health_check\"%s}", id, extra_field ? extra_field : "");
+  pv_ksync_header_t h[8];
+  h[0] = (pv_ksync_header_t){"content-type", "application/json", 16};
+  for (size_t i = 0; i < nh; i++)
+    h[1 + i] = hdrs[i];
+  char err[256];
+  cr_assert_eq(pv_ksync_produce_raw(E.producer, E.jobs_topic, key, key_len,
+                                    doc, (size_t)n, h, nh + 1, 30000, err,
+                                    sizeof(err)), 0, "%s", err);
+}
+
+static char *row_value(const char *q, const char *id)
+{
+  return pv_e2e_sql_value(&E, q, id);
+}
+
+Test(rows, keys_and_headers_of_any_bytes_have_their_row)
+{
+  pv_e2e_setup(&E, 2);
+  pv_e2e_start_worker(&E, "e2e-rows-bytes", NULL);
+  char id[8][96];
+  for (int i = 0; i < 8; i++)
+    snprintf(id[i], sizeof(id[i]), "by-%s-%d", E.suffix, i);
+
+  /* 0: a key that is not UTF-8 */
+  const char k0[] = "\xff\xfeONU-1";
+  produce_raw(id[0], k0, sizeof(k0) - 1, NULL, 0, NULL);
+  /* 1: a key past btree's row limit (~2,700 bytes), twice: same lane */
+  size_t k1n = 5000;
+  char *k1 = malloc(k1n);
+  cr_assert_not_null(k1);
+  for (size_t i = 0; i < k1n; i++)
+    k1[i] = (char)('a' + i % 26);
+  produce_raw(id[1], k1, k1n, NULL, 0, NULL);
+  produce_raw(id[2], k1, k1n, NULL, 0, NULL);
+  /* 3: a key holding a NUL byte */
+  const char k3[] = "ser\0ial";
+  produce_raw(id[3], k3, sizeof(k3) - 1, NULL, 0, NULL);
+  /* 4: a correlation-id that is not UTF-8 */
+  pv_ksync_header_t h4[] = {{"correlation-id", "\xc3\x28-corr", 7}};
+  produce_raw(id[4], "k4", 2, h4, 1, NULL);
+  /* 5: a header value with a NUL byte, a header name that is not UTF-8 */
+  pv_ksync_header_t h5[] = {{"x-bin", "a\0b", 3}, {"x-\xff", "v", 1}};
+  produce_raw(id[5], "k5", 2, h5, 2, NULL);
+  /* 6: a deadline of 2^62 ms: refused, naming the field and value */
+  produce_raw(id[6], "k6", 2, NULL, 0, ",\"deadline\":4611686018427387904");
+  /* 7: a content-type that is not UTF-8: refused, with its row */
+  char doc7[256];
+  int n7 = snprintf(doc7, sizeof(doc7), "{\"v\":1,\"id\":\"%s\",\"tenant\":"
+                    "\"isp-east\",\"service\":\"voltha\",\"op\":"
+                    "\"health_check\"}", id[7]);
+  pv_ksync_header_t h7[] = {{"content-type", "text/\xff\xfe", 7}};
+  char err[256];
+  cr_assert_eq(pv_ksync_produce_raw(E.producer, E.jobs_topic, "k7", 2, doc7,
+                                    (size_t)n7, h7, 1, 30000, err,
+                                    sizeof(err)), 0, "%s", err);
+
+  for (int i = 0; i < 6; i++)
+    wait_state("isp-east", id[i], "succeeded", 30000);
+  wait_state("isp-east", id[6], "dead", 30000);
+
+  /* the exact bytes are in the rows */
+  char *v = row_value("SELECT encode(ordering_key, 'hex') FROM job_status"
+                      " WHERE job_id = $1", id[0]);
+  char *want = hex_of(k0, sizeof(k0) - 1);
+  cr_assert_str_eq(v, want);
+  free(v);
+  free(want);
+  v = row_value("SELECT length(ordering_key) FROM job_status WHERE"
+                " job_id = $1", id[2]);
+  cr_assert_str_eq(v, "5000");
+  free(v);
+  v = row_value("SELECT encode(ordering_key, 'hex') FROM job_status WHERE"
+                " job_id = $1", id[3]);
+  cr_assert_str_eq(v, "7365720069616c");
+  free(v);
+  v = row_value("SELECT encode(correlation_id, 'hex') FROM job_status WHERE"
+                " job_id = $1", id[4]);
+  cr_assert_str_eq(v, "c3282d636f7272");
+  free(v);
+  v = row_value("SELECT headers::text FROM job_status WHERE job_id = $1",
+                id[5]);
+  cr_assert(v && strstr(v, "[\"x-bin\", {\"hex\": \"610062\"}]") &&
+                strstr(v, "[{\"hex\": \"782dff\"}, \"v\"]"), "%s", v);
+  free(v);
+  /* readable where it is text: the display function */
+  v = row_value("SELECT provisiond_bytes_text(ordering_key) || ' ' ||"
+                " provisiond_bytes_text(correlation_id) FROM job_status"
+                " WHERE job_id = $1", id[4]);
+  cr_assert_str_eq(v, "k4 \\xc3282d636f7272");
+  free(v);
+  /* one lane per key, however long: the second job ran after the first */
+  v = pv_e2e_sql_value(&E, "SELECT b.started_at >= a.finished_at FROM"
+                           " job_status a, job_status b WHERE a.job_id ="
+                           " 'by-' || $1 || '-1' AND b.job_id = 'by-' || $1"
+                           " || '-2'", E.suffix);
+  cr_assert_str_eq(v, "t", "jobs of one long key run one after the other");
+  free(v);
+  v = pv_e2e_sql_value(&E, "SELECT count(*) FROM job_status WHERE job_id IN"
+                           " ('by-' || $1 || '-1', 'by-' || $1 || '-2') AND"
+                           " runs = 1", E.suffix);
+  cr_assert_str_eq(v, "2");
+  free(v);
+  /* an absurd deadline: refused before anything ran, and named */
+  v = row_value("SELECT error_class || ': ' || error_message FROM job_status"
+                " WHERE job_id = $1", id[6]);
+  cr_assert(v && strstr(v, "invalid_job: field \"deadline\": "
+                           "4611686018427387904 out of range"), "%s", v);
+  free(v);
+  /* a refused record whose error quotes bytes that are not UTF-8 (its
+   * content-type): a dead row all the same (named after its position: a
+   * body it cannot decode names no job) */
+  const char *q7 = "SELECT count(*) FROM job_status WHERE job_id LIKE"
+                   " 'invalid:' || $1 || ':%' AND state = 'dead' AND"
+                   " error_class = 'invalid_job' AND error_message LIKE"
+                   " 'header \"content-type\": \"text/??\"%'";
+  v = pv_e2e_sql_value(&E, q7, E.jobs_topic);
+  for (int w = 0; w < 100 && v && !strcmp(v, "0"); w++) {
+    free(v);
+    pv_te_sleep_ms(100);
+    v = pv_e2e_sql_value(&E, q7, E.jobs_topic);
+  }
+  cr_assert_str_eq(v, "1", "the record refused for its content-type has no"
+                   " row; see %s", E.worker_log);
+  free(v);
+  free(k1);
+}
+
+Test(rows, a_job_whose_row_postgres_refuses_still_gets_a_dead_row)
+{
+  pv_e2e_setup(&E, 2);
+  /* PostgreSQL refuses this suite's job rows for good (a check that
+   * fails), unless they are dead: what a row PostgreSQL cannot take, for a
+   * reason nobody foresaw, looks like to the worker */
+  snprintf(refuse_trigger, sizeof(refuse_trigger), "pv_test_refuse_%d",
+           (int)getpid());
+  char q[1024];
+  snprintf(q, sizeof(q),
+           "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $f$"
+           " BEGIN IF NEW.job_id LIKE 'refuse-%s-%%' AND NEW.state <> 'dead'"
+           " THEN RAISE EXCEPTION 'refused by the test' USING ERRCODE ="
+           " '23514'; END IF; RETURN NEW; END $f$", refuse_trigger, E.suffix);
+  free(pv_e2e_sql_value(&E, q, NULL));
+  snprintf(q, sizeof(q), "CREATE TRIGGER %s BEFORE INSERT ON job_status FOR"
+           " EACH ROW EXECUTE FUNCTION %s()", refuse_trigger, refuse_trigger);
+  free(pv_e2e_sql_value(&E, q, NULL));
+  pv_e2e_start_worker(&E, "e2e-rows-refused", NULL);
+
+  char id[96];
+  snprintf(id, sizeof(id), "refuse-%s-1", E.suffix);
+  json_t *j = health(id, "isp-east", NULL);
+  pv_e2e_produce_job(&E, "k", j, true, NULL);
+  json_decref(j);
+  wait_state("isp-east", id, "dead", 30000);
+  char *v = pv_e2e_sql_value(&E, "SELECT error_class || ': ' ||"
+                                 " error_message || ' ' || dlq_topic FROM"
+                                 " job_status WHERE job_id = $1", id);
+  cr_assert(v && strstr(v, "internal: the job could not be recorded in "
+                           "PostgreSQL"), "%s", v);
+  cr_assert(strstr(v, E.dlq_topic), "%s", v);
+  free(v);
+  json_t *dl = read_topic(E.dlq_topic, 1, 20000);
+  cr_assert_eq(json_array_size(dl), 1, "dead-lettered once");
   json_decref(dl);
 }
