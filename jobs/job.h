@@ -24,6 +24,10 @@ typedef enum pv_format { PV_FMT_MSGPACK = 0, PV_FMT_JSON } pv_format_t;
 #define PV_JOB_NAME_MAX 64             /**< service, op */
 #define PV_JOB_TOPIC_MAX 249           /**< Kafka's own topic name limit */
 #define PV_DOC_MAX_DEPTH 32
+/** Headers a job record may carry, not counting the replay lineage
+ *  (x-replay*, at most PV_JOB_LINEAGE_HEADERS of them) that provctl adds. */
+#define PV_JOB_MAX_HEADERS 128
+#define PV_JOB_LINEAGE_HEADERS 8
 /** Latest deadline accepted, in ms since the epoch: 9999-12-31T23:59:59.999Z.
  *  Past it a deadline is a bug, and PostgreSQL's timestamps end too. */
 #define PV_JOB_DEADLINE_MAX INT64_C(253402300799999)

@@ -428,7 +428,9 @@ static int produce_one(produce_req_t *pr)
   } else {
     /* The original record byte for byte, its headers (less any earlier
      * x-dlq-* ones) and why it is here. */
-    pv_out_header_t hdrs[PV_KAFKA_MAX_HEADERS + 8];
+    enum { DLQ_HEADERS = 8 };
+    pv_out_header_t *hdrs = pv_calloc(rec->n_headers + DLQ_HEADERS,
+                                      sizeof(*hdrs));
     size_t nh = 0;
     for (size_t i = 0; i < rec->n_headers; i++) {
       if (!strncmp(rec->headers[i].name, "x-dlq-", 6))
@@ -460,9 +462,12 @@ static int produce_one(produce_req_t *pr)
       hdrs[nh].value_len = strlen(add[i][1]);
       nh++;
     }
+    _Static_assert(sizeof(add) / sizeof(add[0]) == DLQ_HEADERS,
+                   "the dead-letter headers fit");
     rc = pv_kafka_produce(eng->kafka, t->dlq_topic, rec->key, rec->key_len,
                           rec->value, rec->value_len, hdrs, nh, on_produced,
                           pr, errbuf, sizeof(errbuf));
+    free(hdrs);
   }
   if (rc < 0)
     pv_log(PV_LOG_WARN, "job.produce_failed",
@@ -1166,6 +1171,20 @@ static void reject(task_t *t)
   free(hj);
 }
 
+/* Headers the record carries that count against PV_JOB_MAX_HEADERS: all
+ * but provctl's replay lineage (x-replay-of, x-replayed-by, ...: a record
+ * at the cap must stay replayable), of which at most
+ * PV_JOB_LINEAGE_HEADERS are let off. */
+static size_t counted_headers(const pv_record_t *rec)
+{
+  size_t lineage = 0;
+  for (size_t i = 0; i < rec->n_headers; i++)
+    if (!strncmp(rec->headers[i].name, "x-replay", 8))
+      lineage++;
+  return rec->n_headers -
+         (lineage < PV_JOB_LINEAGE_HEADERS ? lineage : PV_JOB_LINEAGE_HEADERS);
+}
+
 /* Decodes and checks a record; sets t->err when it cannot run. */
 static void classify(task_t *t)
 {
@@ -1178,6 +1197,14 @@ static void classify(task_t *t)
   t->reply_topic = eng->conf->kafka_results_topic;
   if (hdr_reply && valid_topic(hdr_reply))
     t->reply_topic = hdr_reply; /* replies to rejected records go there too */
+  size_t nh = counted_headers(rec);
+  if (nh > PV_JOB_MAX_HEADERS) {
+    /* kept whole in its dead letter and row; refused rather than cut */
+    pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
+                 "record has %zu headers, at most %d", nh,
+                 PV_JOB_MAX_HEADERS);
+    return;
+  }
   if (fmt < 0) {
     pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
                  "header \"content-type\": \"%.64s\" is neither "

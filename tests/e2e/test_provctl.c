@@ -615,3 +615,108 @@ Test(provctl, an_id_two_tenants_use_needs_tenant)
   free(out);
   free(err);
 }
+
+/* The first record of topic whose value contains needle (and that has a
+ * header named with_header, unless NULL), or NULL after timeout_ms. */
+static pv_ksync_msg_t *find_record(const char *topic, const char *needle,
+                                   const char *with_header, int timeout_ms)
+{
+  pv_ksync_consumer_t *c = pv_ksync_consumer_new(E.brokers, topic);
+  cr_assert_not_null(c);
+  pv_ksync_msg_t *found = NULL;
+  uint64_t until = pv_clock_mono_ms() + (uint64_t)timeout_ms;
+  while (!found && pv_clock_mono_ms() < until) {
+    pv_ksync_msg_t *m = pv_ksync_consume(c, 1000);
+    if (m && m->value && strstr(m->value, needle) &&
+        (!with_header || pv_ksync_msg_header(m, with_header)))
+      found = m;
+    else
+      pv_ksync_msg_destroy(m);
+  }
+  pv_ksync_consumer_destroy(c);
+  return found;
+}
+
+static size_t count_headers_named(const pv_ksync_msg_t *m, const char *prefix)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < m->n_headers; i++)
+    n += !strncmp(m->hnames[i], prefix, strlen(prefix));
+  return n;
+}
+
+Test(provctl, headers_past_the_64th_are_kept_past_the_cap_refused)
+{
+  start(true);
+  char many[96], too_many[96];
+  snprintf(many, sizeof(many), "hd-%s-128", E.suffix);
+  snprintf(too_many, sizeof(too_many), "hd-%s-200", E.suffix);
+  /* 128 headers (the cap), then 201; a deadline already passed: dead at
+   * once */
+  pv_ksync_header_t h[201];
+  char names[200][16], vals[200][16];
+  for (int i = 0; i < 200; i++) {
+    snprintf(names[i], sizeof(names[i]), "x-h%03d", i);
+    snprintf(vals[i], sizeof(vals[i]), "v%03d", i);
+    h[i + 1] = (pv_ksync_header_t){names[i], vals[i], strlen(vals[i])};
+  }
+  h[0] = (pv_ksync_header_t){"content-type", "application/json", 16};
+  const char *ids[] = {many, too_many};
+  size_t counts[] = {127, 200};
+  for (int k = 0; k < 2; k++) {
+    char doc[256];
+    int n = snprintf(doc, sizeof(doc), "{\"v\":1,\"id\":\"%s\",\"tenant\":"
+                     "\"isp-east\",\"service\":\"voltha\",\"op\":"
+                     "\"health_check\",\"deadline\":1}", ids[k]);
+    char err[256];
+    cr_assert_eq(pv_ksync_produce_raw(E.producer, E.jobs_topic, ids[k],
+                                      strlen(ids[k]), doc, (size_t)n, h,
+                                      counts[k] + 1, 30000, err, sizeof(err)),
+                 0, "%s", err);
+  }
+  wait_state(many, "dead", 60000);
+  wait_state(too_many, "dead", 60000);
+  assert_sql("SELECT error_class || ' ' || jsonb_array_length(headers) FROM"
+             " job_status WHERE job_id = $1", many, "deadline_exceeded 128");
+  assert_sql("SELECT error_class || ': ' || error_message FROM job_status"
+             " WHERE job_id = $1", too_many,
+             "invalid_job: record has 201 headers, at most 128");
+  /* the dead letters: every header, in order, then x-dlq-* */
+  wait_topic_count(E.dlq_topic, 2, 30000);
+  for (int k = 0; k < 2; k++) {
+    pv_ksync_msg_t *m = find_record(E.dlq_topic, ids[k], NULL, 20000);
+    cr_assert_not_null(m, "no dead letter for %s", ids[k]);
+    cr_assert_eq(count_headers_named(m, "x-h"), counts[k], "%s",
+                 ids[k]);
+    cr_assert_str_eq(m->hnames[counts[k]], names[counts[k] - 1]);
+    cr_assert_eq(count_headers_named(m, "x-dlq-"), 8);
+    pv_ksync_msg_destroy(m);
+  }
+  /* a replay keeps them all, and its lineage headers do not count against
+   * the cap */
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", many, "--yes"), 0,
+               "%s%s", out, err);
+  cr_assert(strstr(out, "replayed "), "%s%s", out, err);
+  free(out);
+  free(err);
+  pv_ksync_msg_t *r = find_record(E.jobs_topic, many, "x-replay-of", 30000);
+  cr_assert_not_null(r, "the replayed record");
+  cr_assert_eq(count_headers_named(r, "x-h"), 127);
+  cr_assert_eq(count_headers_named(r, "x-dlq-"), 0);
+  pv_ksync_msg_destroy(r);
+  /* it ran again, not refused for its count */
+  uint64_t until = pv_clock_mono_ms() + 30000;
+  char *v = NULL;
+  while (pv_clock_mono_ms() < until) {
+    free(v);
+    v = sql("SELECT runs || ' ' || coalesce(error_class, 'none') FROM"
+            " job_status WHERE job_id = $1", many);
+    if (v && !strncmp(v, "2 ", 2))
+      break;
+    usleep(100 * 1000);
+  }
+  cr_assert(v && strcmp(v, "2 invalid_job"), "%s", v ? v : "(none)");
+  cr_assert(v && !strncmp(v, "2 ", 2), "the replay ran: %s", v ? v : "");
+  free(v);
+}
