@@ -40,7 +40,7 @@ static const char DLQ_USAGE[] =
   "       provctl dlq replay (JOB_ID... | --all) [--tenant T] [--service S]\n"
   "                        [--op OP] [--error-class C] [--since D]\n"
   "                        [--from-topic DLQ_TOPIC] [--dry-run] [--rate N/s]\n"
-  "                        [--by USER] [--yes] [--json]\n"
+  "                        [--keep-deadline] [--by USER] [--yes] [--json]\n"
   "\n"
   "list: dead jobs and replayed ones, with their replay count and the\n"
   "      last replay's outcome (pending, succeeded, failed, dead_again,\n"
@@ -52,6 +52,8 @@ static const char DLQ_USAGE[] =
   "                  those that never reached PostgreSQL\n"
   "  --dry-run       list exactly what would be replayed; change nothing\n"
   "  --rate N/s      at most N records per second (e.g. 10/s or 0.5)\n"
+  "  --keep-deadline the job keeps its deadline (by default a replay runs\n"
+  "                  under a fresh one: now plus the job's own budget)\n"
   "  --by USER       recorded as the replayer (default: the OS user)\n"
   "  --yes           do not ask for confirmation (needed without a\n"
   "                  terminal)\n";
@@ -341,6 +343,7 @@ typedef struct replay_ctx {
   const char *from_topic;
   uint64_t t0;
   int replayed, skipped, failed, would, not_tried, no_source;
+  bool keep_deadline; /* replays keep the job's deadline */
   bool stopped;      /* a produce failed: the rest is not attempted */
   bool ambiguous;    /* a named id was found under two tenants */
 } replay_ctx_t;
@@ -400,29 +403,50 @@ static int take(replay_ctx_t *x, const cand_t *c)
 
 /* One statement, one transaction: the row goes back to 'received' (history
  * kept in errors, runs, attempts) and the replay is recorded, only if the
- * row is still dead (or was left 'received' by a failed produce). */
+ * row is still dead (or was left 'received' by a failed produce). Unless
+ * the deadline is kept ($8), the job gets a fresh one: now plus its budget
+ * (the last fresh replay's, else its deadline less its receipt; the
+ * configured default, $9 ms, when it has none), in the row and the replay.
+ * Returns the replay's id and the deadline to send (ms, NULL if kept). */
 static const char REPLAY_ROW_SQL[] =
   "WITH n AS (SELECT nextval(pg_get_serial_sequence('job_replays', 'id'))"
   "  AS id),"
+  " b AS (SELECT coalesce((SELECT r.deadline - r.replayed_at"
+  "   FROM job_replays r WHERE r.job_id = $1::text AND r.tenant = $7::text"
+  "    AND r.fresh_deadline ORDER BY r.id DESC LIMIT 1),"
+  "  (SELECT j.deadline - j.received_at FROM job_status j"
+  "   WHERE j.job_id = $1::text AND j.tenant = $7::text)) AS budget),"
   " u AS (UPDATE job_status SET state = 'received', finished_at = NULL,"
   "  lease_until = NULL, next_attempt_at = NULL, retry_reason = NULL,"
   "  replay_count = replay_count + 1, last_replay_id = (SELECT id FROM n),"
   "  last_replayed_at = now(), last_replayed_by = $2::text,"
-  "  last_replay_status = 'producing', updated_at = now()"
+  "  last_replay_status = 'producing', updated_at = now(),"
+  "  deadline = CASE WHEN $8::boolean THEN deadline"
+  "   ELSE now() + CASE WHEN (SELECT budget FROM b) > interval '0'"
+  "    THEN (SELECT budget FROM b)"
+  "    ELSE $9::bigint * interval '1 millisecond' END END"
   "  WHERE job_id = $1::text AND tenant = $7::text"
   "   AND (state = 'dead' OR (state = 'received'"
   "   AND last_replay_status = 'produce_failed'))"
-  "  RETURNING job_id, tenant)"
+  "  RETURNING job_id, tenant, deadline)"
   " INSERT INTO job_replays (id, job_id, tenant, replayed_by, dlq_topic,"
-  "  dlq_partition, dlq_offset, target_topic, had_row, status)"
+  "  dlq_partition, dlq_offset, target_topic, had_row, status, deadline,"
+  "  fresh_deadline)"
   " SELECT (SELECT id FROM n), job_id, tenant, $2::text, $3::text, $4::int,"
-  "  $5::bigint, $6::text, true, 'producing' FROM u RETURNING id::text";
+  "  $5::bigint, $6::text, true, 'producing', deadline, NOT $8::boolean"
+  "  FROM u RETURNING id::text, CASE WHEN fresh_deadline"
+  "   THEN (extract(epoch FROM deadline) * 1000)::bigint::text END";
 
+/* A record without a row: a fresh deadline is the default budget. */
 static const char REPLAY_NOROW_SQL[] =
   "INSERT INTO job_replays (job_id, tenant, replayed_by, dlq_topic,"
-  " dlq_partition, dlq_offset, target_topic, had_row, status)"
+  " dlq_partition, dlq_offset, target_topic, had_row, status, deadline,"
+  " fresh_deadline)"
   " VALUES ($1::text, $7::text, $2::text, $3::text, $4::int, $5::bigint,"
-  "  $6::text, false, 'producing') RETURNING id::text";
+  "  $6::text, false, 'producing', CASE WHEN NOT $8::boolean"
+  "  THEN now() + $9::bigint * interval '1 millisecond' END, NOT $8::boolean)"
+  " RETURNING id::text, CASE WHEN fresh_deadline"
+  "  THEN (extract(epoch FROM deadline) * 1000)::bigint::text END";
 
 static const char REPLAY_DONE_SQL[] =
   "WITH r AS (UPDATE job_replays SET status = $2::text, error = $3::text"
@@ -468,11 +492,13 @@ static int replay_one(replay_ctx_t *x, cand_t *c, bool had_row)
   snprintf(part, sizeof(part), "%d", c->dlq_part);
   snprintf(off, sizeof(off), "%lld", c->dlq_off);
   bool have_pos = c->dlq_part >= 0;
+  char budget[32];
+  snprintf(budget, sizeof(budget), "%lld", x->conf->default_deadline_ms);
   const char *p[] = {c->job_id, x->by, have_pos ? c->dlq_topic : NULL,
                      have_pos ? part : NULL, have_pos ? off : NULL, c->target,
-                     c->tenant};
+                     c->tenant, x->keep_deadline ? "true" : "false", budget};
   pv_pg_result_t *r = pv_pg_sync_query(x->db, had_row ? REPLAY_ROW_SQL
-                                                      : REPLAY_NOROW_SQL, 7, p);
+                                                      : REPLAY_NOROW_SQL, 9, p);
   if (!pv_pg_result_ok(r)) {
     pv_cli_err("%s: recording the replay failed: %s (not sent)",
                c->job_id ? c->job_id : "(no id)", pv_pg_result_error(r));
@@ -488,9 +514,12 @@ static int replay_one(replay_ctx_t *x, cand_t *c, bool had_row)
     return take(x, c);
   }
   char *replay_id = pv_strdup(pv_pg_result_get(r, 0, 0));
+  const char *dl = pv_pg_result_get(r, 0, 1);
+  char *deadline = dl ? pv_strdup(dl) : NULL;
   pv_pg_result_free(r);
   if (take(x, c) < 0) {
     free(replay_id);
+    free(deadline);
     x->failed++;
     return -1;
   }
@@ -503,13 +532,16 @@ static int replay_one(replay_ctx_t *x, cand_t *c, bool had_row)
   else
     snprintf(of, sizeof(of), "job_status:%s", c->job_id);
   size_t nh = c->nh + 3;
-  pv_ksync_header_t *h = pv_calloc(nh, sizeof(*h));
+  pv_ksync_header_t *h = pv_calloc(nh + 1, sizeof(*h));
   for (size_t i = 0; i < c->nh; i++)
     h[i] = (pv_ksync_header_t){c->hn[i], c->hv[i], c->hl[i]};
   h[c->nh] = (pv_ksync_header_t){"x-replay-of", of, strlen(of)};
   h[c->nh + 1] = (pv_ksync_header_t){"x-replayed-by", x->by, strlen(x->by)};
   h[c->nh + 2] = (pv_ksync_header_t){"x-replay-id", replay_id,
                                      strlen(replay_id)};
+  if (deadline) /* the worker runs the replay under it */
+    h[nh++] = (pv_ksync_header_t){PV_JOB_REPLAY_DEADLINE_HEADER, deadline,
+                                  strlen(deadline)};
   char err[512];
   int prc = pv_ksync_produce_raw(x->prod, c->target,
                                  c->has_key ? c->key : NULL, c->key_len,
@@ -525,6 +557,7 @@ static int replay_one(replay_ctx_t *x, cand_t *c, bool had_row)
                c->job_id ? c->job_id : "(no id)", pv_pg_result_error(r));
   pv_pg_result_free(r);
   free(replay_id);
+  free(deadline);
   if (prc < 0) {
     report(x, c, "FAILED", err);
     x->failed++;
@@ -1082,12 +1115,12 @@ static int parse_rate(const char *text, double *rate)
 static int dlq_replay(const pv_config_t *conf, const filters_t *f,
                       char **ids, int nids, bool all, const char *from_topic,
                       bool dry_run, double rate, const char *by, bool yes,
-                      bool as_json)
+                      bool keep_deadline, bool as_json)
 {
   int rc = PV_EXIT_UNREACHABLE, missing = 0;
   replay_ctx_t x = {.conf = conf, .f = f, .by = by, .json = as_json,
                     .rate = rate, .ids = ids, .nids = nids,
-                    .from_topic = from_topic};
+                    .from_topic = from_topic, .keep_deadline = keep_deadline};
   if (!nids && !all) {
     pv_cli_err("dlq replay: name the jobs (JOB_ID...) or give --all");
     return PV_EXIT_USAGE;
@@ -1214,6 +1247,7 @@ int pv_cmd_dlq(int argc, char **argv)
     {"rate", required_argument, NULL, 'r'},
     {"by", required_argument, NULL, 'b'},
     {"yes", no_argument, NULL, 'y'},
+    {"keep-deadline", no_argument, NULL, 'K'},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -1231,6 +1265,7 @@ int pv_cmd_dlq(int argc, char **argv)
   filters_t f = {0};
   long long limit = 100;
   bool all = false, dry = false, yes = false, as_json = false;
+  bool keep_deadline = false;
   const char *from_topic = NULL, *by = NULL;
   double rate = 0;
   int c;
@@ -1247,6 +1282,7 @@ int pv_cmd_dlq(int argc, char **argv)
     case 'd': dry = true; break;
     case 'b': by = optarg; break;
     case 'y': yes = true; break;
+    case 'K': keep_deadline = true; break;
     case 'j': as_json = true; break;
     case 'n':
       if (pv_cli_parse_duration("--since", optarg, &f.since) < 0)
@@ -1275,7 +1311,8 @@ int pv_cmd_dlq(int argc, char **argv)
                "messages.md)", f.error_class);
     return PV_EXIT_USAGE;
   }
-  if (is_list && (nids || all || from_topic || dry || rate > 0 || by || yes)) {
+  if (is_list && (nids || all || from_topic || dry || rate > 0 || by || yes ||
+                  keep_deadline)) {
     pv_cli_err("dlq list takes only --tenant, --service, --op, "
                "--error-class, --since, --limit and --json");
     return PV_EXIT_USAGE;
@@ -1290,7 +1327,7 @@ int pv_cmd_dlq(int argc, char **argv)
   int rc = is_list ? dlq_list(conf, &f, limit, as_json)
                    : dlq_replay(conf, &f, ids, nids, all, from_topic, dry,
                                 rate, by ? by : pv_cli_os_user(), yes,
-                                as_json);
+                                keep_deadline, as_json);
   pv_config_destroy(conf);
   return rc;
 }

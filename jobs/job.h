@@ -31,6 +31,10 @@ typedef enum pv_format { PV_FMT_MSGPACK = 0, PV_FMT_JSON } pv_format_t;
 /** Latest deadline accepted, in ms since the epoch: 9999-12-31T23:59:59.999Z.
  *  Past it a deadline is a bug, and PostgreSQL's timestamps end too. */
 #define PV_JOB_DEADLINE_MAX INT64_C(253402300799999)
+/** A replayed record's header giving the deadline the replay runs under
+ *  (decimal ms since the epoch, 1..PV_JOB_DEADLINE_MAX), which replaces the
+ *  job's (docs/messages.md). */
+#define PV_JOB_REPLAY_DEADLINE_HEADER "x-replay-deadline"
 
 typedef struct pv_job {
   int v;

@@ -98,3 +98,13 @@ CREATE VIEW parked_jobs AS
          next_attempt_at, deadline, received_at
     FROM job_status
    WHERE state = 'retry_wait';
+
+-- A replay runs under a fresh deadline by default (provctl dlq replay; a
+-- job dead-lettered for its deadline died again at once when replayed with
+-- it): the replay time plus the job's own budget. The deadline a replay
+-- runs under is recorded with it; fresh_deadline says it was given anew
+-- (false: --keep-deadline, the job's deadline as it was), and a later
+-- replay takes the budget from the last fresh one, so it does not grow.
+ALTER TABLE job_replays
+  ADD COLUMN deadline timestamptz,
+  ADD COLUMN fresh_deadline boolean NOT NULL DEFAULT false;

@@ -1185,6 +1185,37 @@ static size_t counted_headers(const pv_record_t *rec)
          (lineage < PV_JOB_LINEAGE_HEADERS ? lineage : PV_JOB_LINEAGE_HEADERS);
 }
 
+/* A replay's deadline (provctl dlq replay gives a replay a fresh one by
+ * default): it replaces the job's. @returns 0, or -1 with t->err. */
+static int replay_deadline(task_t *t)
+{
+  const pv_header_t *h = pv_record_header(t->rec,
+                                          PV_JOB_REPLAY_DEADLINE_HEADER);
+  if (!h)
+    return 0;
+  char text[24];
+  long long v = -1;
+  if (h->value && h->value_len > 0 && h->value_len < sizeof(text)) {
+    memcpy(text, h->value, h->value_len);
+    text[h->value_len] = '\0';
+    char *end = NULL;
+    if (text[0] >= '0' && text[0] <= '9')
+      v = strtoll(text, &end, 10);
+    if (!end || *end)
+      v = -1;
+  }
+  if (v < 1 || v > PV_JOB_DEADLINE_MAX) {
+    pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
+                 "header \"%s\": \"%.*s\" is not a deadline (ms since the "
+                 "epoch, 1..%lld)", PV_JOB_REPLAY_DEADLINE_HEADER,
+                 h->value ? (int)(h->value_len < 32 ? h->value_len : 32) : 0,
+                 h->value ? h->value : "", (long long)PV_JOB_DEADLINE_MAX);
+    return -1;
+  }
+  t->deadline_ms = v;
+  return 0;
+}
+
 /* Decodes and checks a record; sets t->err when it cannot run. */
 static void classify(task_t *t)
 {
@@ -1245,6 +1276,8 @@ static void classify(task_t *t)
   t->deadline_ms = j->deadline_ms ? j->deadline_ms
                                   : t->received_ms +
                                         eng->conf->default_deadline_ms;
+  if (replay_deadline(t) < 0)
+    return;
   const char *tp = header_str(rec, "traceparent");
   t->traceparent = tp && strlen(tp) == 55 ? pv_strdup(tp)
                                           : new_traceparent(eng);

@@ -60,19 +60,26 @@ static void write_config(void)
   E.config = conf_path;
 }
 
-static void start(bool worker)
+/* The stack, a private simulator, the suite's configuration, and a
+ * worker with env (none when NULL). */
+static void start_env(const char *const *env)
 {
   pv_e2e_setup(&E, 2);
   cr_assert_eq(pv_sim_start(&S, NULL), 0, "cannot start a simulator");
   write_config();
-  if (!worker)
-    return;
+  if (env)
+    pv_e2e_start_worker(&E, "e2e-provctl", env);
+}
+
+static void start(bool worker)
+{
   /* one run per job, one HTTP attempt per run: a 503 dead-letters at
    * once; a breaker that never opens by itself */
-  const char *env[] = {"PROVISIOND_WORKER_JOB_MAX_ATTEMPTS=1",
-                       "PROVISIOND_HTTP_RETRY_MAX_ATTEMPTS=1",
-                       "PROVISIOND_HTTP_BREAKER_FAIL_MAX=100000", NULL};
-  pv_e2e_start_worker(&E, "e2e-provctl", env);
+  static const char *const env[] = {"PROVISIOND_WORKER_JOB_MAX_ATTEMPTS=1",
+                                    "PROVISIOND_HTTP_RETRY_MAX_ATTEMPTS=1",
+                                    "PROVISIOND_HTTP_BREAKER_FAIL_MAX=100000",
+                                    NULL};
+  start_env(worker ? env : NULL);
 }
 
 /* Runs build/provctl with argv (NULL-terminated, without the program),
@@ -829,4 +836,104 @@ Test(provctl, replay_streams_large_topics_and_backlogs_in_bounded_memory)
                "reading %d MiB of dead rows", rss_rows - rss_base,
                RECORDS * PAD >> 20);
 #endif
+}
+
+Test(provctl, replay_of_a_job_dead_for_its_deadline_gets_a_fresh_one)
+{
+  /* a job parks while the service answers 503, and dies of its deadline
+   * (5 s) before its next attempt */
+  static const char *const env[] = {"PROVISIOND_WORKER_JOB_MAX_ATTEMPTS=10",
+                                    "PROVISIOND_HTTP_RETRY_MAX_ATTEMPTS=1",
+                                    "PROVISIOND_HTTP_BREAKER_FAIL_MAX=100000",
+                                    "PROVISIOND_WORKER_PARK_BACKOFF_BASE_MS="
+                                    "20000",
+                                    "PROVISIOND_WORKER_PARK_BACKOFF_CAP_MS="
+                                    "20000", NULL};
+  start_env(env);
+  fault_503();
+  char fresh[96], kept[96];
+  snprintf(fresh, sizeof(fresh), "dl-%s-fresh", E.suffix);
+  snprintf(kept, sizeof(kept), "dl-%s-kept", E.suffix);
+  const char *ids[] = {fresh, kept};
+  for (int i = 0; i < 2; i++) {
+    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:I}", "v", 1, "id", ids[i],
+                          "tenant", "isp-east", "service", "voltha", "op",
+                          "health_check", "deadline",
+                          (json_int_t)(pv_clock_wall_ms() + 5000));
+    pv_e2e_produce_job(&E, ids[i], j, true, NULL);
+    json_decref(j);
+  }
+  for (int i = 0; i < 2; i++) {
+    wait_state(ids[i], "dead", 60000);
+    assert_sql("SELECT error_class FROM job_status WHERE job_id = $1", ids[i],
+               "deadline_exceeded");
+  }
+  wait_topic_count(E.dlq_topic, 2, 30000);
+
+  /* both deadlines pass (the jobs died as soon as their next attempt
+   * would have come too late) */
+  for (int i = 0; i < 2; i++) {
+    uint64_t until = pv_clock_mono_ms() + 20000;
+    char *passed = NULL;
+    while (pv_clock_mono_ms() < until) {
+      free(passed);
+      passed = sql("SELECT deadline < now() FROM job_status WHERE"
+                   " job_id = $1", ids[i]);
+      if (passed && !strcmp(passed, "t"))
+        break;
+      usleep(100 * 1000);
+    }
+    cr_assert_str_eq(passed, "t");
+    free(passed);
+  }
+  /* its budget: deadline less receipt, as the worker saw them */
+  char *budget = sql("SELECT (extract(epoch FROM deadline - received_at) *"
+                     " 1000)::bigint FROM job_status WHERE job_id = $1",
+                     fresh);
+  cr_assert_not_null(budget);
+  /* the service is back; the runbook says: replay them */
+  cr_assert_eq(pv_sim_clear_faults(S.voltha_url), 200);
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", fresh, "--yes"), 0,
+               "%s%s", out, err);
+  free(out);
+  free(err);
+  wait_state(fresh, "succeeded", 60000);
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", kept, "--yes",
+                       "--keep-deadline"), 0, "%s%s", out, err);
+  free(out);
+  free(err);
+  /* the fresh deadline: the replay's time plus the job's budget, recorded
+   * with the replay and carried by the replayed record */
+  assert_sql("SELECT fresh_deadline FROM job_replays WHERE job_id = $1",
+             fresh, "t");
+  assert_sql("SELECT (extract(epoch FROM deadline - replayed_at) *"
+             " 1000)::bigint FROM job_replays WHERE job_id = $1", fresh,
+             budget);
+  free(budget);
+  assert_sql("SELECT j.deadline = r.deadline FROM job_status j JOIN"
+             " job_replays r USING (job_id, tenant) WHERE job_id = $1", fresh,
+             "t");
+  pv_ksync_msg_t *m = find_record(E.jobs_topic, fresh, "x-replay-of", 30000);
+  cr_assert_not_null(m);
+  char *want = sql("SELECT (extract(epoch FROM deadline) * 1000)::bigint"
+                   " FROM job_replays WHERE job_id = $1", fresh);
+  cr_assert_str_eq(pv_ksync_msg_header(m, "x-replay-deadline"), want);
+  free(want);
+  pv_ksync_msg_destroy(m);
+  /* --keep-deadline: the old behaviour, dead again at once */
+  uint64_t until = pv_clock_mono_ms() + 60000;
+  char *v = NULL;
+  while (pv_clock_mono_ms() < until) {
+    free(v);
+    v = sql("SELECT state || ' ' || runs || ' ' || error_class FROM"
+            " job_status WHERE job_id = $1", kept);
+    if (v && !strcmp(v, "dead 2 deadline_exceeded"))
+      break;
+    usleep(100 * 1000);
+  }
+  cr_assert_str_eq(v, "dead 2 deadline_exceeded");
+  free(v);
+  assert_sql("SELECT NOT fresh_deadline AND deadline < replayed_at FROM"
+             " job_replays WHERE job_id = $1", kept, "t");
 }

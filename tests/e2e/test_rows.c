@@ -396,3 +396,28 @@ Test(rows, a_job_whose_row_postgres_refuses_still_gets_a_dead_row)
   cr_assert_eq(json_array_size(dl), 1, "dead-lettered once");
   json_decref(dl);
 }
+
+Test(rows, a_replay_deadline_header_replaces_the_deadline_or_is_refused)
+{
+  pv_e2e_setup(&E, 2);
+  pv_e2e_start_worker(&E, "e2e-rows-deadline", NULL);
+  char ok[96], bad[96];
+  snprintf(ok, sizeof(ok), "rd-%s-ok", E.suffix);
+  snprintf(bad, sizeof(bad), "rd-%s-bad", E.suffix);
+  /* the job's own deadline has passed; the replay's has not */
+  pv_ksync_header_t h1[] = {{"x-replay-deadline", "253402300799999", 15}};
+  produce_raw(ok, "k1", 2, h1, 1, ",\"deadline\":1000");
+  pv_ksync_header_t h2[] = {{"x-replay-deadline", "soon", 4}};
+  produce_raw(bad, "k2", 2, h2, 1, NULL);
+  wait_state("isp-east", ok, "succeeded", 30000);
+  wait_state("isp-east", bad, "dead", 30000);
+  char *v = row_value("SELECT (extract(epoch FROM deadline) * 1000)::bigint"
+                      " FROM job_status WHERE job_id = $1", ok);
+  cr_assert_str_eq(v, "253402300799999");
+  free(v);
+  v = row_value("SELECT error_class || ': ' || error_message FROM job_status"
+                " WHERE job_id = $1", bad);
+  cr_assert(v && strstr(v, "invalid_job: header \"x-replay-deadline\": "
+                           "\"soon\" is not a deadline"), "%s", v);
+  free(v);
+}
