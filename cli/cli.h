@@ -67,9 +67,6 @@ void pv_cli_table(FILE *out, const char *const *headers, size_t ncols,
 void pv_cli_err_ambiguous_id(const char *id, const pv_pg_result_t *r,
                              int tenant_col);
 
-/** @brief Decodes bytea's text form ("\x…") into bytes. @returns a
- *  malloc'd buffer (NUL-terminated), or NULL if s is not hex bytea. */
-void *pv_cli_unhex(const char *s, size_t *len);
 
 /* Subcommands: argc/argv start at the subcommand name. */
 int pv_cmd_enqueue(int argc, char **argv);

@@ -263,7 +263,7 @@ static int cand_from_row(cand_t *c, const char *key_hex,
                          const char *payload_hex, const char *headers_json)
 {
   size_t len = 0;
-  char *value = pv_cli_unhex(payload_hex, &len);
+  char *value = pv_bytea_decode(payload_hex, &len);
   json_t *hj = json_loads(headers_json ? headers_json : "[]", 0, NULL);
   if (!value || !json_is_array(hj)) {
     free(value);
@@ -274,7 +274,7 @@ static int cand_from_row(cand_t *c, const char *key_hex,
   c->value = value;
   c->len = len;
   if (key_hex) {
-    c->key = pv_cli_unhex(key_hex, &c->key_len);
+    c->key = pv_bytea_decode(key_hex, &c->key_len);
     c->has_key = c->key != NULL;
   }
   size_t i;

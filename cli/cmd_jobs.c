@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "common/alloc.h"
+#include "common/bytes.h"
 #include "jobs/job.h"
 
 #include <getopt.h>
@@ -99,7 +100,7 @@ int pv_cmd_status(int argc, char **argv)
   }
   /* the reply as the BSS got it, decoded */
   size_t len = 0;
-  char *reply = pv_cli_unhex(pv_pg_result_get(r, 0, 1), &len);
+  char *reply = pv_bytea_decode(pv_pg_result_get(r, 0, 1), &len);
   if (reply) {
     const char *ct = pv_pg_result_get(r, 0, 2);
     int fmt = pv_format_from_content_type(ct);

@@ -72,18 +72,23 @@ char *pv_utf8_scrub(const char *s)
   return out;
 }
 
-json_t *pv_bytes_to_json(const void *p, size_t n)
+void pv_hex_write(char *dst, const void *p, size_t n)
 {
   static const char digits[] = "0123456789abcdef";
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) {
+    dst[2 * i] = digits[b[i] >> 4];
+    dst[2 * i + 1] = digits[b[i] & 15];
+  }
+  dst[2 * n] = '\0';
+}
+
+json_t *pv_bytes_to_json(const void *p, size_t n)
+{
   if (pv_utf8_text(p, n))
     return json_stringn(p, n);
-  const unsigned char *b = p;
   char *hex = pv_malloc(2 * n + 1);
-  for (size_t i = 0; i < n; i++) {
-    hex[2 * i] = digits[b[i] >> 4];
-    hex[2 * i + 1] = digits[b[i] & 15];
-  }
-  hex[2 * n] = '\0';
+  pv_hex_write(hex, p, n);
   json_t *v = json_pack("{s:s}", "hex", hex);
   free(hex);
   return v;
@@ -100,6 +105,33 @@ static int nibble(char c)
   return -1;
 }
 
+char *pv_hex_decode(const char *hex, size_t n, size_t *len)
+{
+  *len = 0;
+  if (n % 2)
+    return NULL;
+  char *out = pv_malloc(n / 2 + 1);
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      free(out);
+      return NULL;
+    }
+    out[i] = (char)(hi << 4 | lo);
+  }
+  out[n / 2] = '\0';
+  *len = n / 2;
+  return out;
+}
+
+char *pv_bytea_decode(const char *s, size_t *len)
+{
+  *len = 0;
+  if (!s || s[0] != '\\' || s[1] != 'x')
+    return NULL;
+  return pv_hex_decode(s + 2, strlen(s + 2), len);
+}
+
 char *pv_bytes_from_json(const json_t *v, size_t *len)
 {
   *len = 0;
@@ -111,19 +143,5 @@ char *pv_bytes_from_json(const json_t *v, size_t *len)
     return out;
   }
   const char *hex = json_string_value(json_object_get(v, "hex"));
-  size_t hn = hex ? strlen(hex) : 1;
-  if (hn % 2)
-    return NULL;
-  char *out = pv_malloc(hn / 2 + 1);
-  for (size_t i = 0; i < hn / 2; i++) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      free(out);
-      return NULL;
-    }
-    out[i] = (char)(hi << 4 | lo);
-  }
-  out[hn / 2] = '\0';
-  *len = hn / 2;
-  return out;
+  return hex ? pv_hex_decode(hex, strlen(hex), len) : NULL;
 }

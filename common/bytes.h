@@ -25,6 +25,22 @@ bool pv_utf8_text(const void *p, size_t n);
  *  and documents fed from outside. */
 char *pv_utf8_scrub(const char *s);
 
+/** @brief Writes p[0..n) as 2n lower-case hex digits and a NUL to dst
+ *  (2n + 1 bytes). */
+void pv_hex_write(char *dst, const void *p, size_t n);
+
+/**
+ * @brief Decodes n hex digits (either case).
+ * @returns a malloc'd NUL-terminated buffer of n / 2 bytes (count in
+ * *len; free() it), or NULL (*len 0) when n is odd or a character is not a
+ * hex digit.
+ */
+char *pv_hex_decode(const char *hex, size_t n, size_t *len);
+
+/** @brief Decodes PostgreSQL's bytea text form ("\x" and hex), as
+ *  pv_hex_decode; NULL when s is NULL or not that form. */
+char *pv_bytea_decode(const char *s, size_t *len);
+
 /** @returns p[0..n) in the JSON form above (a new reference). */
 json_t *pv_bytes_to_json(const void *p, size_t n);
 

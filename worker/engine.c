@@ -1297,9 +1297,7 @@ static char *lane_key_of(const task_t *t)
   memcpy(lk, t->job->tenant, n);
   lk[n++] = '\x1f';
   lk[n++] = '\x1e';
-  for (size_t i = 0; i < rec->key_len; i++, n += 2)
-    snprintf(lk + n, 3, "%02x", (unsigned char)rec->key[i]);
-  lk[n] = '\0';
+  pv_hex_write(lk + n, rec->key, rec->key_len);
   return lk;
 }
 

@@ -52,38 +52,13 @@ static char *fmt_ll(long long v)
 /* bytea in text format: \x followed by hex. */
 static char *bytea_hex(const void *data, size_t len)
 {
-  static const char hex[] = "0123456789abcdef";
   if (!data)
     return NULL;
   char *s = pv_malloc(2 * len + 3);
   s[0] = '\\';
   s[1] = 'x';
-  const unsigned char *p = data;
-  for (size_t i = 0; i < len; i++) {
-    s[2 + 2 * i] = hex[p[i] >> 4];
-    s[3 + 2 * i] = hex[p[i] & 15];
-  }
-  s[2 + 2 * len] = '\0';
+  pv_hex_write(s + 2, data, len);
   return s;
-}
-
-/* Decodes bytea's hex text form. @returns a malloc'd buffer or NULL. */
-static void *bytea_unhex(const char *s, size_t *len)
-{
-  *len = 0;
-  if (!s || s[0] != '\\' || s[1] != 'x')
-    return NULL;
-  s += 2;
-  size_t n = strlen(s) / 2;
-  unsigned char *out = pv_malloc(n + 1);
-  for (size_t i = 0; i < n; i++) {
-    unsigned hi = (unsigned)(s[2 * i] <= '9' ? s[2 * i] - '0' : (s[2 * i] | 32) - 'a' + 10);
-    unsigned lo = (unsigned)(s[2 * i + 1] <= '9' ? s[2 * i + 1] - '0' : (s[2 * i + 1] | 32) - 'a' + 10);
-    out[i] = (unsigned char)(hi << 4 | lo);
-  }
-  out[n] = '\0';
-  *len = n;
-  return out;
 }
 
 static void write_free(write_op_t *w)
@@ -323,7 +298,7 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
   if (c.state && (!strcmp(c.state, "succeeded") || !strcmp(c.state, "failed") ||
                   !strcmp(c.state, "dead"))) {
     size_t len = 0;
-    void *reply = bytea_unhex(pv_pg_result_get(res, 0, 3), &len);
+    void *reply = pv_bytea_decode(pv_pg_result_get(res, 0, 3), &len);
     c.status = PV_CLAIM_FINAL;
     c.reply = reply;
     c.reply_len = len;
@@ -527,8 +502,8 @@ static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
   int n = ok ? pv_pg_result_ntuples(res) : 0;
   for (int i = 0; i < n; i++) {
     size_t plen = 0, klen = 0;
-    void *payload = bytea_unhex(pv_pg_result_get(res, i, 8), &plen);
-    void *key = bytea_unhex(pv_pg_result_get(res, i, 2), &klen);
+    void *payload = pv_bytea_decode(pv_pg_result_get(res, i, 8), &plen);
+    void *key = pv_bytea_decode(pv_pg_result_get(res, i, 2), &klen);
     const char *v;
     pv_due_job_t d = {
       .job_id = pv_pg_result_get(res, i, 0),

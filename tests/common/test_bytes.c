@@ -60,3 +60,28 @@ Test(bytes, json_form_is_text_when_it_can_be_exact_always)
   cr_assert_null(pv_bytes_from_json(bad, &len));
   json_decref(bad);
 }
+
+Test(bytes, hex_and_bytea_forms)
+{
+  char hex[9];
+  pv_hex_write(hex, "\x00\xab\x10\xff", 4);
+  cr_assert_str_eq(hex, "00ab10ff");
+  size_t len = 9;
+  char *b = pv_hex_decode("00AB10ff", 8, &len);
+  cr_assert_not_null(b);
+  cr_assert_eq(len, 4);
+  cr_assert_eq(memcmp(b, "\x00\xab\x10\xff", 4), 0);
+  free(b);
+  cr_assert_null(pv_hex_decode("0g", 2, &len), "not a hex digit");
+  cr_assert_null(pv_hex_decode("abc", 3, &len), "odd");
+  b = pv_bytea_decode("\\x6b6b", &len);
+  cr_assert_str_eq(b, "kk");
+  cr_assert_eq(len, 2);
+  free(b);
+  b = pv_bytea_decode("\\x", &len);
+  cr_assert_not_null(b, "empty bytea");
+  cr_assert_eq(len, 0);
+  free(b);
+  cr_assert_null(pv_bytea_decode("6b6b", &len), "no \\x");
+  cr_assert_null(pv_bytea_decode(NULL, &len));
+}

@@ -8,6 +8,7 @@
 #include "tests/e2e/worker_harness.h"
 #include "tests/support/testenv.h"
 
+#include "common/bytes.h"
 #include "jobs/job.h"
 
 #include <criterion/criterion.h>
@@ -213,16 +214,6 @@ Test(rows, reused_id_in_one_tenant_is_refused_redelivery_still_answered)
 
 /* ---- every valid job has its row, whatever bytes it carries -------------- */
 
-static char *hex_of(const void *p, size_t n)
-{
-  char *out = malloc(2 * n + 1);
-  cr_assert_not_null(out);
-  for (size_t i = 0; i < n; i++)
-    snprintf(out + 2 * i, 3, "%02x", ((const unsigned char *)p)[i]);
-  out[2 * n] = '\0';
-  return out;
-}
-
 /* A JSON health_check job with exact key and headers. */
 static void produce_raw(const char *id, const void *key, size_t key_len,
                         const pv_ksync_header_t *hdrs, size_t nh,
@@ -295,10 +286,10 @@ Test(rows, keys_and_headers_of_any_bytes_have_their_row)
   /* the exact bytes are in the rows */
   char *v = row_value("SELECT encode(ordering_key, 'hex') FROM job_status"
                       " WHERE job_id = $1", id[0]);
-  char *want = hex_of(k0, sizeof(k0) - 1);
+  char want[2 * sizeof(k0) + 1];
+  pv_hex_write(want, k0, sizeof(k0) - 1);
   cr_assert_str_eq(v, want);
   free(v);
-  free(want);
   v = row_value("SELECT length(ordering_key) FROM job_status WHERE"
                 " job_id = $1", id[2]);
   cr_assert_str_eq(v, "5000");
