@@ -1284,7 +1284,8 @@ static void classify(task_t *t)
 }
 
 /* "tenant\x1fkey" naming a lane. A key is bytes: one holding a NUL byte
- * is named by its hex, after a \x1e no text key starts with. */
+ * is named by \x1e and its hex (a text key spelling the same would share
+ * its lane: harmless, the jobs of both would only run one at a time). */
 static char *lane_key_of(const task_t *t)
 {
   const pv_record_t *rec = t->rec;
