@@ -204,36 +204,18 @@ void pv_cli_table(FILE *out, const char *const *headers, size_t ncols,
   free(w);
 }
 
-static int hexval(char c)
+void pv_cli_err_ambiguous_id(const char *id, const pv_pg_result_t *r,
+                             int tenant_col)
 {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-void *pv_cli_unhex(const char *s, size_t *len)
-{
-  *len = 0;
-  if (!s || s[0] != '\\' || s[1] != 'x')
-    return NULL;
-  s += 2;
-  size_t n = strlen(s);
-  if (n % 2)
-    return NULL;
-  unsigned char *out = pv_malloc(n / 2 + 1);
-  for (size_t i = 0; i < n / 2; i++) {
-    int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      free(out);
-      return NULL;
-    }
-    out[i] = (unsigned char)(hi << 4 | lo);
-  }
-  out[n / 2] = '\0';
-  *len = n / 2;
-  return out;
+  char *names = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&names, &len);
+  int n = pv_pg_result_ntuples(r);
+  for (int i = 0; i < n && mem; i++)
+    fprintf(mem, "%s%s", i ? ", " : "", pv_pg_result_get(r, i, tenant_col));
+  if (mem)
+    fclose(mem);
+  pv_cli_err("job id \"%s\" exists under %d tenants (%s): give --tenant", id,
+             n, names ? names : "?");
+  free(names);
 }

@@ -59,9 +59,14 @@ void pv_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pv_cli_table(FILE *out, const char *const *headers, size_t ncols,
                   const char *const *cells, size_t nrows, size_t max_width);
 
-/** @brief Decodes bytea's text form ("\x…") into bytes. @returns a
- *  malloc'd buffer (NUL-terminated), or NULL if s is not hex bytea. */
-void *pv_cli_unhex(const char *s, size_t *len);
+/**
+ * @brief Reports a job id found under several tenants (job ids are unique
+ * per tenant only): "job id "X" exists under 2 tenants (a, b): give
+ * --tenant". tenant_col is the column of r holding the tenants.
+ */
+void pv_cli_err_ambiguous_id(const char *id, const pv_pg_result_t *r,
+                             int tenant_col);
+
 
 /* Subcommands: argc/argv start at the subcommand name. */
 int pv_cmd_enqueue(int argc, char **argv);

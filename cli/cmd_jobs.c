@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "common/alloc.h"
+#include "common/bytes.h"
 #include "jobs/job.h"
 
 #include <getopt.h>
@@ -9,11 +10,12 @@
 #include <string.h>
 
 static const char STATUS_USAGE[] =
-  "usage: provctl status JOB_ID\n"
+  "usage: provctl status JOB_ID [--tenant T]\n"
   "\n"
   "The job's row: state, attempts and every failed run's error, the\n"
   "breaker state seen, its replays, and the reply it was given.\n"
-  "Exit 1 if there is no such job.\n";
+  "Job ids are unique per tenant: an id that several tenants use needs\n"
+  "--tenant. Exit 1 if there is no such job.\n";
 
 static const char STATUS_SQL[] =
   "SELECT jsonb_build_object('job_id', job_id, 'tenant', tenant, 'service',"
@@ -21,9 +23,10 @@ static const char STATUS_SQL[] =
   " 'error_class', error_class, 'error_message', error_message,"
   " 'http_status', http_status, 'errors', errors, 'retry_reason',"
   " retry_reason, 'breaker_state', breaker_state, 'ordering_key',"
-  " ordering_key, 'source', source_topic || '/' || source_partition || '@'"
-  " || source_offset, 'reply_topic', reply_topic, 'dlq_topic', dlq_topic,"
-  " 'correlation_id', correlation_id, 'received_at', received_at,"
+  " provisiond_bytes_text(ordering_key), 'source', source_topic || '/' ||"
+  " source_partition || '@' || source_offset, 'reply_topic', reply_topic,"
+  " 'dlq_topic', dlq_topic, 'correlation_id',"
+  " provisiond_bytes_text(correlation_id), 'received_at', received_at,"
   " 'started_at', started_at, 'finished_at', finished_at,"
   " 'next_attempt_at', next_attempt_at, 'deadline', deadline, 'worker_id',"
   " worker_id, 'result', result, 'replay_count', replay_count,"
@@ -31,20 +34,39 @@ static const char STATUS_SQL[] =
   "  r.replayed_at, 'by', r.replayed_by, 'from', r.dlq_topic || '/' ||"
   "  r.dlq_partition || '@' || r.dlq_offset, 'to', r.target_topic,"
   "  'status', r.status, 'error', r.error) ORDER BY r.id), '[]'::jsonb)"
-  "  FROM job_replays r WHERE r.job_id = j.job_id))::text,"
-  " reply, content_type"
-  " FROM job_status j WHERE job_id = $1";
+  "  FROM job_replays r WHERE r.job_id = j.job_id"
+  "   AND r.tenant = j.tenant))::text,"
+  " reply, content_type, tenant"
+  " FROM job_status j WHERE job_id = $1 AND ($2::text IS NULL OR tenant = $2)"
+  " ORDER BY tenant";
 
 int pv_cmd_status(int argc, char **argv)
 {
-  if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    fputs(STATUS_USAGE, stdout);
-    return PV_EXIT_OK;
+  static const struct option opts[] = {
+    {"tenant", required_argument, NULL, 't'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+  };
+  const char *tenant = NULL;
+  int opt;
+  optind = 1;
+  /* permute: the job id and options in any order */
+  while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (opt) {
+    case 't': tenant = optarg; break;
+    case 'h':
+      fputs(STATUS_USAGE, stdout);
+      return PV_EXIT_OK;
+    default:
+      fputs(STATUS_USAGE, stderr);
+      return PV_EXIT_USAGE;
+    }
   }
-  if (argc != 2 || argv[1][0] == '-') {
+  if (optind != argc - 1) {
     fputs(STATUS_USAGE, stderr);
     return PV_EXIT_USAGE;
   }
+  const char *id = argv[optind];
   pv_config_t *conf = pv_cli_load_config();
   if (!conf)
     return PV_EXIT_USAGE;
@@ -54,15 +76,21 @@ int pv_cmd_status(int argc, char **argv)
   pv_pg_sync_t *db = pv_cli_db_connect(conf);
   if (!db)
     goto out;
-  const char *params[] = {argv[1]};
-  r = pv_pg_sync_query(db, STATUS_SQL, 1, params);
+  const char *params[] = {id, tenant};
+  r = pv_pg_sync_query(db, STATUS_SQL, 2, params);
   if (!pv_pg_result_ok(r)) {
     pv_cli_err("status: %s", pv_pg_result_error(r));
     goto out;
   }
   if (pv_pg_result_ntuples(r) == 0) {
-    pv_cli_err("no job \"%s\"", argv[1]);
+    pv_cli_err("no job \"%s\"%s%s", id, tenant ? " of tenant " : "",
+               tenant ? tenant : "");
     rc = PV_EXIT_JOB;
+    goto out;
+  }
+  if (pv_pg_result_ntuples(r) > 1) {
+    pv_cli_err_ambiguous_id(id, r, 3);
+    rc = PV_EXIT_USAGE;
     goto out;
   }
   doc = json_loads(pv_pg_result_get(r, 0, 0), 0, NULL);
@@ -72,7 +100,7 @@ int pv_cmd_status(int argc, char **argv)
   }
   /* the reply as the BSS got it, decoded */
   size_t len = 0;
-  char *reply = pv_cli_unhex(pv_pg_result_get(r, 0, 1), &len);
+  char *reply = pv_bytea_decode(pv_pg_result_get(r, 0, 1), &len);
   if (reply) {
     const char *ct = pv_pg_result_get(r, 0, 2);
     int fmt = pv_format_from_content_type(ct);

@@ -1,6 +1,7 @@
 #include "db/store.h"
 
 #include "common/alloc.h"
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/backoff.h"
@@ -65,38 +66,13 @@ static char *fmt_ll(long long v)
 /* bytea in text format: \x followed by hex. */
 static char *bytea_hex(const void *data, size_t len)
 {
-  static const char hex[] = "0123456789abcdef";
   if (!data)
     return NULL;
   char *s = pv_malloc(2 * len + 3);
   s[0] = '\\';
   s[1] = 'x';
-  const unsigned char *p = data;
-  for (size_t i = 0; i < len; i++) {
-    s[2 + 2 * i] = hex[p[i] >> 4];
-    s[3 + 2 * i] = hex[p[i] & 15];
-  }
-  s[2 + 2 * len] = '\0';
+  pv_hex_write(s + 2, data, len);
   return s;
-}
-
-/* Decodes bytea's hex text form. @returns a malloc'd buffer or NULL. */
-static void *bytea_unhex(const char *s, size_t *len)
-{
-  *len = 0;
-  if (!s || s[0] != '\\' || s[1] != 'x')
-    return NULL;
-  s += 2;
-  size_t n = strlen(s) / 2;
-  unsigned char *out = pv_malloc(n + 1);
-  for (size_t i = 0; i < n; i++) {
-    unsigned hi = (unsigned)(s[2 * i] <= '9' ? s[2 * i] - '0' : (s[2 * i] | 32) - 'a' + 10);
-    unsigned lo = (unsigned)(s[2 * i + 1] <= '9' ? s[2 * i + 1] - '0' : (s[2 * i + 1] | 32) - 'a' + 10);
-    out[i] = (unsigned char)(hi << 4 | lo);
-  }
-  out[n] = '\0';
-  *len = n;
-  return out;
 }
 
 static void write_free(write_op_t *w)
@@ -304,19 +280,23 @@ void pv_store_close(pv_store_t *s)
 /* Inserts the job as running, or takes it over when its last run's lease
  * has expired; otherwise reports the existing row. A new job whose key
  * has an earlier job parked (or running on another worker) is inserted
- * parked behind it, so a key's jobs keep their order across retries. The
- * final SELECT sees the snapshot from before the INSERT: the row as it
- * was. */
+ * parked behind it, so a key's jobs keep their order across retries. Job
+ * ids are unique per tenant: an existing row of the tenant under this id
+ * is taken over only if it is the same job (service, op and payload: a
+ * redelivery or a provctl replay), and reported with same = false
+ * otherwise. The final SELECT sees the snapshot from before the INSERT:
+ * the row as it was. */
 static const char CLAIM_SQL[] =
   "WITH b AS ("
   " SELECT job_id, next_attempt_at FROM job_status"
-  "  WHERE $5::text IS NOT NULL AND tenant = $2::text"
-  "   AND ordering_key = $5::text AND job_id <> $1::text"
+  "  WHERE $5::bytea IS NOT NULL AND tenant = $2::text"
+  "   AND ordering_key_hash = sha256($5::bytea)"
+  "   AND ordering_key = $5::bytea AND job_id <> $1::text"
   "   AND state NOT IN ('succeeded', 'failed', 'dead')"
   /* Neither the state test (NOT IN) nor the lease test (a CASE, not an
-   * OR) can be served by an index, so only the (tenant, ordering_key)
-   * index of 005 can: with them indexable, the planner scanned every job
-   * in flight of the tenant at each claim (1-7 ms; throughput fell
+   * OR) can be served by an index, so only the (tenant, key hash) index
+   * of 006 can: with them indexable, the planner scanned every job in
+   * flight of the tenant at each claim (1-7 ms; throughput fell
    * fourfold). */
   "   AND CASE WHEN state = 'running'"
   "        THEN lease_until > now() AND worker_id <> $17::text"
@@ -327,10 +307,10 @@ static const char CLAIM_SQL[] =
   "  state, runs, source_topic, source_partition, source_offset, reply_topic,"
   "  correlation_id, content_type, payload, headers, received_at, started_at,"
   "  deadline, lease_until, worker_id, next_attempt_at, retry_reason)"
-  " SELECT $1::text, $2::text, $3::text, $4::text, $5::text,"
+  " SELECT $1::text, $2::text, $3::text, $4::text, $5::bytea,"
   "  CASE WHEN b.job_id IS NULL THEN 'running' ELSE 'retry_wait' END,"
   "  CASE WHEN b.job_id IS NULL THEN 1 ELSE 0 END, $6::text, $7::int,"
-  "  $8::bigint, $9::text, $10::text, $11::text, $12::bytea, $13::jsonb,"
+  "  $8::bigint, $9::text, $10::bytea, $11::text, $12::bytea, $13::jsonb,"
   "  to_timestamp($14::bigint / 1000.0),"
   "  CASE WHEN b.job_id IS NULL THEN now() END,"
   "  to_timestamp($15::bigint / 1000.0),"
@@ -341,7 +321,8 @@ static const char CLAIM_SQL[] =
   "                 now() + interval '1 second') END,"
   "  CASE WHEN b.job_id IS NOT NULL THEN 'behind ' || b.job_id END"
   "  FROM (SELECT 1) one LEFT JOIN b ON true"
-  " ON CONFLICT (job_id) DO UPDATE SET state = 'running', runs = j.runs + 1,"
+  " ON CONFLICT (job_id, tenant) DO UPDATE SET state = 'running',"
+  "  runs = j.runs + 1,"
   "  started_at = now(), lease_until = EXCLUDED.lease_until,"
   "  worker_id = EXCLUDED.worker_id, source_topic = EXCLUDED.source_topic,"
   "  source_partition = EXCLUDED.source_partition,"
@@ -351,18 +332,25 @@ static const char CLAIM_SQL[] =
   "  AND NOT (j.state = 'retry_wait' AND j.next_attempt_at > now())"
   "  AND (j.lease_until IS NULL OR j.lease_until < now()"
   "       OR j.worker_id = EXCLUDED.worker_id)"
+  "  AND j.service = EXCLUDED.service AND j.op = EXCLUDED.op"
+  "  AND j.payload = EXCLUDED.payload"
   " RETURNING j.runs, j.state, j.reached, j.retry_reason)"
   " SELECT CASE WHEN state = 'running' THEN 'claimed' ELSE 'parked' END,"
   "  runs, state, NULL::bytea, NULL::text, NULL::text, NULL::bigint,"
-  "  retry_reason, NULL::text, NULL::text, reached, NULL::boolean FROM c"
+  "  retry_reason, NULL::text, NULL::text, reached, NULL::boolean, true,"
+  "  NULL::text, NULL::text FROM c"
   " UNION ALL"
   " SELECT 'existing', runs, state, reply, reply_topic, dlq_topic,"
   "  (extract(epoch FROM lease_until - now()) * 1000)::bigint, worker_id,"
   "  error_class, error_message, attempts,"
   /* published, and finished from this very record (schema 007) */
   "  published_at IS NOT NULL AND source_topic = $6::text"
-  "   AND source_partition = $7::int AND source_offset = $8::bigint"
-  "  FROM job_status WHERE job_id = $1::text AND NOT EXISTS (SELECT 1 FROM c)";
+  "   AND source_partition = $7::int AND source_offset = $8::bigint,"
+  /* the same job (a redelivery or a replay), or another under this id */
+  "  service = $3::text AND op = $4::text AND payload = $12::bytea,"
+  "  service, op"
+  "  FROM job_status WHERE job_id = $1::text AND tenant = $2::text"
+  "  AND NOT EXISTS (SELECT 1 FROM c)";
 
 const char *pv_store_claim_sql(void)
 {
@@ -397,10 +385,19 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
     return;
   }
   c.state = pv_pg_result_get(res, 0, 2);
+  const char *same = pv_pg_result_get(res, 0, 12);
+  if (same && !strcmp(same, "f")) {
+    /* the tenant's id names another job: never answered with its reply */
+    c.status = PV_CLAIM_REUSED;
+    c.service = pv_pg_result_get(res, 0, 13);
+    c.op = pv_pg_result_get(res, 0, 14);
+    cb(&c, w->arg);
+    return;
+  }
   if (c.state && (!strcmp(c.state, "succeeded") || !strcmp(c.state, "failed") ||
                   !strcmp(c.state, "dead"))) {
     size_t len = 0;
-    void *reply = bytea_unhex(pv_pg_result_get(res, 0, 3), &len);
+    void *reply = pv_bytea_decode(pv_pg_result_get(res, 0, 3), &len);
     c.status = PV_CLAIM_FINAL;
     c.reply = reply;
     c.reply_len = len;
@@ -430,6 +427,21 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
   cb(&c, w->arg);
 }
 
+/* Parameters $5..$13 of the claim and the invalid-record insert: the key
+ * and provenance of the record, as bytes where they are bytes. */
+static void job_params(const pv_store_job_t *j, char **p)
+{
+  p[4] = bytea_hex(j->ordering_key, j->ordering_key_len);
+  p[5] = pv_strdup(j->source_topic);
+  p[6] = fmt_ll(j->source_partition);
+  p[7] = fmt_ll(j->source_offset);
+  p[8] = dup_or_null(j->reply_topic);
+  p[9] = bytea_hex(j->correlation_id, j->correlation_id_len);
+  p[10] = pv_strdup(j->content_type ? j->content_type : "application/msgpack");
+  p[11] = bytea_hex(j->payload ? j->payload : "", j->payload_len);
+  p[12] = pv_strdup(j->headers_json ? j->headers_json : "[]");
+}
+
 void pv_store_claim(pv_store_t *s, const pv_store_job_t *j, pv_claim_cb cb,
                     void *arg)
 {
@@ -438,15 +450,7 @@ void pv_store_claim(pv_store_t *s, const pv_store_job_t *j, pv_claim_cb cb,
   p[1] = pv_strdup(j->tenant);
   p[2] = pv_strdup(j->service);
   p[3] = pv_strdup(j->op);
-  p[4] = dup_or_null(j->ordering_key);
-  p[5] = pv_strdup(j->source_topic);
-  p[6] = fmt_ll(j->source_partition);
-  p[7] = fmt_ll(j->source_offset);
-  p[8] = dup_or_null(j->reply_topic);
-  p[9] = dup_or_null(j->correlation_id);
-  p[10] = pv_strdup(j->content_type ? j->content_type : "application/msgpack");
-  p[11] = bytea_hex(j->payload ? j->payload : "", j->payload_len);
-  p[12] = pv_strdup(j->headers_json ? j->headers_json : "[]");
+  job_params(j, p);
   p[13] = fmt_ll(j->received_at_ms);
   p[14] = j->deadline_ms ? fmt_ll(j->deadline_ms) : NULL;
   p[15] = fmt_ll(j->lease_ms);
@@ -471,7 +475,8 @@ static const char FINISH_SQL[] =
   " next_attempt_at = to_timestamp($11::bigint / 1000.0),"
   " retry_reason = $12::text, breaker_state = $13::text, lease_until = NULL,"
   " published_at = NULL, updated_at = now()"
-  " WHERE job_id = $1::text AND state NOT IN ('succeeded', 'failed', 'dead')";
+  " WHERE job_id = $1::text AND tenant = $14::text"
+  "  AND state NOT IN ('succeeded', 'failed', 'dead')";
 
 static void done_cb_adapter(write_op_t *w, const pv_pg_result_t *res, bool ok)
 {
@@ -484,13 +489,14 @@ void pv_store_finish(pv_store_t *s, const pv_store_outcome_t *o,
                      pv_store_done_cb cb, void *arg)
 {
   bool has_err = o->err && o->err->cls != PV_ERR_NONE;
-  char **p = pv_calloc(13, sizeof(char *));
+  char **p = pv_calloc(14, sizeof(char *));
   p[0] = pv_strdup(o->job_id);
   p[1] = pv_strdup(o->state);
   p[2] = fmt_ll(o->attempts);
   p[3] = dup_or_null(o->result_json);
   p[4] = has_err ? pv_strdup(pv_errclass_name(o->err->cls)) : NULL;
-  p[5] = has_err ? pv_strdup(o->err->message) : NULL;
+  /* a message may quote bytes from outside; text columns want UTF-8 */
+  p[5] = has_err ? pv_utf8_scrub(o->err->message) : NULL;
   p[6] = has_err && o->err->http_status ? fmt_ll(o->err->http_status) : NULL;
   p[7] = bytea_hex(o->reply, o->reply_len);
   p[8] = dup_or_null(o->reply_topic);
@@ -498,7 +504,8 @@ void pv_store_finish(pv_store_t *s, const pv_store_outcome_t *o,
   p[10] = o->next_attempt_ms ? fmt_ll(o->next_attempt_ms) : NULL;
   p[11] = dup_or_null(o->retry_reason);
   p[12] = dup_or_null(o->breaker_state);
-  write_new(s, "finish", FINISH_SQL, o->job_id, 13, p, done_cb_adapter,
+  p[13] = pv_strdup(o->tenant);
+  write_new(s, "finish", FINISH_SQL, o->job_id, 14, p, done_cb_adapter,
             (void *)cb, arg);
 }
 
@@ -509,15 +516,23 @@ static const char INVALID_SQL[] =
   " source_topic, source_partition, source_offset, reply_topic,"
   " correlation_id, content_type, payload, headers, received_at,"
   " finished_at, error_class, error_message, errors, dlq_topic, worker_id)"
-  " VALUES ($1::text, coalesce($2::text, ''), coalesce($3::text, ''),"
-  "  coalesce($4::text, ''), $5::text, 'dead', $6::text, $7::int,"
-  "  $8::bigint, $9::text, $10::text, $11::text, $12::bytea, $13::jsonb,"
+  /* An id the tenant already uses for another job: this record's row is
+   * named after its position ($19) instead, never merged into that job's
+   * row. */
+  " SELECT CASE WHEN EXISTS (SELECT 1 FROM job_status o"
+  "   WHERE o.job_id = $1::text AND o.tenant = coalesce($2::text, '')"
+  "    AND (o.service <> coalesce($3::text, '') OR o.op <> coalesce($4::text, '')"
+  "         OR o.payload <> $12::bytea)) THEN $19::text ELSE $1::text END,"
+  "  coalesce($2::text, ''), coalesce($3::text, ''),"
+  "  coalesce($4::text, ''), $5::bytea, 'dead', $6::text, $7::int,"
+  "  $8::bigint, $9::text, $10::bytea, $11::text, $12::bytea, $13::jsonb,"
   "  to_timestamp($14::bigint / 1000.0), now(), $15::text, $16::text,"
   "  jsonb_build_array(jsonb_build_object('at', now(), 'class', $15::text,"
-  "  'message', $16::text)), $17::text, $18::text)"
+  "  'message', $16::text)), $17::text, $18::text"
   /* A replayed job (row moved back to 'received' by provctl) that is
    * refused again must end dead again, not stay runnable forever. */
-  " ON CONFLICT (job_id) DO UPDATE SET state = 'dead', finished_at = now(),"
+  " ON CONFLICT (job_id, tenant) DO UPDATE SET state = 'dead',"
+  "  finished_at = now(),"
   "  error_class = EXCLUDED.error_class,"
   "  error_message = EXCLUDED.error_message,"
   "  errors = job_status.errors || EXCLUDED.errors,"
@@ -531,29 +546,20 @@ void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
                              const pv_error_t *err, const char *dlq_topic,
                              pv_store_done_cb cb, void *arg)
 {
-  char **p = pv_calloc(18, sizeof(char *));
-  p[0] = j->job_id ? pv_strdup(j->job_id)
-                   : pv_asprintf("invalid:%s:%d:%lld", j->source_topic,
-                                 (int)j->source_partition,
-                                 (long long)j->source_offset);
+  char **p = pv_calloc(19, sizeof(char *));
+  p[18] = pv_asprintf("invalid:%s:%d:%lld", j->source_topic,
+                      (int)j->source_partition, (long long)j->source_offset);
+  p[0] = j->job_id ? pv_strdup(j->job_id) : pv_strdup(p[18]);
   p[1] = dup_or_null(j->tenant);
   p[2] = dup_or_null(j->service);
   p[3] = dup_or_null(j->op);
-  p[4] = dup_or_null(j->ordering_key);
-  p[5] = pv_strdup(j->source_topic);
-  p[6] = fmt_ll(j->source_partition);
-  p[7] = fmt_ll(j->source_offset);
-  p[8] = dup_or_null(j->reply_topic);
-  p[9] = dup_or_null(j->correlation_id);
-  p[10] = pv_strdup(j->content_type ? j->content_type : "application/msgpack");
-  p[11] = bytea_hex(j->payload ? j->payload : "", j->payload_len);
-  p[12] = pv_strdup(j->headers_json ? j->headers_json : "[]");
+  job_params(j, p);
   p[13] = fmt_ll(j->received_at_ms);
   p[14] = pv_strdup(pv_errclass_name(err->cls));
-  p[15] = pv_strdup(err->message);
+  p[15] = pv_utf8_scrub(err->message);
   p[16] = dup_or_null(dlq_topic);
   p[17] = pv_strdup(s->worker_id);
-  write_new(s, "invalid", INVALID_SQL, p[0], 18, p, done_cb_adapter,
+  write_new(s, "invalid", INVALID_SQL, p[0], 19, p, done_cb_adapter,
             (void *)cb, arg);
 }
 
@@ -561,12 +567,13 @@ void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
 
 static const char DUE_SQL[] =
   "WITH due AS ("
-  " SELECT j.job_id FROM job_status j"
+  " SELECT j.job_id, j.tenant FROM job_status j"
   "  WHERE ((j.state = 'retry_wait' AND j.next_attempt_at <= now())"
   "         OR (j.state = 'running' AND j.lease_until < now()))"
   "   AND j.source_topic = ANY ($4::text[])"
   "   AND NOT EXISTS (SELECT 1 FROM job_status e"
-  "    WHERE j.ordering_key IS NOT NULL AND e.tenant = j.tenant"
+  "    WHERE j.ordering_key_hash IS NOT NULL AND e.tenant = j.tenant"
+  "     AND e.ordering_key_hash = j.ordering_key_hash"
   "     AND e.ordering_key = j.ordering_key AND e.job_id <> j.job_id"
   "     AND e.state NOT IN ('succeeded', 'failed', 'dead')"
   "     AND (e.received_at, e.source_offset)"
@@ -577,7 +584,7 @@ static const char DUE_SQL[] =
   "  started_at = now(), worker_id = $2::text,"
   "  lease_until = now() + $3::int * interval '1 millisecond',"
   "  updated_at = now()"
-  " FROM due WHERE j.job_id = due.job_id"
+  " FROM due WHERE j.job_id = due.job_id AND j.tenant = due.tenant"
   " RETURNING j.job_id, j.tenant, j.ordering_key, j.source_topic,"
   "  j.source_partition, j.source_offset, j.reply_topic, j.content_type,"
   "  j.payload, j.headers::text,"
@@ -585,18 +592,25 @@ static const char DUE_SQL[] =
   "  (extract(epoch FROM j.deadline) * 1000)::bigint,"
   "  j.runs, j.reached, j.attempts";
 
+const char *pv_store_due_sql(void)
+{
+  return DUE_SQL;
+}
+
 static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
 {
   pv_due_cb cb = (pv_due_cb)w->cb;
   int n = ok ? pv_pg_result_ntuples(res) : 0;
   for (int i = 0; i < n; i++) {
-    size_t plen = 0;
-    void *payload = bytea_unhex(pv_pg_result_get(res, i, 8), &plen);
+    size_t plen = 0, klen = 0;
+    void *payload = pv_bytea_decode(pv_pg_result_get(res, i, 8), &plen);
+    void *key = pv_bytea_decode(pv_pg_result_get(res, i, 2), &klen);
     const char *v;
     pv_due_job_t d = {
       .job_id = pv_pg_result_get(res, i, 0),
       .tenant = pv_pg_result_get(res, i, 1),
-      .ordering_key = pv_pg_result_get(res, i, 2),
+      .ordering_key = key,
+      .ordering_key_len = klen,
       .source_topic = pv_pg_result_get(res, i, 3),
       .source_partition = (int32_t)strtol(pv_pg_result_get(res, i, 4), NULL, 10),
       .source_offset = strtoll(pv_pg_result_get(res, i, 5), NULL, 10),
@@ -613,6 +627,7 @@ static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
     };
     cb(&d, w->arg);
     free(payload);
+    free(key);
   }
   cb(NULL, w->arg);
 }

@@ -3,7 +3,7 @@
  * @brief The job table and breaker tables as the worker writes them: the
  * domain SQL on top of the asynchronous PostgreSQL layer (pg.h).
  *
- * Every write is an idempotent statement keyed by job id or by
+ * Every write is an idempotent statement keyed by (job id, tenant) or by
  * (service, tenant, endpoint): when the connection drops with a write in
  * flight, or PostgreSQL answers with a transient error, the store sends it
  * again (full-jitter backoff, 50 ms doubling to 5 s), and running it twice
@@ -46,16 +46,22 @@ pv_store_t *pv_store_new(uv_loop_t *loop, pv_pg_t *pg, const char *worker_id);
  */
 void pv_store_close(pv_store_t *store);
 
-/** What a job is, for the claim: the row's identity and provenance. */
+/** What a job is, for the claim: the row's identity and provenance. The
+ *  Kafka key and the correlation id are bytes (stored as bytea). */
 typedef struct pv_store_job {
-  const char *job_id, *tenant, *service, *op, *ordering_key;
+  const char *job_id, *tenant, *service, *op;
+  const void *ordering_key;   /**< the Kafka key, NULL if none */
+  size_t ordering_key_len;
   const char *source_topic;
   int32_t source_partition;
   int64_t source_offset;
-  const char *reply_topic, *correlation_id, *content_type;
+  const char *reply_topic, *content_type;
+  const void *correlation_id; /**< the header's bytes, NULL if none */
+  size_t correlation_id_len;
   const void *payload;
   size_t payload_len;
-  const char *headers_json;   /**< [[name, value|null], ...] */
+  const char *headers_json;   /**< [[name, value|null], ...], names and
+                                   values in common/bytes.h's JSON form */
   int64_t received_at_ms, deadline_ms;
   int lease_ms;
 } pv_store_job_t;
@@ -66,6 +72,8 @@ typedef enum pv_claim_status {
   PV_CLAIM_BUSY,       /**< running elsewhere under a live lease */
   PV_CLAIM_PARKED,     /**< parked (behind an earlier job of its key, or
                             already waiting for its next attempt) */
+  PV_CLAIM_REUSED,     /**< the tenant's id names another job (service, op
+                            or payload differ): refuse this record */
   PV_CLAIM_ERROR       /**< the store is shutting down */
 } pv_claim_status_t;
 
@@ -86,6 +94,8 @@ typedef struct pv_claim {
                              Kafka, and the outcome came from this very
                              record (same source position): nothing to
                              publish again */
+  /* For PV_CLAIM_REUSED: the job the id names (with state above). */
+  const char *service, *op;
   /* For PV_CLAIM_BUSY: */
   int64_t lease_left_ms;
   const char *worker_id;    /**< BUSY: who runs it; PARKED: "behind <id>" */
@@ -93,13 +103,14 @@ typedef struct pv_claim {
 
 typedef void (*pv_claim_cb)(const pv_claim_t *claim, void *arg);
 
-/** @brief Inserts the job as running, or reports why it must not run. */
+/** @brief Inserts the job as running, or reports why it must not run.
+ *  Rows are keyed by (job_id, tenant): job ids are unique per tenant. */
 void pv_store_claim(pv_store_t *store, const pv_store_job_t *job,
                     pv_claim_cb cb, void *arg);
 
 /** A run's outcome. */
 typedef struct pv_store_outcome {
-  const char *job_id;
+  const char *job_id, *tenant;
   const char *state;        /**< succeeded, failed, dead or retry_wait */
   int attempts;             /**< HTTP attempts of this run */
   const char *result_json;  /**< may be NULL */
@@ -123,7 +134,8 @@ void pv_store_finish(pv_store_t *store, const pv_store_outcome_t *out,
  * @brief Records a record that never became a runnable job (undecodable,
  * invalid, unknown tenant/op): a 'dead' row, so dashboards count it. job
  * fields may be NULL where the record did not carry them; a record
- * without a usable id is stored as "invalid:<topic>:<partition>:<offset>".
+ * without a usable id is stored as "invalid:<topic>:<partition>:<offset>",
+ * and so is one whose id the tenant already uses for another job.
  */
 void pv_store_record_invalid(pv_store_t *store, const pv_store_job_t *job,
                              const pv_error_t *err, const char *dlq_topic,
@@ -132,14 +144,16 @@ void pv_store_record_invalid(pv_store_t *store, const pv_store_job_t *job,
 /** A parked job (or one whose worker's lease ran out) claimed to run now,
  * with everything needed to run it without its Kafka record. */
 typedef struct pv_due_job {
-  const char *job_id, *tenant, *ordering_key;
+  const char *job_id, *tenant;
+  const void *ordering_key;  /**< the Kafka key's bytes, NULL if none */
+  size_t ordering_key_len;
   const char *source_topic;
   int32_t source_partition;
   int64_t source_offset;
   const char *reply_topic, *content_type;
   const void *payload;      /**< the original record value */
   size_t payload_len;
-  const char *headers_json; /**< as stored: [[name, value|null|{hex}], ...] */
+  const char *headers_json; /**< as stored: [[name, value|null], ...] */
   int64_t received_at_ms, deadline_ms;
   int runs, reached, attempts;
 } pv_due_job_t;
@@ -182,6 +196,8 @@ void pv_store_renew_leases(pv_store_t *store, int lease_ms);
 /** @returns the claim statement's text (for the test that checks its
  *  plan on a loaded table: it runs for every job). */
 const char *pv_store_claim_sql(void);
+/** @returns the due-job scan's text (for the same test). */
+const char *pv_store_due_sql(void);
 
 /** The NOTIFY channel breaker changes are announced on (payload: JSON
  * {"service","tenant","endpoint"}; endpoint null or "*" = all of them). */

@@ -181,7 +181,8 @@ int pv_job_decode(const void *data, size_t len, pv_format_t fmt,
     job->args = json_incref((json_t *)(uintptr_t)args);
   }
 
-  if (get_int(doc, "deadline", false, 0, INT64_MAX, &n, &present, err) < 0)
+  if (get_int(doc, "deadline", false, 0, PV_JOB_DEADLINE_MAX, &n, &present,
+              err) < 0)
     goto fail;
   job->deadline_ms = present ? n : 0;
   /* The worker caps max_attempts further with its own configuration. */

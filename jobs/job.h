@@ -24,6 +24,17 @@ typedef enum pv_format { PV_FMT_MSGPACK = 0, PV_FMT_JSON } pv_format_t;
 #define PV_JOB_NAME_MAX 64             /**< service, op */
 #define PV_JOB_TOPIC_MAX 249           /**< Kafka's own topic name limit */
 #define PV_DOC_MAX_DEPTH 32
+/** Headers a job record may carry, not counting the replay lineage
+ *  (x-replay*, at most PV_JOB_LINEAGE_HEADERS of them) that provctl adds. */
+#define PV_JOB_MAX_HEADERS 128
+#define PV_JOB_LINEAGE_HEADERS 8
+/** Latest deadline accepted, in ms since the epoch: 9999-12-31T23:59:59.999Z.
+ *  Past it a deadline is a bug, and PostgreSQL's timestamps end too. */
+#define PV_JOB_DEADLINE_MAX INT64_C(253402300799999)
+/** A replayed record's header giving the deadline the replay runs under
+ *  (decimal ms since the epoch, 1..PV_JOB_DEADLINE_MAX), which replaces the
+ *  job's (docs/messages.md). */
+#define PV_JOB_REPLAY_DEADLINE_HEADER "x-replay-deadline"
 
 typedef struct pv_job {
   int v;
@@ -33,7 +44,8 @@ typedef struct pv_job {
   char *op;
   char *reply_to;      /**< NULL if absent */
   json_t *args;        /**< always an object (empty if absent); owned */
-  int64_t deadline_ms; /**< wall ms since epoch; 0 if absent */
+  int64_t deadline_ms; /**< wall ms since epoch, <= PV_JOB_DEADLINE_MAX;
+                            0 if absent */
   int max_attempts;    /**< 0 if absent */
   pv_format_t format;  /**< the record's encoding; replies use the same */
 } pv_job_t;

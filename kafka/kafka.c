@@ -192,10 +192,10 @@ static pv_record_t *record_from(const rd_kafka_message_t *m)
   rec->timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
   rd_kafka_headers_t *hdrs = NULL;
   if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    /* Every header, however many: a record with more than a job may
+     * carry is refused by the engine, and its dead letter must still be
+     * the record as it came (the copy costs what librdkafka's own does). */
     size_t n = rd_kafka_header_cnt(hdrs);
-    if (n > PV_KAFKA_MAX_HEADERS)
-      n = PV_KAFKA_MAX_HEADERS; /* the rest are kept in the payload copy
-                                   only; a job needs a handful */
     rec->headers = pv_calloc(n ? n : 1, sizeof(pv_header_t));
     for (size_t i = 0; i < n; i++) {
       const char *name;

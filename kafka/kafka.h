@@ -31,8 +31,6 @@
 
 typedef struct pv_kafka_s pv_kafka_t;
 
-#define PV_KAFKA_MAX_HEADERS 64
-
 typedef struct pv_header {
   char *name;
   char *value;      /**< NULL for a null header value */
@@ -55,7 +53,7 @@ typedef struct pv_record {
   size_t key_len;
   char *value;        /**< NUL-terminated copy, NULL if none */
   size_t value_len;
-  pv_header_t *headers;
+  pv_header_t *headers; /**< every header of the record, in order */
   size_t n_headers;
   int64_t timestamp_ms;
   uint64_t generation; /**< of the partition assignment it came from */

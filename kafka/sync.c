@@ -509,6 +509,15 @@ pv_ksync_consumer_t *pv_ksync_consumer_snapshot(const char *brokers,
   rd_kafka_conf_t *conf = conf_new(brokers);
   rd_kafka_conf_set(conf, "enable.auto.commit", "false", cerr, sizeof(cerr));
   rd_kafka_conf_set(conf, "group.id", "provctl-snapshot", cerr, sizeof(cerr));
+  /* A snapshot is read one record at a time (provctl dlq replay streams
+   * whole dead-letter topics): prefetch 8 MB, not librdkafka's 64 MB, so
+   * memory stays small whatever the topic's size. */
+  if (rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", cerr,
+                        sizeof(cerr)) != RD_KAFKA_CONF_OK) {
+    snprintf(err, errsz, "%s", cerr);
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, cerr, sizeof(cerr));
   if (!rk) {
     snprintf(err, errsz, "%s", cerr);

@@ -2,6 +2,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/map.h"
@@ -70,6 +71,8 @@ struct task {
   bool abandoned;             /* its partition was revoked before it ran */
   bool from_store;            /* a parked job claimed from PostgreSQL: its
                                  offset was committed when it parked */
+  bool id_reused;             /* refused: its tenant's id names another job */
+  char *run_key;              /* "tenant\x1fid" in eng->running, once counted */
   int reached;                /* earlier runs that sent a request */
   int runs;                   /* the row's runs for this outcome (0: no
                                  row of ours to mark published) */
@@ -118,7 +121,8 @@ struct pv_engine_s {
   pv_clients_t *clients;
   pv_kafka_t *kafka;
   pv_map_t *lanes;
-  pv_map_t *running;          /* job id -> task, claimed in this process */
+  pv_map_t *running;          /* "tenant\x1fid" -> task, claimed in this
+                                 process (ids are unique per tenant) */
   pv_map_t *topic_load;       /* topic -> int* jobs in flight from it */
   tenant_q_t *tenants;
   size_t n_tenants;
@@ -157,6 +161,7 @@ static void publish(task_t *t);
 static void start_claim(task_t *t);
 static void classify(task_t *t);
 static void reject(task_t *t);
+static void on_invalid_recorded(bool ok, void *arg);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -227,27 +232,17 @@ static char *new_traceparent(pv_engine_t *eng)
                      (unsigned long long)r[1], (unsigned long long)r[2]);
 }
 
-/* Original headers as [[name, value|null], ...] for the job row; a value
- * that is not UTF-8 text is kept as {"hex": "..."}. */
+/* Original headers as [[name, value|null], ...] for the job row, exact:
+ * names and values that are not UTF-8 text (or hold a NUL byte, which
+ * jsonb refuses) are kept as {"hex": "..."} (common/bytes.h). */
 static char *headers_json(const pv_record_t *rec)
 {
   json_t *arr = json_array();
   for (size_t i = 0; i < rec->n_headers; i++) {
     const pv_header_t *h = &rec->headers[i];
-    json_t *v = json_null();
-    if (h->value) {
-      v = json_stringn(h->value, h->value_len);
-      if (!v) {
-        char *hex = pv_malloc(2 * h->value_len + 1);
-        for (size_t b = 0; b < h->value_len; b++)
-          snprintf(hex + 2 * b, 3, "%02x", (unsigned char)h->value[b]);
-        v = json_pack("{s:s}", "hex", hex);
-        free(hex);
-      }
-    }
-    json_t *name = json_string(h->name);
-    if (!name)
-      name = json_string("(invalid header name)");
+    json_t *v = h->value ? pv_bytes_to_json(h->value, h->value_len)
+                         : json_null();
+    json_t *name = pv_bytes_to_json(h->name, strlen(h->name));
     json_array_append_new(arr, json_pack("[oo]", name, v));
   }
   char *s = json_dumps(arr, JSON_COMPACT);
@@ -286,6 +281,7 @@ static void on_task_closed(uv_handle_t *h)
   free(t->salvaged_tenant);
   free(t->salvaged_service);
   free(t->salvaged_op);
+  free(t->run_key);
   free(t->traceparent);
   free(t->reply);
   free(t->reply_topic_owned);
@@ -316,7 +312,7 @@ static void release(task_t *t, bool done)
     eng->in_flight--;
     t->tq->in_flight--;
     (*topic_slot(eng, t->rec->topic))--;
-    pv_map_remove(eng->running, t->job ? t->job->id : t->salvaged_id);
+    pv_map_remove(eng->running, t->run_key);
   }
   /* Records of the same job that arrived meanwhile: their turn now (the
    * job row tells them it is finished). */
@@ -525,9 +521,12 @@ static int produce_one(produce_req_t *pr, char *errbuf, size_t errlen)
                           t->reply_len, hdrs, nh, on_produced, pr, errbuf,
                           errlen);
   } else {
-    /* The original record byte for byte, its headers (less any earlier
-     * x-dlq-* ones) and why it is here. */
-    pv_out_header_t hdrs[PV_KAFKA_MAX_HEADERS + 9];
+    /* The original record byte for byte, all its headers (less any
+     * earlier x-dlq-* ones: a record is refused past PV_JOB_MAX_HEADERS,
+     * never cut) and why it is here, plus the stand-in's marker. */
+    enum { DLQ_HEADERS = 8 };
+    pv_out_header_t *hdrs = pv_calloc(rec->n_headers + DLQ_HEADERS + 1,
+                                      sizeof(*hdrs));
     size_t nh = 0;
     for (size_t i = 0; i < rec->n_headers; i++) {
       if (!strncmp(rec->headers[i].name, "x-dlq-", 6))
@@ -559,6 +558,8 @@ static int produce_one(produce_req_t *pr, char *errbuf, size_t errlen)
       hdrs[nh].value_len = strlen(add[i][1]);
       nh++;
     }
+    _Static_assert(sizeof(add) / sizeof(add[0]) == DLQ_HEADERS,
+                   "the dead-letter headers fit");
     /* The stand-in for a record Kafka refused for good: no value, and how
      * large it was (the job row keeps it: provctl replays from there). */
     char omitted[24];
@@ -574,6 +575,7 @@ static int produce_one(produce_req_t *pr, char *errbuf, size_t errlen)
                           pr->stub ? NULL : rec->value,
                           pr->stub ? 0 : rec->value_len, hdrs, nh,
                           on_produced, pr, errbuf, errlen);
+    free(hdrs);
   }
   return rc;
 }
@@ -918,6 +920,7 @@ static bool maybe_park(task_t *t, int attempts, int64_t retry_at_ms)
                                           t->job->service);
   pv_store_outcome_t o = {
     .job_id = t->job->id,
+    .tenant = t->job->tenant,
     .state = "retry_wait",
     .attempts = attempts,
     .err = &t->err,
@@ -972,6 +975,7 @@ static void record_outcome(task_t *t, const char *result_json)
                                           t->job->service);
   pv_store_outcome_t o = {
     .job_id = t->job->id,
+    .tenant = t->job->tenant,
     .state = t->final_state,
     .attempts = t->attempts,
     .result_json = result_json,
@@ -1038,6 +1042,38 @@ static void on_busy_recheck(uv_timer_t *timer)
   start_claim(timer->data);
 }
 
+/* The row's identity and provenance, as the job table keeps them. */
+static void store_job_of(const task_t *t, const char *id, const char *tenant,
+                         const char *service, const char *op,
+                         const char *hdrs_json, pv_store_job_t *sj)
+{
+  const pv_record_t *rec = t->rec;
+  memset(sj, 0, sizeof(*sj));
+  sj->job_id = id;
+  sj->tenant = tenant;
+  sj->service = service;
+  sj->op = op;
+  /* an empty key is no key, as for the lanes */
+  if (rec->key && rec->key_len) {
+    sj->ordering_key = rec->key;
+    sj->ordering_key_len = rec->key_len;
+  }
+  sj->source_topic = rec->topic;
+  sj->source_partition = rec->partition;
+  sj->source_offset = rec->offset;
+  sj->reply_topic = t->reply_topic;
+  const pv_header_t *corr = pv_record_header(rec, "correlation-id");
+  if (corr && corr->value) {
+    sj->correlation_id = corr->value;
+    sj->correlation_id_len = corr->value_len;
+  }
+  sj->content_type = pv_format_content_type(t->format);
+  sj->payload = rec->value;
+  sj->payload_len = rec->value_len;
+  sj->headers_json = hdrs_json;
+  sj->received_at_ms = t->received_ms;
+}
+
 static void on_claim(const pv_claim_t *c, void *arg)
 {
   task_t *t = arg;
@@ -1060,6 +1096,19 @@ static void on_claim(const pv_claim_t *c, void *arg)
     eng->stats.parked++;
     emit(t, PV_JOB_EV_PARKED);
     release(t, true);
+    return;
+  case PV_CLAIM_REUSED:
+    /* Another job of the tenant has this id: answering with its reply (or
+     * merging into its row) would be wrong, and silently dropping this
+     * one worse. */
+    pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
+                 "id reused: tenant \"%s\" already has a job \"%s\" "
+                 "(%s.%s, %s) with another service, op or payload; give "
+                 "each job its own id", t->job->tenant, t->job->id,
+                 c->service ? c->service : "?", c->op ? c->op : "?",
+                 c->state ? c->state : "?");
+    t->id_reused = true;
+    reject(t);
     return;
   case PV_CLAIM_FINAL:
     if (c->published) {
@@ -1111,41 +1160,25 @@ static void on_claim(const pv_claim_t *c, void *arg)
     break;
   }
   /* The job row could not be written for a reason other than the
-   * connection (already retried): an operator has to look. */
-  pv_error_t e;
-  pv_error_set(&e, PV_ERR_INTERNAL, 0,
-               "the job could not be recorded in PostgreSQL");
-  t->err = e;
+   * connection (already retried): an operator has to look. The job still
+   * gets a dead row, so that it can be found and replayed by its id: one
+   * without what PostgreSQL may have refused in the first (key, headers,
+   * correlation id; the dead letter keeps them all). */
+  pv_error_set(&t->err, PV_ERR_INTERNAL, 0,
+               "the job could not be recorded in PostgreSQL (see "
+               "store.write_failed)");
   t->finished_ms = pv_clock_wall_ms();
   t->final_state = "dead";
   build_reply(t, "dead", NULL);
   t->dlq_topic = pv_asprintf("%s%s", t->rec->topic, eng->conf->kafka_dlq_suffix);
-  publish(t);
-}
-
-/* The row's identity and provenance, as the job table keeps them. */
-static void store_job_of(const task_t *t, const char *id, const char *tenant,
-                         const char *service, const char *op,
-                         const char *hdrs_json, pv_store_job_t *sj)
-{
-  const pv_record_t *rec = t->rec;
-  memset(sj, 0, sizeof(*sj));
-  sj->job_id = id;
-  sj->tenant = tenant;
-  sj->service = service;
-  sj->op = op;
-  sj->ordering_key = rec->key && !memchr(rec->key, '\0', rec->key_len)
-                         ? rec->key : NULL;
-  sj->source_topic = rec->topic;
-  sj->source_partition = rec->partition;
-  sj->source_offset = rec->offset;
-  sj->reply_topic = t->reply_topic;
-  sj->correlation_id = header_str(rec, "correlation-id");
-  sj->content_type = pv_format_content_type(t->format);
-  sj->payload = rec->value;
-  sj->payload_len = rec->value_len;
-  sj->headers_json = hdrs_json;
-  sj->received_at_ms = t->received_ms;
+  pv_store_job_t sj;
+  store_job_of(t, t->job->id, t->job->tenant, t->job->service, t->job->op,
+               "[]", &sj);
+  sj.ordering_key = NULL;
+  sj.correlation_id = NULL;
+  t->state = T_FINISHING;
+  pv_store_record_invalid(eng->store, &sj, &t->err, t->dlq_topic,
+                          on_invalid_recorded, t);
 }
 
 static void start_claim(task_t *t)
@@ -1163,13 +1196,20 @@ static void start_claim(task_t *t)
   free(hj);
 }
 
+/* The key of a job in eng->running: ids are unique per tenant. */
+static char *run_key_of(const pv_job_t *j)
+{
+  return pv_asprintf("%s\x1f%s", j->tenant, j->id);
+}
+
 /* The task takes an in-flight slot: process, tenant and topic. */
 static void count_in(task_t *t)
 {
   pv_engine_t *eng = t->eng;
   t->counted = true;
   t->active = true;
-  pv_map_put(eng->running, t->job->id, t);
+  t->run_key = run_key_of(t->job);
+  pv_map_put(eng->running, t->run_key, t);
   eng->in_flight++;
   eng->active++;
   t->tq->in_flight++;
@@ -1226,7 +1266,9 @@ static void dispatch(pv_engine_t *eng)
           release(t, false); /* its partition moved on; not ours to run */
           continue;
         }
-        task_t *owner = pv_map_get(eng->running, t->job->id);
+        char *rk = run_key_of(t->job);
+        task_t *owner = pv_map_get(eng->running, rk);
+        free(rk);
         if (owner) {
           /* The same job id is running here under another key: never two
            * runs of one job at once; wait for it. */
@@ -1285,8 +1327,10 @@ static void reject(task_t *t)
     salvage(t);
   }
   eng->stats.invalid++;
-  t->active = true;
-  eng->active++;
+  if (!t->active) { /* a reused id was refused after its claim: active */
+    t->active = true;
+    eng->active++;
+  }
   t->finished_ms = pv_clock_wall_ms();
   t->final_state = "dead";
   t->dlq_topic = pv_asprintf("%s%s", rec->topic, eng->conf->kafka_dlq_suffix);
@@ -1299,8 +1343,9 @@ static void reject(task_t *t)
          PV_S("error", t->err.message));
   char *hj = headers_json(rec);
   pv_store_job_t sj;
-  store_job_of(t, t->salvaged_id, t->salvaged_tenant, t->salvaged_service,
-               t->salvaged_op, hj, &sj);
+  /* a reused id names another job's row: this record gets its own */
+  store_job_of(t, t->id_reused ? NULL : t->salvaged_id, t->salvaged_tenant,
+               t->salvaged_service, t->salvaged_op, hj, &sj);
   t->state = T_FINISHING;
   pv_store_record_invalid(eng->store, &sj, &t->err, t->dlq_topic,
                           on_invalid_recorded, t);
@@ -1350,6 +1395,51 @@ static int check_reply_topic(pv_engine_t *eng, const char *field,
   return 0;
 }
 
+/* Headers the record carries that count against PV_JOB_MAX_HEADERS: all
+ * but provctl's replay lineage (x-replay-of, x-replayed-by, ...: a record
+ * at the cap must stay replayable), of which at most
+ * PV_JOB_LINEAGE_HEADERS are let off. */
+static size_t counted_headers(const pv_record_t *rec)
+{
+  size_t lineage = 0;
+  for (size_t i = 0; i < rec->n_headers; i++)
+    if (!strncmp(rec->headers[i].name, "x-replay", 8))
+      lineage++;
+  return rec->n_headers -
+         (lineage < PV_JOB_LINEAGE_HEADERS ? lineage : PV_JOB_LINEAGE_HEADERS);
+}
+
+/* A replay's deadline (provctl dlq replay gives a replay a fresh one by
+ * default): it replaces the job's. @returns 0, or -1 with t->err. */
+static int replay_deadline(task_t *t)
+{
+  const pv_header_t *h = pv_record_header(t->rec,
+                                          PV_JOB_REPLAY_DEADLINE_HEADER);
+  if (!h)
+    return 0;
+  char text[24];
+  long long v = -1;
+  if (h->value && h->value_len > 0 && h->value_len < sizeof(text)) {
+    memcpy(text, h->value, h->value_len);
+    text[h->value_len] = '\0';
+    char *end = NULL;
+    if (text[0] >= '0' && text[0] <= '9')
+      v = strtoll(text, &end, 10);
+    if (!end || *end)
+      v = -1;
+  }
+  if (v < 1 || v > PV_JOB_DEADLINE_MAX) {
+    pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
+                 "header \"%s\": \"%.*s\" is not a deadline (ms since the "
+                 "epoch, 1..%lld)", PV_JOB_REPLAY_DEADLINE_HEADER,
+                 h->value ? (int)(h->value_len < 32 ? h->value_len : 32) : 0,
+                 h->value ? h->value : "", (long long)PV_JOB_DEADLINE_MAX);
+    return -1;
+  }
+  t->deadline_ms = v;
+  return 0;
+}
+
 /* Decodes and checks a record; sets t->err when it cannot run. */
 static void classify(task_t *t)
 {
@@ -1363,6 +1453,14 @@ static void classify(task_t *t)
   pv_error_t scratch;
   if (hdr_reply && check_reply_topic(eng, "", hdr_reply, &scratch) == 0)
     t->reply_topic = hdr_reply; /* replies to rejected records go there too */
+  size_t nh = counted_headers(rec);
+  if (nh > PV_JOB_MAX_HEADERS) {
+    /* kept whole in its dead letter and row; refused rather than cut */
+    pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
+                 "record has %zu headers, at most %d", nh,
+                 PV_JOB_MAX_HEADERS);
+    return;
+  }
   if (fmt < 0) {
     pv_error_set(&t->err, PV_ERR_INVALID_JOB, 0,
                  "header \"content-type\": \"%.64s\" is neither "
@@ -1400,19 +1498,35 @@ static void classify(task_t *t)
   t->deadline_ms = j->deadline_ms ? j->deadline_ms
                                   : t->received_ms +
                                         eng->conf->default_deadline_ms;
+  if (replay_deadline(t) < 0)
+    return;
   t->traceparent = intake_traceparent(t);
+}
+
+/* "tenant\x1fkey" naming a lane. A key is bytes: one holding a NUL byte
+ * is named by \x1e and its hex (a text key spelling the same would share
+ * its lane: harmless, the jobs of both would only run one at a time). */
+static char *lane_key_of(const task_t *t)
+{
+  const pv_record_t *rec = t->rec;
+  if (!rec->key || !rec->key_len)
+    return pv_asprintf("%s\x1f%s", t->job->tenant, t->job->id);
+  if (!memchr(rec->key, '\0', rec->key_len))
+    return pv_asprintf("%s\x1f%s", t->job->tenant, rec->key);
+  size_t n = strlen(t->job->tenant);
+  char *lk = pv_malloc(n + 2 + 2 * rec->key_len + 1);
+  memcpy(lk, t->job->tenant, n);
+  lk[n++] = '\x1f';
+  lk[n++] = '\x1e';
+  pv_hex_write(lk + n, rec->key, rec->key_len);
+  return lk;
 }
 
 /* Jobs of one tenant with one Kafka key share a lane (no key: the job id). */
 static void lane_enqueue(task_t *t)
 {
   pv_engine_t *eng = t->eng;
-  const pv_record_t *rec = t->rec;
-  const char *key = rec->key && rec->key_len &&
-                            !memchr(rec->key, '\0', rec->key_len)
-                        ? rec->key
-                        : t->job->id;
-  char *lk = pv_asprintf("%s\x1f%s", t->job->tenant, key);
+  char *lk = lane_key_of(t);
   lane_t *l = pv_map_get(eng->lanes, lk);
   if (!l) {
     size_t n = strlen(lk);
@@ -1487,47 +1601,23 @@ static void on_fatal(const char *reason, void *arg)
 
 /* ---- parked jobs coming due -------------------------------------------- */
 
-static int hex_nibble(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return 0;
-}
-
 /* Headers as the job row keeps them, back into a record's headers. */
 static void headers_from_json(pv_record_t *rec, const char *text)
 {
   json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
   size_t n = json_array_size(arr);
-  if (n > PV_KAFKA_MAX_HEADERS)
-    n = PV_KAFKA_MAX_HEADERS;
   rec->headers = pv_calloc(n ? n : 1, sizeof(pv_header_t));
   for (size_t i = 0; i < n; i++) {
     json_t *pair = json_array_get(arr, i);
-    const char *name = json_string_value(json_array_get(pair, 0));
-    json_t *v = json_array_get(pair, 1);
+    size_t len = 0;
+    char *name = pv_bytes_from_json(json_array_get(pair, 0), &len);
     if (!name)
       continue;
     pv_header_t *h = &rec->headers[rec->n_headers++];
-    h->name = pv_strdup(name);
-    if (json_is_string(v)) {
-      h->value_len = json_string_length(v);
-      h->value = pv_malloc(h->value_len + 1);
-      memcpy(h->value, json_string_value(v), h->value_len + 1);
-    } else if (json_is_object(v)) {
-      const char *hex = json_string_value(json_object_get(v, "hex"));
-      size_t len = hex ? strlen(hex) / 2 : 0;
-      h->value = pv_malloc(len + 1);
-      for (size_t b = 0; b < len; b++)
-        h->value[b] = (char)(hex_nibble(hex[2 * b]) << 4 |
-                             hex_nibble(hex[2 * b + 1]));
-      h->value[len] = '\0';
-      h->value_len = len;
-    }
+    h->name = name;
+    json_t *v = json_array_get(pair, 1);
+    if (!json_is_null(v))
+      h->value = pv_bytes_from_json(v, &h->value_len);
   }
   json_decref(arr);
 }
@@ -1553,8 +1643,10 @@ static void on_due(const pv_due_job_t *d, void *arg)
   rec->partition = d->source_partition;
   rec->offset = d->source_offset;
   if (d->ordering_key) {
-    rec->key = pv_strdup(d->ordering_key);
-    rec->key_len = strlen(d->ordering_key);
+    rec->key = pv_malloc(d->ordering_key_len + 1);
+    memcpy(rec->key, d->ordering_key, d->ordering_key_len);
+    rec->key[d->ordering_key_len] = '\0';
+    rec->key_len = d->ordering_key_len;
   }
   rec->value = pv_malloc(d->payload_len + 1);
   memcpy(rec->value, d->payload, d->payload_len);

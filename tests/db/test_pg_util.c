@@ -135,8 +135,8 @@ static bool run_until(uv_loop_t *loop, const bool *flag, const int *count,
   bool expired = false;
   uv_timer_init(loop, &t);
   t.data = &expired;
-  /* The loop's clock is cached: after slow setup (creating a database) it
-   * lags, and the deadline would already have passed. */
+  /* The loop's clock is cached since it last ran (a suite's setup may
+   * have spent a second creating a database): "timeout_ms from now". */
   uv_update_time(loop);
   uv_timer_start(&t, on_deadline, timeout_ms, 0);
   while (!expired && !(flag ? *flag : *count >= target))

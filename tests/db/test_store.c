@@ -90,7 +90,7 @@ static void finish_job(pv_store_t *store, int i)
 {
   char id[32];
   snprintf(id, sizeof(id), "job-%d", i);
-  pv_store_outcome_t o = {.job_id = id, .state = "succeeded"};
+  pv_store_outcome_t o = {.job_id = id, .tenant = "t", .state = "succeeded"};
   pv_store_finish(store, &o, count_done, (void *)(intptr_t)i);
 }
 

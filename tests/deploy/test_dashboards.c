@@ -154,7 +154,7 @@ Test(deploy_dashboards, postgres_panels_run_on_the_real_schema)
       "finished_at, error_class) VALUES ($1::text, 'isp-east', 'voltha', "
       "'health_check', 'dead', 't', 0, 0, '\\x00', now() - interval '2 "
       "minutes', now() - interval '1 minute', 'http_5xx') "
-      "ON CONFLICT (job_id) DO NOTHING",
+      "ON CONFLICT (job_id, tenant) DO NOTHING",
       1, ins));
 
   char *docs = slurp("docs/dashboards.md");

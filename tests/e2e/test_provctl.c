@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,26 +60,34 @@ static void write_config(void)
   E.config = conf_path;
 }
 
-static void start(bool worker)
+/* The stack, a private simulator, the suite's configuration, and a
+ * worker with env (none when NULL). */
+static void start_env(const char *const *env)
 {
   pv_e2e_setup(&E, 2);
   cr_assert_eq(pv_sim_start(&S, NULL), 0, "cannot start a simulator");
   write_config();
-  if (!worker)
-    return;
+  if (env)
+    pv_e2e_start_worker(&E, "e2e-provctl", env);
+}
+
+static void start(bool worker)
+{
   /* one run per job, one HTTP attempt per run: a 503 dead-letters at
    * once; a breaker that never opens by itself */
-  const char *env[] = {"PROVISIOND_WORKER_JOB_MAX_ATTEMPTS=1",
-                       "PROVISIOND_HTTP_RETRY_MAX_ATTEMPTS=1",
-                       "PROVISIOND_HTTP_BREAKER_FAIL_MAX=100000", NULL};
-  pv_e2e_start_worker(&E, "e2e-provctl", env);
+  static const char *const env[] = {"PROVISIOND_WORKER_JOB_MAX_ATTEMPTS=1",
+                                    "PROVISIOND_HTTP_RETRY_MAX_ATTEMPTS=1",
+                                    "PROVISIOND_HTTP_BREAKER_FAIL_MAX=100000",
+                                    NULL};
+  start_env(worker ? env : NULL);
 }
 
 /* Runs build/provctl with argv (NULL-terminated, without the program),
  * extra environment (may be NULL). Output is collected into *out / *err
- * (free them; may be NULL). @returns the exit status. */
-static int provctl_env(char **out, char **err, const char *const *env,
-                       const char *const *args)
+ * (free them; may be NULL), its peak resident memory into *maxrss_kb (may
+ * be NULL). @returns the exit status. */
+static int provctl_run(char **out, char **err, const char *const *env,
+                       const char *const *args, long *maxrss_kb)
 {
   char bin[512], outp[600], errp[600];
   snprintf(bin, sizeof(bin), "%s/provctl", pv_test_build_dir());
@@ -110,7 +119,10 @@ static int provctl_env(char **out, char **err, const char *const *env,
     _exit(127);
   }
   int st = 0;
-  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  struct rusage ru;
+  cr_assert_eq(wait4(pid, &st, 0, &ru), pid);
+  if (maxrss_kb)
+    *maxrss_kb = ru.ru_maxrss;
   char *paths[] = {outp, errp};
   char **dst[] = {out, err};
   for (int i = 0; i < 2; i++) {
@@ -134,6 +146,12 @@ static int provctl_env(char **out, char **err, const char *const *env,
   return WEXITSTATUS(st);
 }
 
+static int provctl_env(char **out, char **err, const char *const *env,
+                       const char *const *args)
+{
+  return provctl_run(out, err, env, args, NULL);
+}
+
 #define PROVCTL(out, err, ...) \
   provctl_env(out, err, NULL, (const char *const[]){__VA_ARGS__, NULL})
 
@@ -150,21 +168,29 @@ static void assert_sql(const char *q, const char *param, const char *want)
   free(v);
 }
 
-/* Polls until the job's state is want (within timeout_ms). */
-static void wait_state(const char *id, const char *want, int timeout_ms)
+/* Polls q (one text parameter) until it returns want (within timeout_ms). */
+static void wait_sql(const char *q, const char *param, const char *want,
+                     int timeout_ms)
 {
   uint64_t until = pv_clock_mono_ms() + (uint64_t)timeout_ms;
   char *v = NULL;
   while (pv_clock_mono_ms() < until) {
     free(v);
-    v = sql("SELECT state FROM job_status WHERE job_id = $1", id);
+    v = sql(q, param);
     if (v && !strcmp(v, want))
       break;
     usleep(100 * 1000);
   }
-  cr_assert(v && !strcmp(v, want), "job %s: state %s, want %s (see %s)", id,
+  cr_assert(v && !strcmp(v, want), "%s [%s]: %s, want %s (see %s)", q, param,
             v ? v : "(no row)", want, E.worker_log);
   free(v);
+}
+
+/* Polls until the job's state is want (within timeout_ms). */
+static void wait_state(const char *id, const char *want, int timeout_ms)
+{
+  wait_sql("SELECT state FROM job_status WHERE job_id = $1", id, want,
+           timeout_ms);
 }
 
 /* Records on a topic right now (all partitions). */
@@ -352,18 +378,9 @@ Test(provctl, dead_again_is_reported_and_from_topic_without_row)
                err);
   free(out);
   free(err);
-  uint64_t until = pv_clock_mono_ms() + 60000;
-  char *v = NULL;
-  while (pv_clock_mono_ms() < until) {
-    free(v);
-    v = sql("SELECT state || ' ' || runs FROM job_status WHERE job_id = $1",
-            x);
-    if (v && !strcmp(v, "dead 2"))
-      break;
-    usleep(100 * 1000);
-  }
-  cr_assert_str_eq(v, "dead 2", "the replay ran once more and died");
-  free(v);
+  /* the replay ran once more and died */
+  wait_sql("SELECT state || ' ' || runs FROM job_status WHERE job_id = $1", x,
+           "dead 2", 60000);
   cr_assert_eq(PROVCTL(&out, &err, "dlq", "list", "--json", "--tenant",
                        "isp-west"), 0);
   cr_assert(strstr(out, "\"last_replay_outcome\": \"dead_again\""), "%s",
@@ -400,8 +417,8 @@ Test(provctl, dead_again_is_reported_and_from_topic_without_row)
   assert_sql("SELECT count(*) FROM job_replays WHERE job_id = $1 AND NOT"
              " had_row AND replayed_by = 'bob' AND status = 'produced'", y,
              "1");
-  assert_sql("SELECT ordering_key FROM job_status WHERE job_id = $1", y,
-             "kk");
+  assert_sql("SELECT provisiond_bytes_text(ordering_key) FROM job_status"
+             " WHERE job_id = $1", y, "kk");
 }
 
 Test(provctl, enqueue_file_jobs_status_and_bad_input)
@@ -570,4 +587,325 @@ Test(provctl, breaker_force_open_fails_fast_for_that_tenant_only)
   free(err);
   assert_sql("SELECT string_agg(state, ',') FROM breaker_state WHERE"
              " service = 'voltha' AND tenant = $1", brk_a, "closed");
+}
+
+Test(provctl, an_id_two_tenants_use_needs_tenant)
+{
+  start(false);
+  char id[96];
+  snprintf(id, sizeof(id), "two-%s", E.suffix);
+  /* two dead jobs under one id, one per tenant */
+  const char *tenants[] = {"isp-east", "isp-west"};
+  for (int i = 0; i < 2; i++) {
+    char q[640];
+    snprintf(q, sizeof(q),
+             "INSERT INTO job_status (job_id, tenant, service, op, state,"
+             " source_topic, source_partition, source_offset, payload,"
+             " finished_at, error_class, dlq_topic) VALUES ($1, '%s',"
+             " 'voltha', 'health_check', 'dead', '%s', 0, %d, '\\x00', now(),"
+             " 'http_5xx', '%s') RETURNING 1", tenants[i], E.jobs_topic, i,
+             E.dlq_topic);
+    free(sql(q, id));
+  }
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "status", id), 2, "%s", out);
+  cr_assert(strstr(err, "exists under 2 tenants (isp-east, isp-west): give "
+                        "--tenant"), "%s", err);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "status", id, "--tenant", "isp-west"), 0,
+               "%s", err);
+  cr_assert(strstr(out, "\"tenant\": \"isp-west\""), "%s", out);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "status", "--tenant", "isp-north", id), 1);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", id, "--dry-run"), 2,
+               "%s", out);
+  cr_assert(strstr(err, "give --tenant"), "%s", err);
+  free(out);
+  free(err);
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", id, "--tenant",
+                       "isp-east", "--dry-run"), 0, "%s", err);
+  cr_assert(strstr(out, "would-replay"), "%s", out);
+  free(out);
+  free(err);
+}
+
+/* The first record of topic whose value contains needle (and that has a
+ * header named with_header, unless NULL), or NULL after timeout_ms. */
+static pv_ksync_msg_t *find_record(const char *topic, const char *needle,
+                                   const char *with_header, int timeout_ms)
+{
+  pv_ksync_consumer_t *c = pv_ksync_consumer_new(E.brokers, topic);
+  cr_assert_not_null(c);
+  pv_ksync_msg_t *found = NULL;
+  uint64_t until = pv_clock_mono_ms() + (uint64_t)timeout_ms;
+  while (!found && pv_clock_mono_ms() < until) {
+    pv_ksync_msg_t *m = pv_ksync_consume(c, 1000);
+    if (m && m->value && strstr(m->value, needle) &&
+        (!with_header || pv_ksync_msg_header(m, with_header)))
+      found = m;
+    else
+      pv_ksync_msg_destroy(m);
+  }
+  pv_ksync_consumer_destroy(c);
+  return found;
+}
+
+static size_t count_headers_named(const pv_ksync_msg_t *m, const char *prefix)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < m->n_headers; i++)
+    n += !strncmp(m->hnames[i], prefix, strlen(prefix));
+  return n;
+}
+
+Test(provctl, headers_past_the_64th_are_kept_past_the_cap_refused)
+{
+  start(true);
+  char many[96], too_many[96];
+  snprintf(many, sizeof(many), "hd-%s-128", E.suffix);
+  snprintf(too_many, sizeof(too_many), "hd-%s-200", E.suffix);
+  /* 128 headers (the cap), then 201; a deadline already passed: dead at
+   * once */
+  pv_ksync_header_t h[201];
+  char names[200][16], vals[200][16];
+  for (int i = 0; i < 200; i++) {
+    snprintf(names[i], sizeof(names[i]), "x-h%03d", i);
+    snprintf(vals[i], sizeof(vals[i]), "v%03d", i);
+    h[i + 1] = (pv_ksync_header_t){names[i], vals[i], strlen(vals[i])};
+  }
+  h[0] = (pv_ksync_header_t){"content-type", "application/json", 16};
+  const char *ids[] = {many, too_many};
+  size_t counts[] = {127, 200};
+  for (int k = 0; k < 2; k++) {
+    char doc[256];
+    int n = snprintf(doc, sizeof(doc), "{\"v\":1,\"id\":\"%s\",\"tenant\":"
+                     "\"isp-east\",\"service\":\"voltha\",\"op\":"
+                     "\"health_check\",\"deadline\":1}", ids[k]);
+    char err[256];
+    cr_assert_eq(pv_ksync_produce_raw(E.producer, E.jobs_topic, ids[k],
+                                      strlen(ids[k]), doc, (size_t)n, h,
+                                      counts[k] + 1, 30000, err, sizeof(err)),
+                 0, "%s", err);
+  }
+  wait_state(many, "dead", 60000);
+  wait_state(too_many, "dead", 60000);
+  assert_sql("SELECT error_class || ' ' || jsonb_array_length(headers) FROM"
+             " job_status WHERE job_id = $1", many, "deadline_exceeded 128");
+  assert_sql("SELECT error_class || ': ' || error_message FROM job_status"
+             " WHERE job_id = $1", too_many,
+             "invalid_job: record has 201 headers, at most 128");
+  /* the dead letters: every header, in order, then x-dlq-* */
+  wait_topic_count(E.dlq_topic, 2, 30000);
+  for (int k = 0; k < 2; k++) {
+    pv_ksync_msg_t *m = find_record(E.dlq_topic, ids[k], NULL, 20000);
+    cr_assert_not_null(m, "no dead letter for %s", ids[k]);
+    cr_assert_eq(count_headers_named(m, "x-h"), counts[k], "%s",
+                 ids[k]);
+    cr_assert_str_eq(m->hnames[counts[k]], names[counts[k] - 1]);
+    cr_assert_eq(count_headers_named(m, "x-dlq-"), 8);
+    pv_ksync_msg_destroy(m);
+  }
+  /* a replay keeps them all, and its lineage headers do not count against
+   * the cap */
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", many, "--yes"), 0,
+               "%s%s", out, err);
+  cr_assert(strstr(out, "replayed "), "%s%s", out, err);
+  free(out);
+  free(err);
+  pv_ksync_msg_t *r = find_record(E.jobs_topic, many, "x-replay-of", 30000);
+  cr_assert_not_null(r, "the replayed record");
+  cr_assert_eq(count_headers_named(r, "x-h"), 127);
+  cr_assert_eq(count_headers_named(r, "x-dlq-"), 0);
+  pv_ksync_msg_destroy(r);
+  /* it ran again (under a fresh deadline), not refused for its count */
+  wait_sql("SELECT state || ' ' || runs FROM job_status WHERE job_id = $1",
+           many, "succeeded 2", 30000);
+}
+
+/* Lines of text holding needle. */
+static int count_lines_with(const char *text, const char *needle)
+{
+  int n = 0;
+  for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+    n++;
+  return n;
+}
+
+Test(provctl, replay_streams_large_topics_and_backlogs_in_bounded_memory)
+{
+  start(false);
+  /* 96 MiB of dead letters that never reached PostgreSQL (librdkafka's
+   * mock broker keeps the last 5 MiB of each partition: there, what is
+   * left), and 96 MiB of dead rows whose dead letters are gone: a replay
+   * used to hold all of either in memory (the rows as hex: twice that) */
+  enum { RECORDS = 384, PAD = 256 * 1024 };
+  char *pad = malloc(PAD + 1);
+  cr_assert_not_null(pad);
+  memset(pad, 'p', PAD);
+  pad[PAD] = '\0';
+  char tenant[96];
+  snprintf(tenant, sizeof(tenant), "big-%s", E.suffix);
+  size_t cap = PAD + 512;
+  char *doc = malloc(cap);
+  cr_assert_not_null(doc);
+  for (int i = 0; i < RECORDS; i++) {
+    int n = snprintf(doc, cap, "{\"v\":1,\"id\":\"big-%d\",\"tenant\":\"%s\","
+                     "\"service\":\"voltha\",\"op\":\"health_check\","
+                     "\"args\":{\"pad\":\"%s\"}}", i, tenant, pad);
+    char off[16], key[16];
+    snprintf(off, sizeof(off), "%d", i);
+    snprintf(key, sizeof(key), "k%d", i);
+    const char *hdrs[] = {"content-type", "application/json",
+                          "x-dlq-error-class", "internal",
+                          "x-dlq-source-topic", E.jobs_topic,
+                          "x-dlq-source-partition", "0",
+                          "x-dlq-source-offset", off, NULL};
+    cr_assert_eq(pv_ksync_produce(E.producer, E.dlq_topic, key, doc,
+                                  (size_t)n, hdrs), 0);
+  }
+  free(doc);
+  long on_topic = topic_count(E.dlq_topic);
+  char q[1024];
+  snprintf(q, sizeof(q),
+           "INSERT INTO job_status (job_id, tenant, service, op, state,"
+           " source_topic, source_partition, source_offset, payload,"
+           " finished_at, error_class, dlq_topic)"
+           " SELECT 'row-' || g, $1, 'voltha', 'health_check', 'dead', '%s',"
+           " 0, 100000 + g, convert_to(repeat('r', %d), 'UTF8'), now(),"
+           " 'http_5xx', '%s' FROM generate_series(1, %d) g RETURNING 1",
+           E.jobs_topic, PAD, E.dlq_topic, RECORDS);
+  free(sql(q, tenant));
+  free(pad);
+
+  /* provctl reading an empty topic: what it takes anyway */
+  char *out = NULL, *err = NULL;
+  long rss_base = 0, rss_topic = 0, rss_rows = 0;
+  int rc = provctl_run(&out, &err, NULL, (const char *const[]){
+                       "dlq", "replay", "--from-topic", E.results_topic,
+                       "--all", "--dry-run", NULL}, &rss_base);
+  cr_assert_eq(rc, 0, "%s", err);
+  free(out);
+  free(err);
+  rc = provctl_run(&out, &err, NULL, (const char *const[]){
+                   "dlq", "replay", "--from-topic", E.dlq_topic, "--all",
+                   "--tenant", tenant, "--dry-run", "--json", NULL},
+                   &rss_topic);
+  cr_assert_eq(rc, 0, "%s", err);
+  cr_assert_eq(count_lines_with(out, "\"action\":\"would-replay\""),
+               on_topic, "every dead letter on the topic listed");
+  free(out);
+  free(err);
+  rc = provctl_run(&out, &err, NULL, (const char *const[]){
+                   "dlq", "replay", "--all", "--tenant", tenant, "--dry-run",
+                   "--json", NULL}, &rss_rows);
+  cr_assert_eq(rc, 0, "%s", err);
+  cr_assert_eq(count_lines_with(out, "\"action\":\"would-replay\""), RECORDS,
+               "every dead row listed");
+  cr_assert_eq(count_lines_with(out, "\"from\":\"job_status\""), RECORDS);
+  free(out);
+  free(err);
+  cr_log_info("provctl's peak RSS: %ld KiB alone, %ld KiB over %ld dead "
+              "letters (%ld MiB), %ld KiB over %d dead rows (%d MiB)",
+              rss_base, rss_topic, on_topic, on_topic * PAD >> 20, rss_rows,
+              RECORDS, RECORDS * PAD >> 20);
+#if !defined(__SANITIZE_ADDRESS__)
+  /* a sanitizer's quarantine keeps freed memory: only a plain build
+   * measures what the program holds. Beyond what it takes anyway: the
+   * consumer's 8 MiB prefetch, a few records, slack. */
+  cr_assert_lt(rss_topic - rss_base, 16 * 1024, "provctl held %ld KiB more "
+               "reading %ld MiB of dead letters", rss_topic - rss_base,
+               on_topic * PAD >> 20);
+  cr_assert_lt(rss_rows - rss_base, 16 * 1024, "provctl held %ld KiB more "
+               "reading %d MiB of dead rows", rss_rows - rss_base,
+               RECORDS * PAD >> 20);
+#endif
+}
+
+Test(provctl, replay_of_a_job_dead_for_its_deadline_gets_a_fresh_one)
+{
+  /* a job parks while the service answers 503, and dies of its deadline
+   * (5 s) before its next attempt */
+  static const char *const env[] = {"PROVISIOND_WORKER_JOB_MAX_ATTEMPTS=10",
+                                    "PROVISIOND_HTTP_RETRY_MAX_ATTEMPTS=1",
+                                    "PROVISIOND_HTTP_BREAKER_FAIL_MAX=100000",
+                                    "PROVISIOND_WORKER_PARK_BACKOFF_BASE_MS="
+                                    "20000",
+                                    "PROVISIOND_WORKER_PARK_BACKOFF_CAP_MS="
+                                    "20000", NULL};
+  start_env(env);
+  fault_503();
+  char fresh[96], kept[96];
+  snprintf(fresh, sizeof(fresh), "dl-%s-fresh", E.suffix);
+  snprintf(kept, sizeof(kept), "dl-%s-kept", E.suffix);
+  const char *ids[] = {fresh, kept};
+  for (int i = 0; i < 2; i++) {
+    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:I}", "v", 1, "id", ids[i],
+                          "tenant", "isp-east", "service", "voltha", "op",
+                          "health_check", "deadline",
+                          (json_int_t)(pv_clock_wall_ms() + 5000));
+    pv_e2e_produce_job(&E, ids[i], j, true, NULL);
+    json_decref(j);
+  }
+  for (int i = 0; i < 2; i++) {
+    wait_state(ids[i], "dead", 60000);
+    assert_sql("SELECT error_class FROM job_status WHERE job_id = $1", ids[i],
+               "deadline_exceeded");
+  }
+  wait_topic_count(E.dlq_topic, 2, 30000);
+
+  /* both deadlines pass (the jobs died as soon as their next attempt
+   * would have come too late) */
+  for (int i = 0; i < 2; i++)
+    wait_sql("SELECT deadline < now() FROM job_status WHERE job_id = $1",
+             ids[i], "t", 20000);
+  /* its budget: deadline less receipt, as the worker saw them */
+  char *budget = sql("SELECT (extract(epoch FROM deadline - received_at) *"
+                     " 1000)::bigint FROM job_status WHERE job_id = $1",
+                     fresh);
+  cr_assert_not_null(budget);
+  /* the service is back; the runbook says: replay them */
+  cr_assert_eq(pv_sim_clear_faults(S.voltha_url), 200);
+  char *out = NULL, *err = NULL;
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", fresh, "--yes"), 0,
+               "%s%s", out, err);
+  free(out);
+  free(err);
+  wait_state(fresh, "succeeded", 60000);
+  /* runs so far: 1, or 2 when it parked once before dying */
+  char *runs = sql("SELECT 'dead ' || (runs + 1) || ' deadline_exceeded'"
+                   " FROM job_status WHERE job_id = $1", kept);
+  cr_assert_not_null(runs);
+  cr_assert_eq(PROVCTL(&out, &err, "dlq", "replay", kept, "--yes",
+                       "--keep-deadline"), 0, "%s%s", out, err);
+  free(out);
+  free(err);
+  /* the fresh deadline: the replay's time plus the job's budget, recorded
+   * with the replay and carried by the replayed record */
+  assert_sql("SELECT fresh_deadline FROM job_replays WHERE job_id = $1",
+             fresh, "t");
+  assert_sql("SELECT (extract(epoch FROM deadline - replayed_at) *"
+             " 1000)::bigint FROM job_replays WHERE job_id = $1", fresh,
+             budget);
+  free(budget);
+  assert_sql("SELECT j.deadline = r.deadline FROM job_status j JOIN"
+             " job_replays r USING (job_id, tenant) WHERE job_id = $1", fresh,
+             "t");
+  pv_ksync_msg_t *m = find_record(E.jobs_topic, fresh, "x-replay-of", 30000);
+  cr_assert_not_null(m);
+  char *want = sql("SELECT (extract(epoch FROM deadline) * 1000)::bigint"
+                   " FROM job_replays WHERE job_id = $1", fresh);
+  cr_assert_str_eq(pv_ksync_msg_header(m, "x-replay-deadline"), want);
+  free(want);
+  pv_ksync_msg_destroy(m);
+  /* --keep-deadline: the old behaviour, dead again at once */
+  wait_sql("SELECT state || ' ' || runs || ' ' || error_class FROM"
+           " job_status WHERE job_id = $1", kept, runs, 60000);
+  free(runs);
+  assert_sql("SELECT NOT fresh_deadline AND deadline < replayed_at FROM"
+             " job_replays WHERE job_id = $1", kept, "t");
 }

@@ -4,6 +4,8 @@
  * PostgreSQL and a reply on Kafka; an undecodable record is dead-lettered
  * byte for byte; and the offsets are committed only past finished jobs.
  */
+#include "common/bytes.h"
+#include "jobs/job.h"
 #include "tests/e2e/worker_harness.h"
 #include "tests/support/proc.h"
 #include "tests/support/testenv.h"
@@ -195,20 +197,31 @@ Test(skeleton, replayed_job_refused_again_ends_dead_not_runnable)
   pv_e2e_setup(&E, 1);
   char id[96];
   snprintf(id, sizeof(id), "job-%s-rerefused", E.suffix);
-  /* the row as provctl dlq replay leaves it: moved back to 'received' */
-  char *ok = pv_e2e_sql_value(&E,
-      "INSERT INTO job_status (job_id, tenant, service, op, state,"
-      " source_topic, source_partition, source_offset, payload)"
-      " VALUES ($1, 'isp-nowhere', 'voltha', 'health_check', 'received',"
-      " 'x', 0, 0, '\\x00') RETURNING 'ok'", id);
-  cr_assert_str_eq(ok, "ok");
-  free(ok);
-  pv_e2e_start_worker(&E, "e2e-rerefused", NULL);
   json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
                         "isp-nowhere", "service", "voltha", "op",
                         "health_check");
-  pv_e2e_produce_job(&E, "k", j, false, NULL);
+  char *rec = NULL;
+  size_t len = 0;
+  cr_assert_eq(pv_doc_encode(j, PV_FMT_MSGPACK, &rec, &len), 0);
   json_decref(j);
+  /* the row as provctl dlq replay leaves it: moved back to 'received',
+   * holding the record it replays (a row of another job under the id
+   * would make the record an "id reused") */
+  char hex[1024], q[1536];
+  cr_assert_lt(2 * len, sizeof(hex));
+  pv_hex_write(hex, rec, len);
+  snprintf(q, sizeof(q),
+           "INSERT INTO job_status (job_id, tenant, service, op, state,"
+           " source_topic, source_partition, source_offset, payload)"
+           " VALUES ($1, 'isp-nowhere', 'voltha', 'health_check', 'received',"
+           " 'x', 0, 0, decode('%s', 'hex')) RETURNING 'ok'", hex);
+  char *ok = pv_e2e_sql_value(&E, q, id);
+  cr_assert_str_eq(ok, "ok");
+  free(ok);
+  pv_e2e_start_worker(&E, "e2e-rerefused", NULL);
+  cr_assert_eq(pv_ksync_produce(E.producer, E.jobs_topic, "k", rec, len,
+                                NULL), 0);
+  free(rec);
   char *st = NULL;
   for (int i = 0; i < 120; i++) {
     free(st);

@@ -103,6 +103,10 @@ Test(envelope, every_field_error_names_its_field)
   expect_invalid("{" BASE ",\"deadline\":\"soon\"}",
                  "field \"deadline\": expected integer, got string");
   expect_invalid("{" BASE ",\"deadline\":-5}", "field \"deadline\": -5 out of range");
+  /* 2^62 ms: past what PostgreSQL's timestamps hold (the job had no row) */
+  expect_invalid("{" BASE ",\"deadline\":4611686018427387904}",
+                 "field \"deadline\": 4611686018427387904 out of range [0, "
+                 "253402300799999]");
   expect_invalid("{" BASE ",\"deadline\":1.5}", "field \"deadline\": expected integer, got real");
   expect_invalid("{" BASE ",\"max_attempts\":0}", "field \"max_attempts\": 0 out of range");
   expect_invalid("{" BASE ",\"max_attempts\":true}",
