@@ -1,14 +1,17 @@
 # provisiond: the one entry point for people. Everything here wraps CMake
-# and the scripts under deploy/dev/, tests/ and bench/.
+# and the scripts under deploy/dev/, tests/, fuzz/ and bench/.
 #
 #   make demo    install deps, build, start the dev stack, show jobs flowing
 #   make test    install deps, build, start a stack, run every test
 #   make up      start the dev stack (writes .dev/env, .dev/provisiond.conf)
 #   make down    stop the dev stack
 #   make bench   run the benchmarks, each against its baseline
+#   make fuzz    run every fuzz target FUZZ_SECONDS (60) each (build-fuzz/)
+#   make coverage  line and branch coverage of `make test` (build-cov/)
 #
 # KAFKA=apache uses a real Apache Kafka broker instead of kafka-mock.
 # SANITIZE=1 builds with ASan+UBSan (into build-asan/).
+# make test runs the fuzz targets too (FUZZ_SECONDS each); FUZZ=0 skips them.
 
 SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
@@ -27,12 +30,12 @@ JOBS ?= $(shell nproc)
 
 export KAFKA BUILD_DIR
 
-.PHONY: all deps build up down demo test bench clean help
+.PHONY: all deps build up down demo test bench fuzz coverage clean help
 
 all: build
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@deploy/dev/deps.sh
@@ -57,6 +60,17 @@ test: build
 bench: build
 	@bench/run.sh
 
+fuzz: deps
+	@fuzz/run.sh
+
+# gcc --coverage, -O0 so lines map one to one; the mock pass of make test
+# (KAFKA=mock), then gcovr over the production code. tests/coverage.sh.
+coverage: deps
+	@cmake -S . -B build-cov -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_C_FLAGS=--coverage -DCMAKE_EXE_LINKER_FLAGS=--coverage >/dev/null
+	@cmake --build build-cov -j $(JOBS)
+	@tests/coverage.sh
+
 clean:
 	@deploy/dev/stack.sh down >/dev/null 2>&1 || true
-	rm -rf build build-asan .dev
+	rm -rf build build-asan build-fuzz build-cov .dev

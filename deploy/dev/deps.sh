@@ -32,6 +32,9 @@ pkgs=(
   wrk
   valgrind
   jq                    # make demo reads the simulator's inventory
+  clang                 # make fuzz (and make test): libFuzzer targets
+  libclang-rt-14-dev    # libFuzzer, ASan and UBSan runtimes for clang 14
+  gcovr                 # make coverage
 )
 case "${KAFKA:-mock}" in
   apache|both) pkgs+=("default-jre-headless|openjdk-17-jre-headless" maven) ;;
