@@ -161,21 +161,69 @@ static void really_destroy(pv_http_t *http);
 
 /* ---- small helpers ------------------------------------------------------ */
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * form, no surrogate, nothing past U+10FFFF), or 0 if there is none. */
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+  unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+  size_t n;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    lo = c == 0xE0 ? 0xA0 : 0x80;
+    hi = c == 0xED ? 0x9F : 0xBF;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    lo = c == 0xF0 ? 0x90 : 0x80;
+    hi = c == 0xF4 ? 0x8F : 0xBF;
+  } else {
+    return 0;
+  }
+  if (left < n || s[1] < lo || s[1] > hi)
+    return 0;
+  for (size_t i = 2; i < n; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  return n;
+}
+
 static void copy_clean(char *dst, size_t size, const char *src, size_t len)
 {
   /* Header values and reason phrases come from the server: keep them
-   * printable and bounded so they are safe in logs and messages. */
+   * printable and bounded so they are safe in logs and messages, and
+   * valid UTF-8 (HTTP allows any byte above 0x7f there), since they end
+   * up in JSON replies: a byte that starts no well-formed sequence becomes
+   * '?', and a cut never splits a character. */
+  const unsigned char *s = (const unsigned char *)src;
   size_t n = 0;
-  while (len > 0 && (src[len - 1] == '\r' || src[len - 1] == '\n' ||
-                     src[len - 1] == ' ' || src[len - 1] == '\t'))
+  while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n' ||
+                     s[len - 1] == ' ' || s[len - 1] == '\t'))
     len--;
-  while (len > 0 && (*src == ' ' || *src == '\t')) {
-    src++;
+  while (len > 0 && (*s == ' ' || *s == '\t')) {
+    s++;
     len--;
   }
-  for (size_t i = 0; i < len && n + 1 < size; i++) {
-    unsigned char ch = (unsigned char)src[i];
-    dst[n++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+  for (size_t i = 0; i < len;) {
+    size_t k = utf8_seq(s + i, len - i);
+    if (k == 0) {
+      if (n + 1 >= size)
+        break;
+      dst[n++] = '?';
+      i++;
+      continue;
+    }
+    if (n + k >= size)
+      break;
+    if (k == 1) {
+      dst[n++] = s[i] < 0x20 || s[i] == 0x7f ? ' ' : (char)s[i];
+    } else {
+      memcpy(dst + n, s + i, k);
+      n += k;
+    }
+    i += k;
   }
   dst[n] = '\0';
 }
