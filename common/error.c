@@ -1,5 +1,7 @@
 #include "common/error.h"
 
+#include "common/utf8.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,8 +45,12 @@ void pv_error_set(pv_error_t *err, pv_errclass_t cls, int http_status,
   err->cls = cls;
   err->http_status = http_status;
   va_start(ap, fmt);
-  vsnprintf(err->message, sizeof(err->message), fmt, ap);
+  int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
   va_end(ap);
+  /* A message cut to fit must not end inside a character: it goes into
+   * JSON replies, and jansson refuses text that is not UTF-8. */
+  if (n >= (int)sizeof(err->message))
+    err->message[pv_utf8_cut(err->message, sizeof(err->message) - 1)] = '\0';
 }
 
 void pv_error_clear(pv_error_t *err)

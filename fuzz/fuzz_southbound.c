@@ -25,7 +25,8 @@
  * percent-encoded); at most one non-idempotent request per op (per step
  * of an order): a mutating call is never sent twice; a success is a JSON
  * object (docs/messages.md: the answer normalised to a map) that encodes
- * in both formats; a failure has a class and a single-line message; the
+ * in both formats; a failure has a class and a single-line UTF-8 message
+ * (it goes into the reply as JSON); the
  * NetBox token never shows in a result, an error or a log line; every log
  * line is one line.
  */
@@ -267,6 +268,9 @@ static void check_outcome(const outcome_t *o, const pv_job_t *job,
   } else {
     PV_FUZZ_CHECK(pv_fuzz_printable(o->err.message, sizeof(o->err.message)),
                   "message \"%s\"", o->err.message);
+    json_t *m = json_string(o->err.message); /* NULL if not UTF-8 */
+    PV_FUZZ_CHECK(m != NULL, "message is not UTF-8: \"%s\"", o->err.message);
+    json_decref(m);
     PV_FUZZ_CHECK(!has_token(o->err.message, strlen(o->err.message)),
                   "token in the error");
   }

@@ -25,6 +25,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "transports/backoff.h"
 #include "transports/breaker.h"
 #include "transports/budget.h"
@@ -161,35 +162,6 @@ static void really_destroy(pv_http_t *http);
 
 /* ---- small helpers ------------------------------------------------------ */
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * form, no surrogate, nothing past U+10FFFF), or 0 if there is none. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
-{
-  unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-  size_t n;
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    lo = c == 0xE0 ? 0xA0 : 0x80;
-    hi = c == 0xED ? 0x9F : 0xBF;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    lo = c == 0xF0 ? 0x90 : 0x80;
-    hi = c == 0xF4 ? 0x8F : 0xBF;
-  } else {
-    return 0;
-  }
-  if (left < n || s[1] < lo || s[1] > hi)
-    return 0;
-  for (size_t i = 2; i < n; i++)
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-  return n;
-}
-
 static void copy_clean(char *dst, size_t size, const char *src, size_t len)
 {
   /* Header values and reason phrases come from the server: keep them
@@ -207,7 +179,7 @@ static void copy_clean(char *dst, size_t size, const char *src, size_t len)
     len--;
   }
   for (size_t i = 0; i < len;) {
-    size_t k = utf8_seq(s + i, len - i);
+    size_t k = pv_utf8_seq(s + i, len - i);
     if (k == 0) {
       if (n + 1 >= size)
         break;
