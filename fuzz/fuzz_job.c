@@ -6,7 +6,8 @@
  *    argument schema, order steps included). A decoded job must hold what
  *    job.h promises: v 1, printable bounded id/tenant/service/op, a valid
  *    topic name in reply_to, args an object, deadline and max_attempts in
- *    range. A refusal must carry the class and a printable message.
+ *    range. A refusal must carry the class and a message that is one
+ *    printable line of UTF-8 (it goes into the dead letter and the reply).
  * 2. The document codecs: decode -> encode -> decode gives the same
  *    document, in the record's own format and in the other one, and a
  *    second encoding gives the same bytes (the encoders are deterministic:
@@ -28,8 +29,11 @@ static void check_error(const pv_error_t *err, pv_errclass_t want_a,
   PV_FUZZ_CHECK(err->cls == want_a || err->cls == want_b,
                 "class %s", pv_errclass_name(err->cls));
   PV_FUZZ_CHECK(err->message[0] != '\0', "empty message");
-  PV_FUZZ_CHECK(memchr(err->message, '\0', sizeof(err->message)) != NULL,
-                "message not terminated");
+  PV_FUZZ_CHECK(pv_fuzz_printable(err->message, sizeof(err->message)),
+                "message not one printable line: \"%s\"", err->message);
+  json_t *m = json_string(err->message); /* NULL if not UTF-8 */
+  PV_FUZZ_CHECK(m != NULL, "message is not UTF-8: \"%s\"", err->message);
+  json_decref(m);
 }
 
 static void check_string(const char *s, size_t max, bool required,

@@ -58,3 +58,14 @@ Test(utf8, a_cut_error_message_stays_utf8)
     json_decref(j);
   }
 }
+
+Test(utf8, an_error_message_is_one_printable_line)
+{
+  pv_error_t err;
+  pv_error_set(&err, PV_ERR_BAD_ARGS, 0, "unknown argument \"%s\"",
+               "a\nb\x7f\x01" "c\xff" "d\xc3");
+  cr_assert_str_eq(err.message, "unknown argument \"a b  c?d?\"");
+  /* "%.2s" splits the é: the half left becomes '?'. */
+  pv_error_set(&err, PV_ERR_BAD_ARGS, 0, "%.2s|", "x\xc3\xa9");
+  cr_assert_str_eq(err.message, "x?|");
+}
