@@ -19,6 +19,8 @@
  *   === [a<attempts> ]timeout | reset | connect | tls | too_large | local
  *
  * Answers are used in order; a request beyond the last gets `connect`.
+ * The first line is at most 511 bytes; args the catalog refuses end the
+ * input early (job_json covers validation).
  *
  * Checks: the op ends exactly once, and sends nothing after it ended;
  * every request path is printable ASCII without blanks (ids are
@@ -26,9 +28,8 @@
  * of an order): a mutating call is never sent twice; a success is a JSON
  * object (docs/messages.md: the answer normalised to a map) that encodes
  * in both formats; a failure has a class and a single-line UTF-8 message
- * (it goes into the reply as JSON); the
- * NetBox token never shows in a result, an error or a log line; every log
- * line is one line.
+ * (it goes into the reply as JSON); the NetBox token never shows in a
+ * result, an error or a log line; every log line is one line.
  */
 #include "fuzz/fuzz.h"
 

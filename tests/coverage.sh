@@ -24,13 +24,15 @@ KAFKA=mock FUZZ=0 tests/run.sh || rc=$?
 if ! gcovr -r . --object-directory "$BUILD_DIR" \
     --filter '(common|jobs|transports|worker|cli)/' \
     --exclude-unreachable-branches \
+    --exclude-directories "$BUILD_DIR/CMakeFiles/[0-9.]+" \
     --json-summary-pretty --json-summary "$BUILD_DIR/coverage.json" \
     >/dev/null; then
   echo "coverage: gcovr failed" >&2
   exit 2
 fi
 jq -r '
-  def pct(c; t): if t == 0 then "-" else ((c * 1000 / t | round) / 10 | tostring) end;
+  def pct(c; t): if t == 0 then "-"
+    else (c * 1000 / t | round) as $p | "\($p / 10 | floor).\($p % 10)" end;
   (["file", "lines", "line %", "branches", "branch %"] | @tsv),
   (.files | sort_by(.filename)[] |
     [.filename, "\(.line_covered)/\(.line_total)", pct(.line_covered; .line_total),
