@@ -4,10 +4,10 @@
 # definitions, link options. The corpus is fuzz/corpus/<name>/, regression
 # inputs fuzz/regressions/<name>/, a dictionary fuzz/dict/<name>.dict.
 #
-# Still to come: `order`, the order definitions and step references, once
-# orders are defined by their own parser (docs/reliability.md). Today an
-# order's steps are checked by pv_job_validate, which job_json and
-# job_msgpack reach.
+# Still to come: `order`, the order definitions and step references (order
+# type files, issue 15), once that parser is merged (docs/reliability.md).
+# Today an order's steps are checked by pv_job_validate, which job_json and
+# job_msgpack reach, and run by the clients, which southbound reaches.
 
 set(PV_FUZZ_TARGETS job_msgpack job_json config retry_after http_header
   southbound)
