@@ -37,13 +37,13 @@ for t in $targets; do
 done
 
 t0=$SECONDS
+mkdir -p "$DIR"
 if ! CC=clang cmake -S . -B "$DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPV_FUZZ=ON -DPV_SANITIZE=ON -DPV_BUILD_TESTS=OFF >"$DIR.configure.log" 2>&1; then
-  cat "$DIR.configure.log" >&2
+    -DPV_FUZZ=ON -DPV_SANITIZE=ON -DPV_BUILD_TESTS=OFF >"$DIR/configure.log" 2>&1; then
+  cat "$DIR/configure.log" >&2
   echo "fuzz: configuring $DIR failed" >&2
   exit 2
 fi
-rm -f "$DIR.configure.log"
 if ! cmake --build "$DIR" --target pv_fuzz -j "$(nproc)" >"$DIR/build.log" 2>&1; then
   tail -40 "$DIR/build.log" >&2
   echo "fuzz: building the fuzz targets failed ($DIR/build.log)" >&2
