@@ -1,5 +1,5 @@
 # provisiond: the one entry point for people. Everything here wraps CMake
-# and the scripts under dev/, tests/ and bench/.
+# and the scripts under dev/, tests/, fuzz/ and bench/.
 #
 #   make demo    install deps, build, start the dev stack, show jobs flowing
 #   make test    install deps, build, start a stack, run every test
@@ -7,9 +7,12 @@
 #   make down    stop the dev stack
 #   make bench   run the benchmarks, each against its baseline
 #   make deb     build the Debian packages into build-deb/packages/
+#   make fuzz    run every fuzz target FUZZ_SECONDS (60) each (build-fuzz/)
+#   make coverage  line and branch coverage of `make test` (build-cov/)
 #
 # KAFKA=apache uses a real Apache Kafka broker instead of kafka-mock.
 # SANITIZE=1 builds with ASan+UBSan (into build-asan/).
+# make test runs the fuzz targets too (FUZZ_SECONDS each); FUZZ=0 skips them.
 
 SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
@@ -28,12 +31,12 @@ JOBS ?= $(shell nproc)
 
 export KAFKA BUILD_DIR
 
-.PHONY: all deps build up down demo test bench deb clean help
+.PHONY: all deps build up down demo test bench deb fuzz coverage clean help
 
 all: build
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@dev/deps.sh
@@ -62,6 +65,17 @@ deb: deps
 	@deploy/debian/build-deb.sh build-deb
 	@lintian --fail-on error,warning build-deb/packages/*.deb 2>/dev/null && echo "lintian: no error, no warning"
 
+fuzz: deps
+	@fuzz/run.sh
+
+# gcc --coverage, -O0 so lines map one to one; the mock pass of make test
+# (KAFKA=mock), then gcovr over the production code. tests/coverage.sh.
+coverage: deps
+	@cmake -S . -B build-cov -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_C_FLAGS=--coverage -DCMAKE_EXE_LINKER_FLAGS=--coverage >/dev/null
+	@cmake --build build-cov -j $(JOBS)
+	@tests/coverage.sh
+
 clean:
 	@dev/stack.sh down >/dev/null 2>&1 || true
-	rm -rf build build-asan build-deb .dev
+	rm -rf build build-asan build-deb build-fuzz build-cov .dev

@@ -1,5 +1,7 @@
 #include "common/error.h"
 
+#include "common/utf8.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,8 +46,25 @@ void pv_error_set(pv_error_t *err, pv_errclass_t cls, int http_status,
   err->cls = cls;
   err->http_status = http_status;
   va_start(ap, fmt);
-  vsnprintf(err->message, sizeof(err->message), fmt, ap);
+  int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
   va_end(ap);
+  /* The message goes into log lines and JSON replies, and carries text
+   * from outside (job arguments, southbound answers): it is made one
+   * printable line of UTF-8 (jansson refuses anything else). A cut to fit
+   * goes between characters; a "%.64s" may still have split one, and any
+   * byte that starts no character becomes '?'. */
+  if (n >= (int)sizeof(err->message))
+    err->message[pv_utf8_cut(err->message, sizeof(err->message) - 1)] = '\0';
+  unsigned char *m = (unsigned char *)err->message;
+  size_t len = strlen(err->message);
+  for (size_t i = 0; i < len;) {
+    size_t k = pv_utf8_seq(m + i, len - i);
+    if (k == 0)
+      m[i] = '?';
+    else if (k == 1 && (m[i] < 0x20 || m[i] == 0x7f))
+      m[i] = ' ';
+    i += k ? k : 1;
+  }
 }
 
 void pv_error_clear(pv_error_t *err)

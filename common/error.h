@@ -46,7 +46,10 @@ const char *pv_errclass_name(pv_errclass_t cls);
 /** @returns the class for a wire name, or -1 if unknown. */
 int pv_errclass_parse(const char *name);
 
-/** @brief Sets all fields of err; the message is truncated to fit. */
+/** @brief Sets all fields of err. The message is made one printable line
+ *  of UTF-8 whatever the arguments hold (control characters become spaces,
+ *  bytes that start no character '?'), and is cut to fit between
+ *  characters. */
 void pv_error_set(pv_error_t *err, pv_errclass_t cls, int http_status,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void pv_error_clear(pv_error_t *err);

@@ -231,7 +231,8 @@ static int set_key(load_ctx_t *ctx, const key_t_ *k, const char *value,
     errno = 0;
     double d = k->type == T_DBL ? strtod(v, &end) : (double)strtoll(v, &end, 10);
     int rc = 0;
-    if (!*v || errno || (end && *end)) {
+    /* strtod takes "nan", which every range check lets through. */
+    if (!*v || errno || (end && *end) || d != d) {
       fail(ctx, line, "[%s] %s%s: \"%s\" is not %s", k->section, k->name,
            where, v, k->type == T_DBL ? "a number" : "an integer");
       rc = -1;

@@ -38,6 +38,9 @@ pkgs=(
   prometheus            # promtool (alert rules) and the scrape test's server;
                         # where systemd runs, Debian's package also starts
                         # its own service on :9090 (tests never use that one)
+  clang                 # make fuzz (and make test): libFuzzer targets
+  libclang-rt-14-dev    # libFuzzer, ASan and UBSan runtimes for clang 14
+  gcovr                 # make coverage
 )
 case "${KAFKA:-mock}" in
   apache|both) pkgs+=("default-jre-headless|openjdk-17-jre-headless" maven) ;;

@@ -12,6 +12,9 @@
 #
 # PV_TEST_STACK_PREFIX (default <repo>/.dev-test) and PV_TEST_PORT_BASE
 # (default 26400; the apache pass uses it + 200) keep two runs apart.
+# Then the fuzz targets run, FUZZ_SECONDS (60) each, two at a time
+# (fuzz/run.sh; FUZZ=0 skips them): after the suites, so they never take a
+# core from a timing-sensitive test (docs/reliability.md).
 # Each pass prints its wall time; the apache pass installs a JRE and Maven
 # first if they are missing (dev/deps.sh) and fails with one line if
 # Apache Kafka cannot be fetched (see docs/kafka.md: KAFKA_HOME).
@@ -70,4 +73,9 @@ case "$KAFKA" in
           run_suite apache -L 'e2e|apache' || status=1 ;;
   *) echo "tests/run.sh: KAFKA must be mock, apache or both (got \"$KAFKA\")" >&2; exit 2 ;;
 esac
+if [ "${FUZZ:-1}" != 0 ]; then
+  t0=$SECONDS
+  fuzz/run.sh || status=1
+  echo "== fuzz pass: $((SECONDS - t0)) s"
+fi
 exit $status

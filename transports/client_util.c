@@ -7,6 +7,7 @@
 
 #include "common/alloc.h"
 #include "common/base64.h"
+#include "common/utf8.h"
 #include "jobs/job.h"
 
 #include <inttypes.h>
@@ -259,22 +260,35 @@ json_t *pv_client_parse_body(const pv_http_response_t *resp)
 }
 
 /* Appends text to out as one line: control characters and runs of blanks
- * become one space. */
+ * become one space; a byte that starts no UTF-8 character becomes '?'
+ * (plain-text bodies are any bytes, and the message goes into JSON), and
+ * a character that does not fit is left out whole. */
 static void append_clean(char *out, size_t size, const char *s, size_t len)
 {
+  const unsigned char *u = (const unsigned char *)s;
   size_t used = strlen(out);
   bool space = used > 0 && out[used - 1] == ' ';
-  for (size_t i = 0; i < len && used + 1 < size; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 || c == 0x7f || c == ' ') {
-      if (space || used == 0)
-        continue;
-      out[used++] = ' ';
-      space = true;
-      continue;
+  for (size_t i = 0; i < len && used + 1 < size;) {
+    size_t k = pv_utf8_seq(u + i, len - i);
+    if (k > 1) {
+      if (used + k >= size)
+        break;
+      memcpy(out + used, u + i, k);
+      used += k;
+      space = false;
+    } else if (k == 0) {
+      out[used++] = '?';
+      space = false;
+    } else if (u[i] < 0x20 || u[i] == 0x7f || u[i] == ' ') {
+      if (!space && used > 0) {
+        out[used++] = ' ';
+        space = true;
+      }
+    } else {
+      out[used++] = (char)u[i];
+      space = false;
     }
-    out[used++] = (char)c;
-    space = false;
+    i += k ? k : 1;
   }
   out[used] = '\0';
 }

@@ -11,6 +11,7 @@
 #include "transports/genieacs.h"
 
 #include "common/alloc.h"
+#include "jobs/job.h"
 #include "transports/client_int.h"
 
 #include <inttypes.h>
@@ -208,6 +209,16 @@ static void on_query(pv_call_t *call, const pv_http_response_t *resp)
     }
     res = json_incref(json_array_get(items, 0));
     json_decref(items);
+    if (!json_is_object(res)) {
+      /* The reply's result is a map (docs/messages.md), and a device
+       * is one: anything else is a broken answer, not a device. */
+      pv_error_set(&err, PV_ERR_INTERNAL, (int)resp->status,
+                   "genieacs: expected a device object from %s, got %s",
+                   call->op->path, pv_doc_kind(res));
+      json_decref(res);
+      pv_call_fail(call, &err);
+      return;
+    }
   } else {
     size_t n = json_array_size(items);
     res = json_pack("{s:o,s:I}", "items", items, "count", (json_int_t)n);

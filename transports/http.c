@@ -26,9 +26,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/backoff.h"
+#include "common/utf8.h"
 #include "transports/breaker.h"
 #include "transports/budget.h"
 #include "transports/classify.h"
+#include "transports/http_int.h"
 #include "transports/redact.h"
 #include "transports/retry_after.h"
 
@@ -98,7 +100,7 @@ struct req {
   void *arg;
   uv_timer_t timer;
   pv_buf_t body_buf;
-  char retry_after[48];
+  char retry_after[PV_HTTP_RETRY_AFTER_MAX];
   pv_http_response_t resp;
   char strs[]; /* url, job_id, op */
 };
@@ -165,18 +167,37 @@ static void really_destroy(pv_http_t *http);
 static void copy_clean(char *dst, size_t size, const char *src, size_t len)
 {
   /* Header values and reason phrases come from the server: keep them
-   * printable and bounded so they are safe in logs and messages. */
+   * printable and bounded so they are safe in logs and messages, and
+   * valid UTF-8 (HTTP allows any byte above 0x7f there), since they end
+   * up in JSON replies: a byte that starts no well-formed sequence becomes
+   * '?', and a cut never splits a character. */
+  const unsigned char *s = (const unsigned char *)src;
   size_t n = 0;
-  while (len > 0 && (src[len - 1] == '\r' || src[len - 1] == '\n' ||
-                     src[len - 1] == ' ' || src[len - 1] == '\t'))
+  while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n' ||
+                     s[len - 1] == ' ' || s[len - 1] == '\t'))
     len--;
-  while (len > 0 && (*src == ' ' || *src == '\t')) {
-    src++;
+  while (len > 0 && (*s == ' ' || *s == '\t')) {
+    s++;
     len--;
   }
-  for (size_t i = 0; i < len && n + 1 < size; i++) {
-    unsigned char ch = (unsigned char)src[i];
-    dst[n++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+  for (size_t i = 0; i < len;) {
+    size_t k = pv_utf8_seq(s + i, len - i);
+    if (k == 0) {
+      if (n + 1 >= size)
+        break;
+      dst[n++] = '?';
+      i++;
+      continue;
+    }
+    if (n + k >= size)
+      break;
+    if (k == 1) {
+      dst[n++] = s[i] < 0x20 || s[i] == 0x7f ? ' ' : (char)s[i];
+    } else {
+      memcpy(dst + n, s + i, k);
+      n += k;
+    }
+    i += k;
   }
   dst[n] = '\0';
 }
@@ -445,16 +466,20 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
   return len;
 }
 
+void pv_http_header_reset(pv_http_response_t *resp, char *retry_after)
+{
+  resp->reason[0] = '\0';
+  resp->content_type[0] = '\0';
+  resp->total = -1;
+  resp->grpc_status = -1;
+  resp->grpc_message[0] = '\0';
+  resp->etag[0] = '\0';
+  retry_after[0] = '\0';
+}
+
 static void reset_capture(req_t *r)
 {
-  pv_http_response_t *rs = &r->resp;
-  rs->reason[0] = '\0';
-  rs->content_type[0] = '\0';
-  rs->total = -1;
-  rs->grpc_status = -1;
-  rs->grpc_message[0] = '\0';
-  rs->etag[0] = '\0';
-  r->retry_after[0] = '\0';
+  pv_http_header_reset(&r->resp, r->retry_after);
 }
 
 static bool header_is(const char *line, size_t len, const char *name,
@@ -483,41 +508,47 @@ static bool parse_ll(const char *v, size_t len, long long max, long long *out)
   return true;
 }
 
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+void pv_http_header_line(pv_http_response_t *resp, char *retry_after,
+                         const char *line, size_t len)
 {
-  req_t *r = ud;
-  size_t len = size * nmemb;
   const char *v;
   size_t vlen;
   long long x;
 
-  if (len > 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+  if (len > 5 && memcmp(line, "HTTP/", 5) == 0) {
     /* A new response (after 1xx): forget headers of the previous one.
      * "HTTP/1.1 503 Service Unavailable" -> reason after the code. */
-    reset_capture(r);
-    const char *sp = memchr(ptr, ' ', len);
+    pv_http_header_reset(resp, retry_after);
+    const char *sp = memchr(line, ' ', len);
     if (sp) {
-      size_t rest = len - (size_t)(sp + 1 - ptr);
+      size_t rest = len - (size_t)(sp + 1 - line);
       const char *sp2 = memchr(sp + 1, ' ', rest);
       if (sp2)
-        copy_clean(r->resp.reason, sizeof(r->resp.reason), sp2 + 1,
-                   len - (size_t)(sp2 + 1 - ptr));
+        copy_clean(resp->reason, sizeof(resp->reason), sp2 + 1,
+                   len - (size_t)(sp2 + 1 - line));
     }
-  } else if (header_is(ptr, len, "content-type", &v, &vlen)) {
-    copy_clean(r->resp.content_type, sizeof(r->resp.content_type), v, vlen);
-  } else if (header_is(ptr, len, "total", &v, &vlen)) {
+  } else if (header_is(line, len, "content-type", &v, &vlen)) {
+    copy_clean(resp->content_type, sizeof(resp->content_type), v, vlen);
+  } else if (header_is(line, len, "total", &v, &vlen)) {
     if (parse_ll(v, vlen, 1000000000000000LL, &x) && x >= 0)
-      r->resp.total = x;
-  } else if (header_is(ptr, len, "grpc-status", &v, &vlen)) {
+      resp->total = x;
+  } else if (header_is(line, len, "grpc-status", &v, &vlen)) {
     if (parse_ll(v, vlen, 1000, &x) && x >= 0)
-      r->resp.grpc_status = (int)x;
-  } else if (header_is(ptr, len, "grpc-message", &v, &vlen)) {
-    copy_clean(r->resp.grpc_message, sizeof(r->resp.grpc_message), v, vlen);
-  } else if (header_is(ptr, len, "etag", &v, &vlen)) {
-    copy_clean(r->resp.etag, sizeof(r->resp.etag), v, vlen);
-  } else if (header_is(ptr, len, "retry-after", &v, &vlen)) {
-    copy_clean(r->retry_after, sizeof(r->retry_after), v, vlen);
+      resp->grpc_status = (int)x;
+  } else if (header_is(line, len, "grpc-message", &v, &vlen)) {
+    copy_clean(resp->grpc_message, sizeof(resp->grpc_message), v, vlen);
+  } else if (header_is(line, len, "etag", &v, &vlen)) {
+    copy_clean(resp->etag, sizeof(resp->etag), v, vlen);
+  } else if (header_is(line, len, "retry-after", &v, &vlen)) {
+    copy_clean(retry_after, PV_HTTP_RETRY_AFTER_MAX, v, vlen);
   }
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  req_t *r = ud;
+  size_t len = size * nmemb;
+  pv_http_header_line(&r->resp, r->retry_after, ptr, len);
   return len;
 }
 

@@ -153,6 +153,16 @@ Test(config, bad_integer_names_key_and_line)
                  "[worker] max_in_flight: \"12x\" is not an integer");
 }
 
+/* Found by the config fuzz target's invariants: strtod takes "nan", and
+ * NaN passes every range check. */
+Test(config, nan_is_not_a_number)
+{
+  expect_refused("[http]\nbudget_ratio = nan\n", 2,
+                 "[http] budget_ratio: \"nan\" is not a number");
+  expect_refused("[http]\nbudget_min_per_sec = -NaN\n", 2,
+                 "[http] budget_min_per_sec: \"-NaN\" is not a number");
+}
+
 Test(config, out_of_range_names_bounds)
 {
   expect_refused("[worker]\n\nlease_ms = 999\n", 3,
