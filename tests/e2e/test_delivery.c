@@ -4,6 +4,8 @@
  * the broker refuses (too large: capped, or a stub), reply topics that
  * would loop back into the fleet, and trace headers checked at intake.
  */
+#include "common/bytes.h"
+#include "jobs/job.h"
 #include "tests/e2e/test_engine_util.h"
 #include "tests/e2e/worker_harness.h"
 #include "tests/support/proc.h"
@@ -248,8 +250,8 @@ Test(delivery, malformed_traceparent_is_replaced_and_the_job_runs)
 
 /* Produces a health_check (or, with dev, a get_device) job id on key id,
  * with reply_to in the field or (header true) in the reply-to header. */
-static void produce_reply_to(const char *id, const char *dev,
-                             const char *reply_to, bool header)
+static json_t *reply_to_job(const char *id, const char *dev,
+                            const char *reply_to, bool header)
 {
   json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s}", "v", 1, "id", id, "tenant",
                         "isp-east", "service", "voltha", "op",
@@ -258,6 +260,13 @@ static void produce_reply_to(const char *id, const char *dev,
     json_object_set_new(j, "args", json_pack("{s:s}", "device_id", dev));
   if (reply_to && !header)
     json_object_set_new(j, "reply_to", json_string(reply_to));
+  return j;
+}
+
+static void produce_reply_to(const char *id, const char *dev,
+                             const char *reply_to, bool header)
+{
+  json_t *j = reply_to_job(id, dev, reply_to, header);
   const char *h[] = {"reply-to", reply_to, NULL};
   pv_e2e_produce_job(&E, id, j, false, reply_to && header ? h : NULL);
   json_decref(j);
@@ -280,14 +289,25 @@ Test(delivery, reply_to_a_fleet_topic_is_refused_and_nothing_loops)
   snprintf(b, sizeof(b), "LOOP%s-header-dlq", E.suffix);
   snprintf(c, sizeof(c), "LOOP%s-with-args", E.suffix);
   snprintf(d, sizeof(d), "LOOP%s-old-row", E.suffix);
-  /* d: finished before the fix with the job topic as its reply topic */
+  /* d: finished before the fix with the job topic as its reply topic; its
+   * payload is the record d is sent again with (a redelivery: another
+   * payload under this id would be refused as "id reused") */
+  json_t *dj = reply_to_job(d, NULL, NULL, false);
+  char *denc = NULL;
+  size_t dlen = 0;
+  cr_assert_eq(pv_doc_encode(dj, PV_FMT_MSGPACK, &denc, &dlen), 0);
+  json_decref(dj);
+  char dhex[512];
+  cr_assert_lt(2 * dlen, sizeof(dhex));
+  pv_hex_write(dhex, denc, dlen);
+  free(denc);
   char sql[1024];
   snprintf(sql, sizeof(sql),
            "INSERT INTO job_status (job_id, tenant, service, op, state,"
            " source_topic, source_partition, source_offset, payload, reply,"
            " reply_topic, finished_at) VALUES ($1, 'isp-east', 'voltha',"
-           " 'health_check', 'succeeded', 'x', 0, 0, '\\x00', '\\x80', '%s',"
-           " now()) RETURNING 'ok'", E.jobs_topic);
+           " 'health_check', 'succeeded', 'x', 0, 0, '\\x%s', '\\x80', '%s',"
+           " now()) RETURNING 'ok'", dhex, E.jobs_topic);
   char *ok = pv_e2e_sql_value(&E, sql, d);
   cr_assert_str_eq(ok, "ok");
   free(ok);
