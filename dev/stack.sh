@@ -6,6 +6,10 @@
 #                           and $PV_STACK_DIR/provisiond.conf
 #   stack.sh down [--purge] stop everything it started (--purge: delete data)
 #   stack.sh status         one line per component
+#   stack.sh stop|start postgres|kafka
+#                           stop or start one component of a running stack
+#                           (fault injection: the chaos suite); kafka means
+#                           Apache Kafka, whose data survives a restart
 #
 # Environment:
 #   PV_STACK_DIR   state dir (default: <repo>/.dev)
@@ -75,7 +79,7 @@ else
 fi
 
 usage() {
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- state dir
@@ -510,11 +514,29 @@ cmd_status() {
   sim_status
 }
 
+# cmd_component stop|start postgres|kafka
+cmd_component() {
+  local action=$1 what=$2
+  case "$what" in
+    postgres)
+      if [ "$action" = stop ]; then pg_down; else init_dirs; pg_up; fi ;;
+    kafka)
+      [ "$KAFKA" = apache ] ||
+        die "only Apache Kafka can be stopped and started: kafka-mock keeps everything in memory (KAFKA=apache)"
+      if [ "$action" = stop ]; then
+        "$HERE/kafka-apache.sh" stop
+      else
+        "$HERE/kafka-apache.sh" start >/dev/null
+      fi ;;
+    *) die "usage: stack.sh stop|start postgres|kafka" ;;
+  esac
+}
+
 main() {
   local cmd=${1:-}
   [ $# -gt 0 ] && shift
   case "$cmd" in
-    up|down|status)
+    up|down|status|stop|start)
       if [ "$cmd" != up ] && [ ! -d "$S" ]; then
         [ "$cmd" = status ] && echo "no stack in $S"
         return 0
@@ -533,6 +555,8 @@ main() {
               fi
               cmd_down "${1:-}" ;;
         status) cmd_status ;;
+        stop|start) [ $# -eq 1 ] || die "usage: stack.sh $cmd postgres|kafka"
+                    cmd_component "$cmd" "$1" ;;
       esac
       ;;
     -h|--help|help) usage ;;
