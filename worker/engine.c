@@ -71,7 +71,7 @@ struct task {
   int attempts;
   char *reply;
   size_t reply_len;
-  char *reply_topic_owned;    /* for republished replies */
+  char *reply_topic_owned;    /* republished replies, refused jobs */
   char *dlq_topic;
   int produce_pending;
   produce_req_t preq[2];
@@ -1099,6 +1099,11 @@ static void reject(task_t *t)
     t->salvaged_tenant = pv_strdup(t->job->tenant);
     t->salvaged_service = pv_strdup(t->job->service);
     t->salvaged_op = pv_strdup(t->job->op);
+    /* reply_to may be borrowed from the job: keep it past the job */
+    if (t->reply_topic && t->reply_topic == t->job->reply_to) {
+      t->reply_topic_owned = pv_strdup(t->reply_topic);
+      t->reply_topic = t->reply_topic_owned;
+    }
     pv_job_destroy(t->job);
     t->job = NULL;
   } else {
