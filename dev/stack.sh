@@ -68,6 +68,12 @@ RUN=$S/run
 LOGS=$S/logs
 SECRETS=$S/secrets
 PGDATA=$S/pg
+# What a live component's command line holds: a path of this stack, never
+# just a program name. Pids are recycled fast on a busy host (pid_max may
+# be 32768), and a stale pid file must not make `down` stop another
+# stack's or a test's private simulator.
+SIM_MARK="--env-file $RUN/sim.env"
+MOCK_MARK="--bootstrap-file $RUN/kafka-mock.bootstrap"
 export PV_STACK_DIR=$S PV_PORT_BASE=$BASE KAFKA_PARTITIONS=$PARTITIONS
 
 # PostgreSQL refuses to run as root: as root, its commands run as the
@@ -98,8 +104,8 @@ init_dirs() {
 }
 
 any_running() {
-  pg_pid >/dev/null || pidfile_alive "$RUN/kafka-mock.pid" kafka-mock >/dev/null ||
-    pidfile_alive "$RUN/southbound-sim.pid" southbound-sim >/dev/null ||
+  pg_pid >/dev/null || pidfile_alive "$RUN/kafka-mock.pid" "$MOCK_MARK" >/dev/null ||
+    pidfile_alive "$RUN/southbound-sim.pid" "$SIM_MARK" >/dev/null ||
     "$HERE/kafka-apache.sh" running 2>/dev/null
 }
 
@@ -119,7 +125,7 @@ pg_pid() {
   local pid
   [ -f "$PGDATA/postmaster.pid" ] || return 1
   pid=$(head -n1 "$PGDATA/postmaster.pid" 2>/dev/null || true)
-  pid_alive "$pid" postgres || return 1
+  pid_alive "$pid" "$PGDATA" || return 1
   printf '%s\n' "$pid"
 }
 
@@ -130,7 +136,7 @@ pg_clear_stale() {
   local pid
   [ -f "$PGDATA/postmaster.pid" ] || return 0
   pid=$(head -n1 "$PGDATA/postmaster.pid" 2>/dev/null || true)
-  if ! pid_alive "$pid" postgres; then
+  if ! pid_alive "$pid" "$PGDATA"; then
     say "postgres: removing stale postmaster.pid (pid ${pid:-?} is not a running postmaster)"
     rm -f "$PGDATA/postmaster.pid" "$RUN"/.s.PGSQL.*.lock
   fi
@@ -239,7 +245,7 @@ MOCK_BOOT=$RUN/kafka-mock.bootstrap
 
 mock_up() {
   local pid rc
-  if pid=$(pidfile_alive "$MOCK_PID" kafka-mock) && [ -s "$MOCK_BOOT" ]; then
+  if pid=$(pidfile_alive "$MOCK_PID" "$MOCK_MARK") && [ -s "$MOCK_BOOT" ]; then
     say "kafka-mock: already running (pid $pid, $(cat "$MOCK_BOOT"))"
     return 0
   fi
@@ -264,7 +270,7 @@ mock_up() {
 
 mock_down() {
   local pid
-  if pid=$(pidfile_alive "$MOCK_PID" kafka-mock); then
+  if pid=$(pidfile_alive "$MOCK_PID" "$MOCK_MARK"); then
     stop_pid kafka-mock "$pid" 10 || true
     say "kafka-mock: stopped"
   fi
@@ -273,7 +279,7 @@ mock_down() {
 
 mock_status() {
   local pid
-  if pid=$(pidfile_alive "$MOCK_PID" kafka-mock); then
+  if pid=$(pidfile_alive "$MOCK_PID" "$MOCK_MARK"); then
     echo "kafka-mock      running  pid $pid  $(cat "$MOCK_BOOT" 2>/dev/null)  log $LOGS/kafka-mock.log"
   else
     echo "kafka-mock      stopped"
@@ -289,7 +295,7 @@ sim_up() {
   local pid rc east west
   east=$(cat "$SECRETS/isp-east.netbox-token")
   west=$(cat "$SECRETS/isp-west.netbox-token")
-  if pid=$(pidfile_alive "$SIM_PID" southbound-sim) && grep -qx READY "$SIM_OUT" 2>/dev/null; then
+  if pid=$(pidfile_alive "$SIM_PID" "$SIM_MARK") && grep -qx READY "$SIM_OUT" 2>/dev/null; then
     say "southbound-sim: already running (pid $pid)"
     return 0
   fi
@@ -330,7 +336,7 @@ sim_url() {
 
 sim_down() {
   local pid
-  if pid=$(pidfile_alive "$SIM_PID" southbound-sim); then
+  if pid=$(pidfile_alive "$SIM_PID" "$SIM_MARK"); then
     stop_pid southbound-sim "$pid" 10 || true
     say "southbound-sim: stopped"
   fi
@@ -339,7 +345,7 @@ sim_down() {
 
 sim_status() {
   local pid
-  if pid=$(pidfile_alive "$SIM_PID" southbound-sim); then
+  if pid=$(pidfile_alive "$SIM_PID" "$SIM_MARK"); then
     echo "southbound-sim  running  pid $pid  VOLTHA :$VOLTHA_PORT GenieACS :$GENIEACS_PORT NetBox :$NETBOX_PORT  log $LOGS/southbound-sim.log"
   elif [ -x "$BUILD/southbound-sim" ]; then
     echo "southbound-sim  stopped"
@@ -445,7 +451,7 @@ preflight_ports() {
   if ! pg_pid >/dev/null; then
     port_busy "$PG_PORT" && busy+=("$PG_PORT (PostgreSQL)")
   fi
-  if [ -x "$BUILD/southbound-sim" ] && ! pidfile_alive "$SIM_PID" southbound-sim >/dev/null; then
+  if [ -x "$BUILD/southbound-sim" ] && ! pidfile_alive "$SIM_PID" "$SIM_MARK" >/dev/null; then
     for p in "$VOLTHA_PORT:VOLTHA" "$GENIEACS_PORT:GenieACS" "$NETBOX_PORT:NetBox"; do
       port_busy "${p%%:*}" && busy+=("${p%%:*} (southbound-sim ${p#*:})")
     done
