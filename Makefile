@@ -7,12 +7,16 @@
 #   make down    stop the dev stack
 #   make bench   run the benchmarks, each against its baseline
 #   make deb     build the Debian packages into build-deb/packages/
+#   make chaos   the chaos suite alone (SEED=..., DURATION=..., Apache Kafka)
+#   make soak    the soak: DURATION=2h (or 1800, 30m), faults, growth checks
 #
 # KAFKA=apache uses a real Apache Kafka broker instead of kafka-mock.
 # SANITIZE=1 builds with ASan+UBSan (into build-asan/).
 
 SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
+# chaos and soak stop and start the broker: Apache Kafka unless KAFKA is given
+CHAOS_KAFKA := $(or $(KAFKA),apache)
 KAFKA ?= mock
 BUILD_TYPE ?= RelWithDebInfo
 ifeq ($(SANITIZE),1)
@@ -28,12 +32,12 @@ JOBS ?= $(shell nproc)
 
 export KAFKA BUILD_DIR
 
-.PHONY: all deps build up down demo test bench deb clean help
+.PHONY: all deps build up down demo test chaos soak bench deb clean help
 
 all: build
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@dev/deps.sh
@@ -54,6 +58,13 @@ demo: up
 
 test: build
 	@tests/run.sh
+
+# SEED, DURATION, RATE, WORKERS, POISON: see tests/run.sh
+chaos: build
+	@KAFKA=$(CHAOS_KAFKA) tests/run.sh chaos
+
+soak: build
+	@KAFKA=$(CHAOS_KAFKA) tests/run.sh soak
 
 bench: build
 	@bench/run.sh
