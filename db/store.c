@@ -259,11 +259,14 @@ static const char CLAIM_SQL[] =
   " RETURNING j.runs, j.state, j.reached, j.retry_reason)"
   " SELECT CASE WHEN state = 'running' THEN 'claimed' ELSE 'parked' END,"
   "  runs, state, NULL::bytea, NULL::text, NULL::text, NULL::bigint,"
-  "  retry_reason, NULL::text, NULL::text, reached FROM c"
+  "  retry_reason, NULL::text, NULL::text, reached,"
+  /* the row before this statement: running means a run was cut off */
+  "  coalesce((SELECT p.state = 'running' FROM job_status p"
+  "            WHERE p.job_id = $1::text), false) FROM c"
   " UNION ALL"
   " SELECT 'existing', runs, state, reply, reply_topic, dlq_topic,"
   "  (extract(epoch FROM lease_until - now()) * 1000)::bigint, worker_id,"
-  "  error_class, error_message, attempts"
+  "  error_class, error_message, attempts, false"
   "  FROM job_status WHERE job_id = $1::text AND NOT EXISTS (SELECT 1 FROM c)";
 
 const char *pv_store_claim_sql(void)
@@ -286,8 +289,10 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
   c.runs = runs ? (int)strtol(runs, NULL, 10) : 0;
   if (!strcmp(kind, "claimed")) {
     const char *reached = pv_pg_result_get(res, 0, 10);
+    const char *cut = pv_pg_result_get(res, 0, 11);
     c.status = PV_CLAIM_OK;
     c.reached = reached ? (int)strtol(reached, NULL, 10) : 0;
+    c.interrupted = cut && cut[0] == 't';
     cb(&c, w->arg);
     return;
   }
@@ -461,7 +466,7 @@ void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
 
 static const char DUE_SQL[] =
   "WITH due AS ("
-  " SELECT j.job_id FROM job_status j"
+  " SELECT j.job_id, j.state AS was FROM job_status j"
   "  WHERE ((j.state = 'retry_wait' AND j.next_attempt_at <= now())"
   "         OR (j.state = 'running' AND j.lease_until < now()))"
   "   AND j.source_topic = ANY ($4::text[])"
@@ -483,7 +488,7 @@ static const char DUE_SQL[] =
   "  j.payload, j.headers::text,"
   "  (extract(epoch FROM j.received_at) * 1000)::bigint,"
   "  (extract(epoch FROM j.deadline) * 1000)::bigint,"
-  "  j.runs, j.reached, j.attempts";
+  "  j.runs, j.reached, j.attempts, due.was = 'running'";
 
 static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
 {
@@ -510,6 +515,7 @@ static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
       .runs = (int)strtol(pv_pg_result_get(res, i, 12), NULL, 10),
       .reached = (int)strtol(pv_pg_result_get(res, i, 13), NULL, 10),
       .attempts = (int)strtol(pv_pg_result_get(res, i, 14), NULL, 10),
+      .interrupted = (v = pv_pg_result_get(res, i, 15)) && v[0] == 't',
     };
     cb(&d, w->arg);
     free(payload);

@@ -55,6 +55,9 @@ typedef struct pv_claim {
   pv_claim_status_t status;
   int runs;             /**< executions started, this one included */
   int reached;          /**< earlier runs that sent a request */
+  /** OK: an earlier run was cut off (the row was running when its lease
+   *  ran out): it may have sent its request. */
+  bool interrupted;
   /* For PV_CLAIM_FINAL: */
   const char *state;    /**< "succeeded", "failed" or "dead" */
   const void *reply;    /**< the encoded reply stored with the outcome */
@@ -120,6 +123,7 @@ typedef struct pv_due_job {
   const char *headers_json; /**< as stored: [[name, value|null|{hex}], ...] */
   int64_t received_at_ms, deadline_ms;
   int runs, reached, attempts;
+  bool interrupted; /**< taken over from a run whose lease ran out */
 } pv_due_job_t;
 
 /** Called once per claimed job, then once with job NULL (end of batch). */

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/map.h"
+#include "jobs/catalog.h"
 #include "jobs/job.h"
 
 #include <stdio.h>
@@ -54,6 +55,7 @@ struct task {
   bool from_store;            /* a parked job claimed from PostgreSQL: its
                                  offset was committed when it parked */
   int reached;                /* earlier runs that sent a request */
+  bool interrupted;           /* an earlier run was cut off mid-way */
   bool outcome_retried;       /* the outcome was written again without its
                                  result after a permanent failure */
   int64_t retry_at_ms;        /* when the service may be tried again */
@@ -813,6 +815,14 @@ static void on_exec(const pv_exec_result_t *res, void *arg)
   complete(t, res->result, &res->err, res->attempts, res->retry_at_ms);
 }
 
+/* An op that may be sent again after a run was cut off: idempotent, or
+ * keyed (its client finds the object the earlier run created). */
+static bool resendable(const pv_job_t *j)
+{
+  const pv_op_t *op = pv_catalog_find(j->service, j->op);
+  return op && (op->idempotent || op->lookup);
+}
+
 static void execute(task_t *t)
 {
   pv_engine_t *eng = t->eng;
@@ -823,6 +833,17 @@ static void execute(task_t *t)
     pv_error_t e;
     pv_error_set(&e, PV_ERR_DEADLINE_EXCEEDED, 0,
                  "deadline passed before the job could run");
+    complete(t, NULL, &e, 0, 0);
+    return;
+  }
+  if (t->interrupted && !resendable(t->job)) {
+    /* Its worker died mid-run: the request may have been carried out.
+     * Sending it again could do it twice; an operator decides. */
+    pv_error_t e;
+    pv_error_set(&e, PV_ERR_OUTCOME_UNKNOWN, 0,
+                 "an earlier run of this job was cut off and may have sent "
+                 "%s.%s (not idempotent): not sent again", t->job->service,
+                 t->job->op);
     complete(t, NULL, &e, 0, 0);
     return;
   }
@@ -864,6 +885,7 @@ static void on_claim(const pv_claim_t *c, void *arg)
   switch (c->status) {
   case PV_CLAIM_OK:
     t->reached = c->reached;
+    t->interrupted = c->interrupted;
     execute(t);
     return;
   case PV_CLAIM_PARKED:
@@ -1354,6 +1376,7 @@ static void on_due(const pv_due_job_t *d, void *arg)
   t->from_store = true;
   t->received_ms = d->received_at_ms;
   t->reached = d->reached;
+  t->interrupted = d->interrupted;
   uv_timer_init(eng->loop, &t->timer);
   t->timer.data = t;
   t->next = eng->tasks;

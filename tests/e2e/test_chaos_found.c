@@ -5,19 +5,28 @@
  */
 #include "jobs/job.h"
 #include "tests/e2e/worker_harness.h"
+#include "tests/support/proc.h"
+#include "tests/support/simproc.h"
 #include "tests/support/testenv.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static pv_e2e_t E;
+static pv_sim_t sim;
+static pid_t worker_b;
 
 static void teardown(void)
 {
+  if (worker_b > 0)
+    pv_proc_stop(worker_b, SIGTERM, 30000);
+  worker_b = 0;
   pv_e2e_teardown(&E);
+  pv_sim_stop(&sim);
 }
 
 TestSuite(chaos_found, .fini = teardown, .timeout = 150);
@@ -89,4 +98,110 @@ Test(chaos_found, refused_job_keeps_its_reply_to_field)
       cr_assert_str_eq(json_string_value(json_object_get(reply, "status")),
                        "dead_lettered", "%s", id);
   json_decref(got);
+}
+
+/* POST requests to path the simulator logged since seq, and how many of
+ * them its model handled. */
+static void count_posts(const char *path, long long since, int *seen,
+                        int *handled)
+{
+  char url[512];
+  snprintf(url, sizeof(url), "%s/_sim/requests?since=%lld", sim.voltha_url,
+           since);
+  json_t *list = pv_e2e_http_get_json(url);
+  cr_assert(json_is_array(list), "GET %s failed", url);
+  *seen = *handled = 0;
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e)
+  {
+    if (strcmp(json_string_value(json_object_get(e, "method")), "POST") ||
+        strcmp(json_string_value(json_object_get(e, "path")), path))
+      continue;
+    (*seen)++;
+    if (json_is_true(json_object_get(e, "handled")))
+      (*handled)++;
+  }
+  json_decref(list);
+}
+
+/* A worker killed while a non-idempotent request (a VOLTHA reboot) was at
+ * the server: the server carried it out after the worker was gone. The
+ * next worker takes the job over when its lease ends and must not send it
+ * again: it cannot know whether the reboot happened (outcome_unknown, an
+ * operator decides). Found by the chaos suite's "done twice" invariant. */
+Test(chaos_found, taken_over_job_never_resends_a_non_idempotent_request)
+{
+  cr_assert_eq(pv_sim_start(&sim, NULL), 0);
+  pv_e2e_setup(&E, 1);
+  char ini[512];
+  snprintf(ini, sizeof(ini), "[tenant.isp-east]\nvoltha_url = %s\n"
+           "[worker]\nlease_ms = 2000\n"
+           "[kafka]\nsession.timeout.ms = 6000\nheartbeat.interval.ms = 500\n",
+           sim.voltha_url);
+  pv_e2e_config_append(&E, ini);
+
+  char url[512];
+  snprintf(url, sizeof(url), "%s/api/v1/devices", sim.voltha_url);
+  json_t *devs = pv_e2e_http_get_json(url);
+  cr_assert_not_null(devs);
+  const char *olt = NULL;
+  size_t i;
+  json_t *d;
+  json_array_foreach(json_object_get(devs, "items"), i, d)
+    if (!olt && json_is_true(json_object_get(d, "root")))
+      olt = json_string_value(json_object_get(d, "id"));
+  cr_assert_not_null(olt, "the simulator has no OLT");
+  char path[128], fault[320];
+  snprintf(path, sizeof(path), "/api/v1/devices/%s/reboot", olt);
+  /* the reboot waits 3 s at the server, then takes effect */
+  snprintf(fault, sizeof(fault), "{\"mode\":\"latency\",\"latency_ms\":3000,"
+           "\"path_prefix\":\"%s\",\"method\":\"POST\"}", path);
+  cr_assert_eq(pv_sim_set_fault(sim.voltha_url, fault), 200);
+  long long since = pv_sim_stat(sim.voltha_url, "last_seq");
+
+  pid_t a = pv_e2e_start_worker(&E, "e2e-cf-a", NULL);
+  char id[128];
+  snprintf(id, sizeof(id), "cf-%s-reboot", E.suffix);
+  json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:{s:s}}", "v", 1, "id", id,
+                        "tenant", "isp-east", "service", "voltha", "op",
+                        "reboot_device", "args", "device_id", olt);
+  pv_e2e_produce_job(&E, "olt-key", j, false, NULL);
+  json_decref(j);
+  int seen = 0, handled = 0;
+  for (int t = 0; t < 150 && !seen; t++) {
+    pv_test_sleep_ms(100);
+    count_posts(path, since, &seen, &handled);
+  }
+  cr_assert_eq(seen, 1, "the reboot never reached the simulator; see %s",
+               E.worker_log);
+  cr_assert_eq(pv_proc_stop(a, SIGKILL, 5000) & 0x7f, SIGKILL);
+  E.worker = 0;
+  pv_test_sleep_ms(3500); /* the server carries the reboot out */
+  count_posts(path, since, &seen, &handled);
+  cr_assert_eq(handled, 1, "the reboot took effect after the worker died");
+  cr_assert_eq(pv_sim_clear_faults(sim.voltha_url), 200);
+
+  char log_b[512];
+  worker_b = pv_e2e_spawn_worker(&E, "e2e-cf-b", NULL, log_b, sizeof(log_b));
+  char *state = NULL;
+  for (int t = 0; t < 300; t++) {
+    free(state);
+    state = pv_e2e_sql_value(&E, "SELECT state FROM job_status WHERE "
+                                 "job_id = $1", id);
+    if (state && (!strcmp(state, "succeeded") || !strcmp(state, "failed") ||
+                  !strcmp(state, "dead")))
+      break;
+    pv_test_sleep_ms(100);
+  }
+  count_posts(path, since, &seen, &handled);
+  cr_assert_eq(handled, 1, "the reboot was carried out %d times (job %s "
+               "ended %s); see %s", handled, id, state ? state : "(none)",
+               log_b);
+  cr_assert_str_eq(state, "dead", "the job must wait for an operator");
+  char *cls = pv_e2e_sql_value(&E, "SELECT error_class FROM job_status "
+                                   "WHERE job_id = $1", id);
+  cr_assert_str_eq(cls, "outcome_unknown");
+  free(cls);
+  free(state);
 }
