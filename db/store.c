@@ -208,7 +208,7 @@ void pv_store_destroy(pv_store_t *s)
 
 /* Inserts the job as running, or takes it over when its last run's lease
  * has expired; otherwise reports the existing row. A new job whose key
- * has an earlier job parked (or running on another worker) is inserted
+ * has an earlier job parked (or running, here or elsewhere) is inserted
  * parked behind it, so a key's jobs keep their order across retries. The
  * final SELECT sees the snapshot from before the INSERT: the row as it
  * was. */
@@ -223,8 +223,9 @@ static const char CLAIM_SQL[] =
    * index of 005 can: with them indexable, the planner scanned every job
    * in flight of the tenant at each claim (1-7 ms; throughput fell
    * fourfold). */
-  "   AND CASE WHEN state = 'running'"
-  "        THEN lease_until > now() AND worker_id <> $17::text"
+  /* A job running here counts too: jobs the due scan runs are in no
+   * in-process lane, so only this row orders them. */
+  "   AND CASE WHEN state = 'running' THEN lease_until > now()"
   "        ELSE true END"
   "  LIMIT 1),"
   " c AS ("
