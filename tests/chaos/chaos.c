@@ -111,20 +111,10 @@ static void teardown(void)
     if (R.workers[i].pid > 0)
       pv_proc_stop(R.workers[i].pid, SIGKILL, 5000);
   /* a fault left on: make the stack whole for whoever runs next */
-  if (R.pg_down) {
-    char *cmd = pv_asprintf("'%s/dev/stack.sh' start postgres >/dev/null 2>&1",
-                            pv_test_source_dir());
-    if (system(cmd) != 0)
-      fprintf(stderr, "chaos: could not start PostgreSQL again\n");
-    free(cmd);
-  }
-  if (R.broker_down) {
-    char *cmd = pv_asprintf("'%s/dev/stack.sh' start kafka >/dev/null 2>&1",
-                            pv_test_source_dir());
-    if (system(cmd) != 0)
-      fprintf(stderr, "chaos: could not start Kafka again\n");
-    free(cmd);
-  }
+  if (R.pg_down)
+    ch_stack(&R, "start", "postgres");
+  if (R.broker_down)
+    ch_stack(&R, "start", "kafka");
   pv_e2e_teardown(&R.e);
   pv_sim_stop(&R.sim);
   json_decref(R.olts);
@@ -207,7 +197,7 @@ static void start_sim(ch_run_t *r)
   const char *east = pv_test_require_env("SIM_NETBOX_TOKEN");
   const char *west = pv_test_require_env("SIM_NETBOX_TOKEN_WEST");
   /* Poison: a VOLTHA large enough that list_devices answers over 1 MB. */
-  const char *args[] = {"--latency-ms", "20", "--activate-delay-ms", "200",
+  const char *args[] = {"--latency-ms", "100", "--activate-delay-ms", "200",
                         "--netbox-token", east, "--netbox-token", west,
                         r->poison ? "--olts" : NULL, "40", "--onus-per-olt",
                         "64", NULL};

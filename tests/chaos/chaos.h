@@ -199,6 +199,9 @@ void ch_fault_tick(ch_run_t *r);
 void ch_fault_settle(ch_run_t *r);
 /** @brief Starts worker slot i (a new generation). */
 void ch_worker_start(ch_run_t *r, int i);
+/** @brief Runs `dev/stack.sh ACTION WHAT` (stop|start postgres|kafka);
+ *  a failure is an infrastructure violation. */
+void ch_stack(ch_run_t *r, const char *action, const char *what);
 /** @brief Counts events by kind (started ones). */
 void ch_fault_counts(const ch_run_t *r, int out[CH_F__COUNT]);
 

@@ -415,7 +415,7 @@ static void report(ch_run_t *r, long long drain_ms, int repeats)
     if (dup_by[k])
       fprintf(stderr, " %s %d,", k == CH_F__COUNT ? "final stop" : ch_fault_names[k],
               dup_by[k]);
-  fprintf(stderr, "\nchaos: jobs run more than once %d:", reruns);
+  fprintf(stderr, "\nchaos: jobs with more than one run (parked, taken over) %d:", reruns);
   for (int k = 0; k <= CH_F__COUNT; k++)
     if (rerun_by[k])
       fprintf(stderr, " %s %d,", k == CH_F__COUNT ? "final stop" : ch_fault_names[k],

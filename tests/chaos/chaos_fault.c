@@ -154,7 +154,7 @@ static void worker_term(ch_run_t *r, int i)
 
 /* ---- the stack ------------------------------------------------------- */
 
-static void stack(ch_run_t *r, const char *action, const char *what)
+void ch_stack(ch_run_t *r, const char *action, const char *what)
 {
   char *cmd = pv_asprintf("'%s/dev/stack.sh' %s %s >>'%s/tests/logs/"
                           "chaos-%s-stack.log' 2>&1",
@@ -250,14 +250,14 @@ static void event_start(ch_run_t *r, ch_event_t *ev)
     break;
   case CH_F_PG_STOP:
     r->pg_down = true;
-    stack(r, "stop", "postgres");
+    ch_stack(r, "stop", "postgres");
     break;
   case CH_F_PG_TERMINATE:
     pg_terminate_workers(r);
     break;
   case CH_F_BROKER_STOP:
     r->broker_down = true;
-    stack(r, "stop", "kafka");
+    ch_stack(r, "stop", "kafka");
     break;
   default:
     sim_fault(r, ev);
@@ -273,11 +273,11 @@ static void event_end(ch_run_t *r, ch_event_t *ev)
     ch_worker_start(r, ev->target);
     break;
   case CH_F_PG_STOP:
-    stack(r, "start", "postgres");
+    ch_stack(r, "start", "postgres");
     r->pg_down = false;
     break;
   case CH_F_BROKER_STOP:
-    stack(r, "start", "kafka");
+    ch_stack(r, "start", "kafka");
     r->broker_down = false;
     break;
   case CH_F_PG_TERMINATE:

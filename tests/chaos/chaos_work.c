@@ -290,8 +290,10 @@ int ch_work_produce(ch_run_t *r, int n)
   cr_assert_eq(pv_doc_encode(doc, j->json ? PV_FMT_JSON : PV_FMT_MSGPACK,
                              &buf, &len), 0);
   json_decref(doc);
-  char key[16], tp[64];
-  snprintf(key, sizeof(key), "k%d", j->key);
+  /* Keys are the run's own: a job parked by an earlier run in the same
+   * database would hold a shared key of ours behind it. */
+  char key[96], tp[64];
+  snprintf(key, sizeof(key), "%s-k%d", r->e.suffix, j->key);
   traceparent_of(r, n, tp, sizeof(tp));
   pv_ksync_header_t h[2] = {{"traceparent", tp, strlen(tp)},
                             {"content-type", "application/json", 16}};
