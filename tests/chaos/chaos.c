@@ -121,6 +121,7 @@ static void teardown(void)
   json_decref(R.onus);
   json_decref(R.logical);
   json_decref(R.cpes);
+  pv_map_destroy(R.mutations);
   free(R.jobs);
 }
 

@@ -18,6 +18,7 @@
 #ifndef PV_TESTS_CHAOS_H
 #define PV_TESTS_CHAOS_H
 
+#include "common/map.h"
 #include "tests/e2e/worker_harness.h"
 #include "tests/support/simproc.h"
 
@@ -62,7 +63,8 @@ typedef struct ch_job {
 
   /* the simulator's request log */
   int requests;
-  int mutations;        /**< mutating requests the model handled */
+  int mutations;        /**< mutating requests the model handled, most
+                             of any one (method, path) */
   int listener;         /**< of the first request */
   long long first_seq, last_seq;
   long long first_mono, last_mono;
@@ -158,6 +160,7 @@ struct ch_run {
 
   long long sim_since[CH_LISTENERS]; /**< request log cursor */
   long long foreign_requests;        /**< requests of no job of ours */
+  pv_map_t *mutations;               /**< "job method path" -> count */
   char failures[8192];   /**< the invariants broken, one line each */
   size_t failures_len;
   int violations;

@@ -51,8 +51,19 @@ static void note_request(ch_run_t *r, int l, const json_t *e)
   }
   j->last_seq = seq;
   j->last_mono = mono;
-  if (method && mutating(method) && json_is_true(json_object_get(e, "handled")))
-    j->mutations++;
+  if (!method || !mutating(method) ||
+      !json_is_true(json_object_get(e, "handled")))
+    return;
+  /* per (job, method, path): an order's steps each send their own */
+  char *k = pv_asprintf("%d %s %s", n, method,
+                        json_string_value(json_object_get(e, "path")));
+  if (!r->mutations)
+    r->mutations = pv_map_new();
+  uintptr_t c = (uintptr_t)pv_map_get(r->mutations, k) + 1;
+  pv_map_put(r->mutations, k, (void *)c);
+  free(k);
+  if ((int)c > j->mutations)
+    j->mutations = (int)c;
 }
 
 static const char *listener_url(const ch_run_t *r, int l)
