@@ -100,29 +100,34 @@ Test(chaos_found, refused_job_keeps_its_reply_to_field)
   json_decref(got);
 }
 
-/* POST requests to path the simulator logged since seq, and how many of
- * them its model handled. */
-static void count_posts(const char *path, long long since, int *seen,
-                        int *handled)
+/* What the simulator logged for path after seq since: how many requests,
+ * how many its model handled, and the last one's seq (-1: none). */
+typedef struct logged {
+  int seen, handled;
+  long long last_seq;
+} logged_t;
+
+static logged_t logged_for(const char *path, long long since)
 {
   char url[512];
   snprintf(url, sizeof(url), "%s/_sim/requests?since=%lld", sim.voltha_url,
            since);
   json_t *list = pv_e2e_http_get_json(url);
   cr_assert(json_is_array(list), "GET %s failed", url);
-  *seen = *handled = 0;
+  logged_t out = {0, 0, -1};
   size_t i;
   json_t *e;
   json_array_foreach(list, i, e)
   {
-    if (strcmp(json_string_value(json_object_get(e, "method")), "POST") ||
-        strcmp(json_string_value(json_object_get(e, "path")), path))
+    if (strcmp(json_string_value(json_object_get(e, "path")), path))
       continue;
-    (*seen)++;
+    out.seen++;
     if (json_is_true(json_object_get(e, "handled")))
-      (*handled)++;
+      out.handled++;
+    out.last_seq = json_integer_value(json_object_get(e, "seq"));
   }
   json_decref(list);
+  return out;
 }
 
 /* A worker killed while a non-idempotent request (a VOLTHA reboot) was at
@@ -168,18 +173,18 @@ Test(chaos_found, taken_over_job_never_resends_a_non_idempotent_request)
                         "reboot_device", "args", "device_id", olt);
   pv_e2e_produce_job(&E, "olt-key", j, false, NULL);
   json_decref(j);
-  int seen = 0, handled = 0;
-  for (int t = 0; t < 150 && !seen; t++) {
+  logged_t got = {0, 0, -1};
+  for (int t = 0; t < 150 && !got.seen; t++) {
     pv_test_sleep_ms(100);
-    count_posts(path, since, &seen, &handled);
+    got = logged_for(path, since);
   }
-  cr_assert_eq(seen, 1, "the reboot never reached the simulator; see %s",
+  cr_assert_eq(got.seen, 1, "the reboot never reached the simulator; see %s",
                E.worker_log);
   cr_assert_eq(pv_proc_stop(a, SIGKILL, 5000) & 0x7f, SIGKILL);
   E.worker = 0;
   pv_test_sleep_ms(3500); /* the server carries the reboot out */
-  count_posts(path, since, &seen, &handled);
-  cr_assert_eq(handled, 1, "the reboot took effect after the worker died");
+  got = logged_for(path, since);
+  cr_assert_eq(got.handled, 1, "the reboot took effect after the worker died");
   cr_assert_eq(pv_sim_clear_faults(sim.voltha_url), 200);
 
   char log_b[512];
@@ -194,9 +199,9 @@ Test(chaos_found, taken_over_job_never_resends_a_non_idempotent_request)
       break;
     pv_test_sleep_ms(100);
   }
-  count_posts(path, since, &seen, &handled);
-  cr_assert_eq(handled, 1, "the reboot was carried out %d times (job %s "
-               "ended %s); see %s", handled, id, state ? state : "(none)",
+  got = logged_for(path, since);
+  cr_assert_eq(got.handled, 1, "the reboot was carried out %d times (job %s "
+               "ended %s); see %s", got.handled, id, state ? state : "(none)",
                log_b);
   cr_assert_str_eq(state, "dead", "the job must wait for an operator");
   char *cls = pv_e2e_sql_value(&E, "SELECT error_class FROM job_status "
@@ -204,25 +209,6 @@ Test(chaos_found, taken_over_job_never_resends_a_non_idempotent_request)
   cr_assert_str_eq(cls, "outcome_unknown");
   free(cls);
   free(state);
-}
-
-/* Requests to path the simulator logged after since: the seq of the last
- * one, or -1. */
-static long long last_request_to(const char *path, long long since)
-{
-  char url[512];
-  snprintf(url, sizeof(url), "%s/_sim/requests?since=%lld", sim.voltha_url,
-           since);
-  json_t *list = pv_e2e_http_get_json(url);
-  cr_assert(json_is_array(list), "GET %s failed", url);
-  long long seq = -1;
-  size_t i;
-  json_t *e;
-  json_array_foreach(list, i, e)
-    if (!strcmp(json_string_value(json_object_get(e, "path")), path))
-      seq = json_integer_value(json_object_get(e, "seq"));
-  json_decref(list);
-  return seq;
 }
 
 static void produce_get(const char *id, const char *key, const char *dev)
@@ -293,8 +279,8 @@ Test(chaos_found, a_job_waits_behind_its_key_when_it_comes_due_here)
   }
   cr_assert_str_eq(state, "2", "both jobs finish; see %s", E.worker_log);
   free(state);
-  a_last = last_request_to(a_path, since);
-  long long b_first = last_request_to("/api/v1/devices/cf-second", since);
+  a_last = logged_for(a_path, since).last_seq;
+  long long b_first = logged_for("/api/v1/devices/cf-second", since).last_seq;
   cr_assert_gt(b_first, a_last, "the second job of the key reached VOLTHA "
                "(seq %lld) before the first one's last request (seq %lld)",
                b_first, a_last);
