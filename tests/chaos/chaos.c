@@ -378,11 +378,12 @@ Test(chaos, invariants_hold_under_seeded_faults)
   int produced = 0;
   while (produced < total) {
     int64_t now = ch_now(r);
-    ch_fault_tick(r);
     if (!based && now >= WARMUP_MS) {
+      /* before the first fault, which may stop a worker */
       take_baselines(r, false);
       based = true;
     }
+    ch_fault_tick(r);
     /* produce what is due (the BSS holds its jobs while Kafka is away) */
     while (!r->broker_down && produced < total &&
            (int64_t)produced * 1000 / r->rate <= ch_now(r)) {
