@@ -60,6 +60,7 @@ typedef struct ch_job {
 
   /* replies and dead letters */
   int replies, dead_letters;
+  char reply_status[16]; /**< of the first reply */
 
   /* the simulator's request log */
   int requests;

@@ -225,7 +225,9 @@ static void read_rows(ch_run_t *r)
 
 /* ---- Kafka ----------------------------------------------------------- */
 
-static int dead_letter_job(const ch_run_t *r, const pv_ksync_msg_t *m)
+/* @returns a reply's or dead letter's value decoded (its content-type
+ * names the format), or NULL. */
+static json_t *decode_value(const pv_ksync_msg_t *m)
 {
   const char *ct = pv_ksync_msg_header(m, "content-type");
   json_t *doc = NULL;
@@ -234,10 +236,31 @@ static int dead_letter_job(const ch_run_t *r, const pv_ksync_msg_t *m)
                                  ct && strstr(ct, "json") ? PV_FMT_JSON
                                                           : PV_FMT_MSGPACK,
                                  &doc, err, sizeof(err)) != 0)
-    return -1;
-  int n = job_index(r, json_string_value(json_object_get(doc, "id")));
+    return NULL;
+  return doc;
+}
+
+/* A job's replies may repeat (at-least-once) but never disagree: two
+ * statuses would mean two outcomes of one job. */
+static void note_reply(ch_run_t *r, int n, const pv_ksync_msg_t *m)
+{
+  ch_job_t *j = &r->jobs[n];
+  j->replies++;
+  json_t *doc = decode_value(m);
+  const char *st = json_string_value(json_object_get(doc, "status"));
+  if (!st) {
+    char id[96];
+    ch_job_id(r, n, id, sizeof(id));
+    ch_violation(r, "a reply: job %s has an undecodable reply", id);
+  } else if (!j->reply_status[0]) {
+    snprintf(j->reply_status, sizeof(j->reply_status), "%s", st);
+  } else if (strcmp(j->reply_status, st)) {
+    char id[96];
+    ch_job_id(r, n, id, sizeof(id));
+    ch_violation(r, "one outcome: job %s (%s) was answered %s and %s", id,
+                 ch_kind(j->kind)->name, j->reply_status, st);
+  }
   json_decref(doc);
-  return n;
 }
 
 /* Reads topic to its end as of now; counts per job (replies or dead
@@ -254,14 +277,18 @@ static void read_topic(ch_run_t *r, const char *topic, bool dlq)
       idle++;
       continue;
     }
-    /* a dead letter carries the original record: its key is the Kafka
-     * key, the job id is inside the value */
-    int n = dlq ? dead_letter_job(r, m) : job_index(r, m->key);
-    if (n >= 0) {
-      if (dlq)
+    if (dlq) {
+      /* a dead letter carries the original record: its key is the Kafka
+       * key, the job id is inside the value */
+      json_t *doc = decode_value(m);
+      int n = job_index(r, json_string_value(json_object_get(doc, "id")));
+      json_decref(doc);
+      if (n >= 0)
         r->jobs[n].dead_letters++;
-      else
-        r->jobs[n].replies++;
+    } else {
+      int n = job_index(r, m->key);
+      if (n >= 0)
+        note_reply(r, n, m);
     }
     pv_ksync_msg_destroy(m);
   }
