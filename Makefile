@@ -9,6 +9,8 @@
 #   make deb     build the Debian packages into build-deb/packages/
 #   make fuzz    run every fuzz target FUZZ_SECONDS (60) each (build-fuzz/)
 #   make coverage  line and branch coverage of `make test` (build-cov/)
+#   make chaos   the chaos suite alone (SEED=..., DURATION=..., Apache Kafka)
+#   make soak    the soak: DURATION=2h (or 1800, 30m), faults, growth checks
 #
 # KAFKA=apache uses a real Apache Kafka broker instead of kafka-mock.
 # SANITIZE=1 builds with ASan+UBSan (into build-asan/).
@@ -16,6 +18,8 @@
 
 SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
+# chaos and soak stop and start the broker: Apache Kafka unless KAFKA is given
+CHAOS_KAFKA := $(or $(KAFKA),apache)
 KAFKA ?= mock
 BUILD_TYPE ?= RelWithDebInfo
 ifeq ($(SANITIZE),1)
@@ -31,7 +35,7 @@ JOBS ?= $(shell nproc)
 
 export KAFKA BUILD_DIR
 
-.PHONY: all deps build up down demo test bench deb fuzz coverage clean help
+.PHONY: all deps build up down demo test chaos soak bench deb fuzz coverage clean help
 
 all: build
 
@@ -57,6 +61,13 @@ demo: up
 
 test: build
 	@tests/run.sh
+
+# SEED, DURATION, RATE, WORKERS, POISON: see tests/run.sh
+chaos: build
+	@KAFKA=$(CHAOS_KAFKA) tests/run.sh chaos
+
+soak: build
+	@KAFKA=$(CHAOS_KAFKA) tests/run.sh soak
 
 bench: build
 	@bench/run.sh

@@ -107,7 +107,7 @@ cmd_fetch() {
 }
 
 kafka_pid() {
-  pidfile_alive "$PIDFILE" kafka.Kafka
+  pidfile_alive "$PIDFILE" "$KDIR/server.properties"
 }
 
 # kjava MAIN ARGS...: runs one of Kafka's command-line classes.

@@ -6,6 +6,10 @@
 #                           and $PV_STACK_DIR/provisiond.conf
 #   stack.sh down [--purge] stop everything it started (--purge: delete data)
 #   stack.sh status         one line per component
+#   stack.sh stop|start postgres|kafka
+#                           stop or start one component of a running stack
+#                           (fault injection: the chaos suite); kafka means
+#                           Apache Kafka, whose data survives a restart
 #
 # Environment:
 #   PV_STACK_DIR   state dir (default: <repo>/.dev)
@@ -64,6 +68,12 @@ RUN=$S/run
 LOGS=$S/logs
 SECRETS=$S/secrets
 PGDATA=$S/pg
+# What a live component's command line holds: a path of this stack, never
+# just a program name. Pids are recycled fast on a busy host (pid_max may
+# be 32768), and a stale pid file must not make `down` stop another
+# stack's or a test's private simulator.
+SIM_MARK="--env-file $RUN/sim.env"
+MOCK_MARK="--bootstrap-file $RUN/kafka-mock.bootstrap"
 export PV_STACK_DIR=$S PV_PORT_BASE=$BASE KAFKA_PARTITIONS=$PARTITIONS
 
 # PostgreSQL refuses to run as root: as root, its commands run as the
@@ -75,7 +85,7 @@ else
 fi
 
 usage() {
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- state dir
@@ -94,8 +104,8 @@ init_dirs() {
 }
 
 any_running() {
-  pg_pid >/dev/null || pidfile_alive "$RUN/kafka-mock.pid" kafka-mock >/dev/null ||
-    pidfile_alive "$RUN/southbound-sim.pid" southbound-sim >/dev/null ||
+  pg_pid >/dev/null || pidfile_alive "$RUN/kafka-mock.pid" "$MOCK_MARK" >/dev/null ||
+    pidfile_alive "$RUN/southbound-sim.pid" "$SIM_MARK" >/dev/null ||
     "$HERE/kafka-apache.sh" running 2>/dev/null
 }
 
@@ -115,7 +125,7 @@ pg_pid() {
   local pid
   [ -f "$PGDATA/postmaster.pid" ] || return 1
   pid=$(head -n1 "$PGDATA/postmaster.pid" 2>/dev/null || true)
-  pid_alive "$pid" postgres || return 1
+  pid_alive "$pid" "$PGDATA" || return 1
   printf '%s\n' "$pid"
 }
 
@@ -126,7 +136,7 @@ pg_clear_stale() {
   local pid
   [ -f "$PGDATA/postmaster.pid" ] || return 0
   pid=$(head -n1 "$PGDATA/postmaster.pid" 2>/dev/null || true)
-  if ! pid_alive "$pid" postgres; then
+  if ! pid_alive "$pid" "$PGDATA"; then
     say "postgres: removing stale postmaster.pid (pid ${pid:-?} is not a running postmaster)"
     rm -f "$PGDATA/postmaster.pid" "$RUN"/.s.PGSQL.*.lock
   fi
@@ -235,7 +245,7 @@ MOCK_BOOT=$RUN/kafka-mock.bootstrap
 
 mock_up() {
   local pid rc
-  if pid=$(pidfile_alive "$MOCK_PID" kafka-mock) && [ -s "$MOCK_BOOT" ]; then
+  if pid=$(pidfile_alive "$MOCK_PID" "$MOCK_MARK") && [ -s "$MOCK_BOOT" ]; then
     say "kafka-mock: already running (pid $pid, $(cat "$MOCK_BOOT"))"
     return 0
   fi
@@ -260,7 +270,7 @@ mock_up() {
 
 mock_down() {
   local pid
-  if pid=$(pidfile_alive "$MOCK_PID" kafka-mock); then
+  if pid=$(pidfile_alive "$MOCK_PID" "$MOCK_MARK"); then
     stop_pid kafka-mock "$pid" 10 || true
     say "kafka-mock: stopped"
   fi
@@ -269,7 +279,7 @@ mock_down() {
 
 mock_status() {
   local pid
-  if pid=$(pidfile_alive "$MOCK_PID" kafka-mock); then
+  if pid=$(pidfile_alive "$MOCK_PID" "$MOCK_MARK"); then
     echo "kafka-mock      running  pid $pid  $(cat "$MOCK_BOOT" 2>/dev/null)  log $LOGS/kafka-mock.log"
   else
     echo "kafka-mock      stopped"
@@ -285,7 +295,7 @@ sim_up() {
   local pid rc east west
   east=$(cat "$SECRETS/isp-east.netbox-token")
   west=$(cat "$SECRETS/isp-west.netbox-token")
-  if pid=$(pidfile_alive "$SIM_PID" southbound-sim) && grep -qx READY "$SIM_OUT" 2>/dev/null; then
+  if pid=$(pidfile_alive "$SIM_PID" "$SIM_MARK") && grep -qx READY "$SIM_OUT" 2>/dev/null; then
     say "southbound-sim: already running (pid $pid)"
     return 0
   fi
@@ -326,7 +336,7 @@ sim_url() {
 
 sim_down() {
   local pid
-  if pid=$(pidfile_alive "$SIM_PID" southbound-sim); then
+  if pid=$(pidfile_alive "$SIM_PID" "$SIM_MARK"); then
     stop_pid southbound-sim "$pid" 10 || true
     say "southbound-sim: stopped"
   fi
@@ -335,7 +345,7 @@ sim_down() {
 
 sim_status() {
   local pid
-  if pid=$(pidfile_alive "$SIM_PID" southbound-sim); then
+  if pid=$(pidfile_alive "$SIM_PID" "$SIM_MARK"); then
     echo "southbound-sim  running  pid $pid  VOLTHA :$VOLTHA_PORT GenieACS :$GENIEACS_PORT NetBox :$NETBOX_PORT  log $LOGS/southbound-sim.log"
   elif [ -x "$BUILD/southbound-sim" ]; then
     echo "southbound-sim  stopped"
@@ -443,7 +453,7 @@ preflight_ports() {
   if ! pg_pid >/dev/null; then
     port_busy "$PG_PORT" && busy+=("$PG_PORT (PostgreSQL)")
   fi
-  if [ -x "$BUILD/southbound-sim" ] && ! pidfile_alive "$SIM_PID" southbound-sim >/dev/null; then
+  if [ -x "$BUILD/southbound-sim" ] && ! pidfile_alive "$SIM_PID" "$SIM_MARK" >/dev/null; then
     for p in "$VOLTHA_PORT:VOLTHA" "$GENIEACS_PORT:GenieACS" "$NETBOX_PORT:NetBox"; do
       port_busy "${p%%:*}" && busy+=("${p%%:*} (southbound-sim ${p#*:})")
     done
@@ -512,11 +522,29 @@ cmd_status() {
   sim_status
 }
 
+# cmd_component stop|start postgres|kafka
+cmd_component() {
+  local action=$1 what=$2
+  case "$what" in
+    postgres)
+      if [ "$action" = stop ]; then pg_down; else init_dirs; pg_up; fi ;;
+    kafka)
+      [ "$KAFKA" = apache ] ||
+        die "only Apache Kafka can be stopped and started: kafka-mock keeps everything in memory (KAFKA=apache)"
+      if [ "$action" = stop ]; then
+        "$HERE/kafka-apache.sh" stop
+      else
+        "$HERE/kafka-apache.sh" start >/dev/null
+      fi ;;
+    *) die "usage: stack.sh stop|start postgres|kafka" ;;
+  esac
+}
+
 main() {
   local cmd=${1:-}
   [ $# -gt 0 ] && shift
   case "$cmd" in
-    up|down|status)
+    up|down|status|stop|start)
       if [ "$cmd" != up ] && [ ! -d "$S" ]; then
         [ "$cmd" = status ] && echo "no stack in $S"
         return 0
@@ -535,6 +563,8 @@ main() {
               fi
               cmd_down "${1:-}" ;;
         status) cmd_status ;;
+        stop|start) [ $# -eq 1 ] || die "usage: stack.sh $cmd postgres|kafka"
+                    cmd_component "$cmd" "$1" ;;
       esac
       ;;
     -h|--help|help) usage ;;

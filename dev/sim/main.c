@@ -249,9 +249,13 @@ int main(int argc, char **argv)
          PV_I("seed", o.seed));
 
   int sig = 0;
-  while (sigwait(&set, &sig) != 0)
+  siginfo_t si;
+  memset(&si, 0, sizeof(si));
+  while ((sig = sigwaitinfo(&set, &si)) < 0)
     ;
-  pv_log(PV_LOG_INFO, "sim.stopping", PV_I("signal", sig));
+  /* who sent it: a stale pid file elsewhere can name a recycled pid */
+  pv_log(PV_LOG_INFO, "sim.stopping", PV_I("signal", sig),
+         PV_I("from_pid", si.si_pid));
   rc = 0;
 out:
   for (int i = 2; i >= 0; i--)

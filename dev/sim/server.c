@@ -35,6 +35,8 @@
 #define FAULTS_MAX 16u
 #define PATH_KEY_MAX 256u
 #define QUERY_LOG_MAX 512u
+/* A W3C traceparent is 55 bytes; longer values are cut in the log. */
+#define TRACEPARENT_LOG_MAX 64u
 /* How often a hung connection is checked for a client that gave up. */
 #define HANG_POLL_MS 200u
 
@@ -70,6 +72,8 @@ typedef struct logent {
   char method[12];
   char *path;
   char *query;
+  char traceparent[TRACEPARENT_LOG_MAX + 1]; /* "" when absent */
+  bool handled; /* the service's model saw it (not faulted away) */
 } logent_t;
 
 typedef struct waiter {
@@ -122,6 +126,7 @@ typedef struct req_ctx {
   unsigned fault_status; /* error/ratelimit to send after a delay */
   unsigned retry_after;
   bool reset_after; /* handle the request, then reset instead of answering */
+  uint64_t seq;     /* in the request log (API requests only) */
 } req_ctx_t;
 
 /* ---- response and request helpers ---- */
@@ -248,8 +253,9 @@ static enum MHD_Result collect_raw_query(void *cls, enum MHD_ValueKind kind,
   return q->data ? MHD_YES : MHD_NO;
 }
 
-static void log_request(sim_server_t *srv, struct MHD_Connection *conn,
-                        const char *method, const char *url)
+/* @returns the request's log seq, for log_handled. */
+static uint64_t log_request(sim_server_t *srv, struct MHD_Connection *conn,
+                            const char *method, const char *url)
 {
   char key[PATH_KEY_MAX];
   pv_buf_t q;
@@ -270,6 +276,13 @@ static void log_request(sim_server_t *srv, struct MHD_Connection *conn,
   snprintf(e->method, sizeof(e->method), "%s", method);
   e->path = pv_strdup(url);
   e->query = q.data ? pv_strdup(q.data) : pv_strdup("");
+  const char *tp =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent");
+  snprintf(e->traceparent, sizeof(e->traceparent), "%s", tp ? tp : "");
+  for (char *c = e->traceparent; *c; c++) /* the log is JSON: ASCII only */
+    if (*c < 0x20 || *c > 0x7e)
+      *c = '?';
+  e->handled = false;
   if (seq - srv->first_seq >= RING_CAP)
     srv->first_seq = seq - RING_CAP + 1;
 
@@ -282,6 +295,18 @@ static void log_request(sim_server_t *srv, struct MHD_Connection *conn,
     srv->paths_other++;
   pthread_mutex_unlock(&srv->mu);
   pv_buf_free(&q);
+  return seq;
+}
+
+/* Marks logged request seq as seen by the service's model: its effect (if
+ * it has one) took place, whatever the client then receives. */
+static void log_handled(sim_server_t *srv, uint64_t seq)
+{
+  pthread_mutex_lock(&srv->mu);
+  logent_t *e = &srv->ring[seq % RING_CAP];
+  if (e->seq == seq) /* not yet overwritten by a newer request */
+    e->handled = true;
+  pthread_mutex_unlock(&srv->mu);
 }
 
 static void count_response(sim_server_t *srv, unsigned status)
@@ -692,10 +717,12 @@ static void admin_requests(sim_server_t *srv, const sim_req_t *req,
   for (uint64_t q = from; q < srv->next_seq && (long long)json_array_size(list) < limit; q++) {
     const logent_t *e = &srv->ring[q % RING_CAP];
     json_array_append_new(
-        list, json_pack("{s:I,s:s,s:s,s:s,s:I,s:I}", "seq", (json_int_t)e->seq,
-                        "method", e->method, "path", e->path, "query",
-                        e->query, "ts_ms", (json_int_t)e->ts_ms, "mono_ms",
-                        (json_int_t)e->mono_ms));
+        list, json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:s,s:b}", "seq",
+                        (json_int_t)e->seq, "method", e->method, "path",
+                        e->path, "query", e->query, "ts_ms",
+                        (json_int_t)e->ts_ms, "mono_ms",
+                        (json_int_t)e->mono_ms, "traceparent",
+                        e->traceparent, "handled", e->handled));
   }
   pthread_mutex_unlock(&srv->mu);
   sim_resp_json(resp, 200, list);
@@ -913,7 +940,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         len > (long long)SIM_BODY_MAX)
       ctx->too_large = true;
     if (!ctx->admin)
-      log_request(srv, conn, method, url);
+      ctx->seq = log_request(srv, conn, method, url);
     return MHD_YES;
   }
   if (*upload_size) {
@@ -993,6 +1020,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     pthread_mutex_lock(&srv->model_mu);
     srv->ops->handle(srv->state, &req, &resp);
     pthread_mutex_unlock(&srv->model_mu);
+    log_handled(srv, ctx->seq);
   }
   if (ctx->reset_after) {
     /* The request took effect; its answer is lost on the way back. */

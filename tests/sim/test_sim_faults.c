@@ -444,3 +444,47 @@ Test(sim_faults, sigterm_exits_zero_and_env_file_is_written)
   sim.pid = 0;
   close(s);
 }
+
+/* The request log names each request's trace context and whether the
+ * model saw it: the chaos suite tells by these which job sent a request
+ * and whether a mutation took effect. */
+Test(sim_faults, request_log_keeps_traceparent_and_handled)
+{
+  static const char tp[] =
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const char *hdrs[] = {"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-"
+                        "00f067aa0ba902b7-01", NULL};
+  long long last = pv_sim_stat(sim.voltha_url, "last_seq");
+  char url[256];
+  SIMURL(url, sim.voltha_url, "/health");
+  th_resp_t *r = th_request("GET", url, hdrs, NULL, 0);
+  cr_assert_eq(r->status, 200);
+  th_free(r);
+  cr_assert_eq(pv_sim_set_fault(sim.voltha_url,
+                                "{\"mode\":\"error\",\"status\":503,"
+                                "\"count\":1}"), 200);
+  r = th_request("GET", url, hdrs, NULL, 0);
+  cr_assert_eq(r->status, 503);
+  th_free(r);
+  cr_assert_eq(pv_sim_set_fault(sim.voltha_url,
+                                "{\"mode\":\"reset_after\",\"count\":1}"),
+               200);
+  r = th_request("GET", url, NULL, NULL, 0);
+  cr_assert_eq(r->status, 0, "reset_after: no answer");
+  th_free(r);
+
+  char q[128];
+  snprintf(q, sizeof(q), "/_sim/requests?since=%lld", last);
+  r = get(sim.voltha_url, q);
+  cr_assert_eq(json_array_size(r->json), 3);
+  const bool handled[] = {true, false, true};
+  const char *const tps[] = {tp, tp, ""};
+  for (size_t i = 0; i < 3; i++) {
+    json_t *e = json_array_get(r->json, i);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "traceparent")),
+                     tps[i], "request %zu", i);
+    cr_assert_eq(json_is_true(json_object_get(e, "handled")), handled[i],
+                 "request %zu: handled must be %d", i, handled[i]);
+  }
+  th_free(r);
+}
