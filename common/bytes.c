@@ -1,76 +1,10 @@
 #include "common/bytes.h"
 
 #include "common/alloc.h"
+#include "common/utf8.h"
 
 #include <stdint.h>
 #include <string.h>
-
-/* Length of the UTF-8 sequence at p (at most n bytes), or 0 if it is not a
- * valid one. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-  unsigned char c = p[0];
-  size_t len;
-  uint32_t cp;
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (len > n)
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((p[i] & 0xC0) != 0x80)
-      return 0;
-    cp = cp << 6 | (p[i] & 0x3F);
-  }
-  /* overlong forms, surrogates, past U+10FFFF */
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-      (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-    return 0;
-  return len;
-}
-
-bool pv_utf8_text(const void *p, size_t n)
-{
-  const unsigned char *s = p;
-  for (size_t i = 0; i < n;) {
-    if (s[i] == '\0')
-      return false;
-    size_t k = utf8_seq(s + i, n - i);
-    if (!k)
-      return false;
-    i += k;
-  }
-  return true;
-}
-
-char *pv_utf8_scrub(const char *s)
-{
-  size_t n = strlen(s);
-  char *out = pv_malloc(n + 1);
-  const unsigned char *p = (const unsigned char *)s;
-  for (size_t i = 0; i < n;) {
-    size_t k = utf8_seq(p + i, n - i);
-    if (!k) {
-      out[i++] = '?';
-      continue;
-    }
-    memcpy(out + i, p + i, k);
-    i += k;
-  }
-  out[n] = '\0';
-  return out;
-}
 
 void pv_hex_write(char *dst, const void *p, size_t n)
 {

@@ -1,7 +1,8 @@
 /**
  * @file bytes.h
  * @brief Bytes from outside (Kafka keys, header names and values) where
- * only text fits: UTF-8 checks, and one JSON form for exact bytes.
+ * only text fits: hex, and one JSON form for exact bytes (UTF-8 checks:
+ * common/utf8.h).
  *
  * PostgreSQL's text and jsonb refuse bytes that are not UTF-8, and jsonb
  * also refuses the NUL character, so a record carrying them must not
@@ -13,17 +14,10 @@
 #define PV_COMMON_BYTES_H
 
 #include <jansson.h>
+#include "common/utf8.h"
+
 #include <stdbool.h>
 #include <stddef.h>
-
-/** @returns true if p[0..n) is valid UTF-8 (shortest forms, no surrogates,
- *  at most U+10FFFF) with no NUL byte. */
-bool pv_utf8_text(const void *p, size_t n);
-
-/** @returns a copy of the NUL-terminated s in which every byte that is not
- *  part of valid UTF-8 is replaced by '?' (free() it): for text columns
- *  and documents fed from outside. */
-char *pv_utf8_scrub(const char *s);
 
 /** @brief Writes p[0..n) as 2n lower-case hex digits and a NUL to dst
  *  (2n + 1 bytes). */

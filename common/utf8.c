@@ -1,5 +1,9 @@
 #include "common/utf8.h"
 
+#include "common/alloc.h"
+
+#include <string.h>
+
 size_t pv_utf8_seq(const unsigned char *s, size_t left)
 {
   unsigned char c = s[0], lo = 0x80, hi = 0xBF;
@@ -38,4 +42,36 @@ size_t pv_utf8_cut(const char *s, size_t len)
     return len;
   size_t need = u[i - 1] >= 0xF0 ? 4 : u[i - 1] >= 0xE0 ? 3 : 2;
   return len - (i - 1) < need ? i - 1 : len;
+}
+
+bool pv_utf8_text(const void *p, size_t n)
+{
+  const unsigned char *s = p;
+  for (size_t i = 0; i < n;) {
+    if (s[i] == '\0')
+      return false;
+    size_t k = pv_utf8_seq(s + i, n - i);
+    if (!k)
+      return false;
+    i += k;
+  }
+  return true;
+}
+
+char *pv_utf8_scrub(const char *s)
+{
+  size_t n = strlen(s);
+  char *out = pv_malloc(n + 1);
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    size_t k = pv_utf8_seq(p + i, n - i);
+    if (!k) {
+      out[i++] = '?';
+      continue;
+    }
+    memcpy(out + i, p + i, k);
+    i += k;
+  }
+  out[n] = '\0';
+  return out;
 }

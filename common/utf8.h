@@ -10,6 +10,7 @@
 #ifndef PV_COMMON_UTF8_H
 #define PV_COMMON_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /**
@@ -25,5 +26,14 @@ size_t pv_utf8_seq(const unsigned char *s, size_t left);
  * stays valid.
  */
 size_t pv_utf8_cut(const char *s, size_t len);
+
+/** @returns true if p[0..n) is valid UTF-8 (shortest forms, no surrogates,
+ *  at most U+10FFFF) with no NUL byte. */
+bool pv_utf8_text(const void *p, size_t n);
+
+/** @returns a copy of the NUL-terminated s in which every byte that is not
+ *  part of valid UTF-8 is replaced by '?' (free() it): for text columns
+ *  and documents fed from outside. */
+char *pv_utf8_scrub(const char *s);
 
 #endif
