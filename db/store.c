@@ -279,7 +279,7 @@ void pv_store_close(pv_store_t *s)
 
 /* Inserts the job as running, or takes it over when its last run's lease
  * has expired; otherwise reports the existing row. A new job whose key
- * has an earlier job parked (or running on another worker) is inserted
+ * has an earlier job parked (or running, here or elsewhere) is inserted
  * parked behind it, so a key's jobs keep their order across retries. Job
  * ids are unique per tenant: an existing row of the tenant under this id
  * is taken over only if it is the same job (service, op and payload: a
@@ -298,8 +298,9 @@ static const char CLAIM_SQL[] =
    * of 006 can: with them indexable, the planner scanned every job in
    * flight of the tenant at each claim (1-7 ms; throughput fell
    * fourfold). */
-  "   AND CASE WHEN state = 'running'"
-  "        THEN lease_until > now() AND worker_id <> $17::text"
+  /* A job running here counts too: jobs the due scan runs are in no
+   * in-process lane, so only this row orders them. */
+  "   AND CASE WHEN state = 'running' THEN lease_until > now()"
   "        ELSE true END"
   "  LIMIT 1),"
   " c AS ("
@@ -338,7 +339,11 @@ static const char CLAIM_SQL[] =
   " SELECT CASE WHEN state = 'running' THEN 'claimed' ELSE 'parked' END,"
   "  runs, state, NULL::bytea, NULL::text, NULL::text, NULL::bigint,"
   "  retry_reason, NULL::text, NULL::text, reached, NULL::boolean, true,"
-  "  NULL::text, NULL::text FROM c"
+  "  NULL::text, NULL::text,"
+  /* the row before this statement: running means a run was cut off */
+  "  coalesce((SELECT p.state = 'running' FROM job_status p"
+  "            WHERE p.job_id = $1::text AND p.tenant = $2::text), false)"
+  "  FROM c"
   " UNION ALL"
   " SELECT 'existing', runs, state, reply, reply_topic, dlq_topic,"
   "  (extract(epoch FROM lease_until - now()) * 1000)::bigint, worker_id,"
@@ -348,7 +353,7 @@ static const char CLAIM_SQL[] =
   "   AND source_partition = $7::int AND source_offset = $8::bigint,"
   /* the same job (a redelivery or a replay), or another under this id */
   "  service = $3::text AND op = $4::text AND payload = $12::bytea,"
-  "  service, op"
+  "  service, op, false"
   "  FROM job_status WHERE job_id = $1::text AND tenant = $2::text"
   "  AND NOT EXISTS (SELECT 1 FROM c)";
 
@@ -372,8 +377,10 @@ static void claim_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
   c.runs = runs ? (int)strtol(runs, NULL, 10) : 0;
   if (!strcmp(kind, "claimed")) {
     const char *reached = pv_pg_result_get(res, 0, 10);
+    const char *cut = pv_pg_result_get(res, 0, 15);
     c.status = PV_CLAIM_OK;
     c.reached = reached ? (int)strtol(reached, NULL, 10) : 0;
+    c.interrupted = cut && cut[0] == 't';
     cb(&c, w->arg);
     return;
   }
@@ -461,8 +468,15 @@ void pv_store_claim(pv_store_t *s, const pv_store_job_t *j, pv_claim_cb cb,
 
 /* ---- finish ------------------------------------------------------------- */
 
+/* The outcome of run $15 of worker $16 ($15 = 0: not fenced). Written
+ * only while the row is still that run's: a run cut off from PostgreSQL
+ * longer than its lease may find its job taken over by another worker,
+ * whose outcome stands. Answers 'ok' when the row holds this run's
+ * outcome (also when an earlier try of this very statement wrote it and
+ * the answer was lost), 'lost' otherwise. */
 static const char FINISH_SQL[] =
-  "UPDATE job_status SET state = $2::text, attempts = attempts + $3::int,"
+  "WITH u AS ("
+  " UPDATE job_status SET state = $2::text, attempts = attempts + $3::int,"
   " reached = reached + CASE WHEN $3::int > 0 THEN 1 ELSE 0 END,"
   " result = $4::jsonb, error_class = $5::text, error_message = $6::text,"
   " http_status = $7::int,"
@@ -476,7 +490,31 @@ static const char FINISH_SQL[] =
   " retry_reason = $12::text, breaker_state = $13::text, lease_until = NULL,"
   " published_at = NULL, updated_at = now()"
   " WHERE job_id = $1::text AND tenant = $14::text"
-  "  AND state NOT IN ('succeeded', 'failed', 'dead')";
+  "  AND state NOT IN ('succeeded', 'failed', 'dead')"
+  "  AND ($15::int = 0 OR (runs = $15::int AND worker_id = $16::text))"
+  " RETURNING 1)"
+  " SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'ok'"
+  "  WHEN $15::int = 0 THEN 'ok'"
+  "  WHEN EXISTS (SELECT 1 FROM job_status WHERE job_id = $1::text"
+  "   AND tenant = $14::text AND runs = $15::int AND worker_id = $16::text"
+  "   AND state = $2::text) THEN 'ok'"
+  "  ELSE 'lost' END";
+
+static void finish_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
+{
+  pv_store_finish_cb cb = (pv_store_finish_cb)w->cb;
+  const char *v = ok && pv_pg_result_ntuples(res) > 0
+                      ? pv_pg_result_get(res, 0, 0) : NULL;
+  pv_store_finish_t st = !ok                         ? PV_FINISH_FAILED
+                         : v && !strcmp(v, "lost") ? PV_FINISH_LOST
+                                                   : PV_FINISH_OK;
+  if (st == PV_FINISH_LOST)
+    pv_log(PV_LOG_WARN, "store.lease_lost", PV_S("job_id", w->job_id),
+           PV_S("msg", "another worker took the job over while this run "
+                       "was cut off from PostgreSQL: its outcome stands"));
+  if (cb)
+    cb(st, w->arg);
+}
 
 static void done_cb_adapter(write_op_t *w, const pv_pg_result_t *res, bool ok)
 {
@@ -486,10 +524,10 @@ static void done_cb_adapter(write_op_t *w, const pv_pg_result_t *res, bool ok)
 }
 
 void pv_store_finish(pv_store_t *s, const pv_store_outcome_t *o,
-                     pv_store_done_cb cb, void *arg)
+                     pv_store_finish_cb cb, void *arg)
 {
   bool has_err = o->err && o->err->cls != PV_ERR_NONE;
-  char **p = pv_calloc(14, sizeof(char *));
+  char **p = pv_calloc(16, sizeof(char *));
   p[0] = pv_strdup(o->job_id);
   p[1] = pv_strdup(o->state);
   p[2] = fmt_ll(o->attempts);
@@ -505,7 +543,9 @@ void pv_store_finish(pv_store_t *s, const pv_store_outcome_t *o,
   p[11] = dup_or_null(o->retry_reason);
   p[12] = dup_or_null(o->breaker_state);
   p[13] = pv_strdup(o->tenant);
-  write_new(s, "finish", FINISH_SQL, o->job_id, 14, p, done_cb_adapter,
+  p[14] = fmt_ll(o->run);
+  p[15] = pv_strdup(s->worker_id);
+  write_new(s, "finish", FINISH_SQL, o->job_id, 16, p, finish_done,
             (void *)cb, arg);
 }
 
@@ -567,7 +607,7 @@ void pv_store_record_invalid(pv_store_t *s, const pv_store_job_t *j,
 
 static const char DUE_SQL[] =
   "WITH due AS ("
-  " SELECT j.job_id, j.tenant FROM job_status j"
+  " SELECT j.job_id, j.tenant, j.state AS was FROM job_status j"
   "  WHERE ((j.state = 'retry_wait' AND j.next_attempt_at <= now())"
   "         OR (j.state = 'running' AND j.lease_until < now()))"
   "   AND j.source_topic = ANY ($4::text[])"
@@ -590,7 +630,7 @@ static const char DUE_SQL[] =
   "  j.payload, j.headers::text,"
   "  (extract(epoch FROM j.received_at) * 1000)::bigint,"
   "  (extract(epoch FROM j.deadline) * 1000)::bigint,"
-  "  j.runs, j.reached, j.attempts";
+  "  j.runs, j.reached, j.attempts, due.was = 'running'";
 
 const char *pv_store_due_sql(void)
 {
@@ -624,6 +664,7 @@ static void due_done(write_op_t *w, const pv_pg_result_t *res, bool ok)
       .runs = (int)strtol(pv_pg_result_get(res, i, 12), NULL, 10),
       .reached = (int)strtol(pv_pg_result_get(res, i, 13), NULL, 10),
       .attempts = (int)strtol(pv_pg_result_get(res, i, 14), NULL, 10),
+      .interrupted = (v = pv_pg_result_get(res, i, 15)) && v[0] == 't',
     };
     cb(&d, w->arg);
     free(payload);

@@ -81,6 +81,9 @@ typedef struct pv_claim {
   pv_claim_status_t status;
   int runs;             /**< executions started, this one included */
   int reached;          /**< earlier runs that sent a request */
+  /** OK: an earlier run was cut off (the row was running when its lease
+   *  ran out): it may have sent its request. */
+  bool interrupted;
   /* For PV_CLAIM_FINAL: */
   const char *state;    /**< "succeeded", "failed" or "dead" */
   const void *reply;    /**< the encoded reply stored with the outcome */
@@ -122,13 +125,28 @@ typedef struct pv_store_outcome {
   int64_t next_attempt_ms;  /**< retry_wait only */
   const char *retry_reason; /**< retry_wait only */
   const char *breaker_state;/**< breaker seen at decision time, or NULL */
+  int run;                  /**< the row's runs when this run began (the
+                                 claim's or the due scan's), so the write
+                                 is fenced; 0: not fenced */
 } pv_store_outcome_t;
 
 typedef void (*pv_store_done_cb)(bool ok, void *arg);
 
-/** @brief Records a run's outcome (no-op if the row is already final). */
+typedef enum pv_store_finish {
+  PV_FINISH_OK = 0,  /**< the row holds this run's outcome */
+  PV_FINISH_FAILED,  /**< refused for good, or the store is closing */
+  PV_FINISH_LOST     /**< the row is no longer this run's: another worker
+                          took the job over (this run was cut off from
+                          PostgreSQL past its lease); its outcome stands,
+                          and this run must publish nothing */
+} pv_store_finish_t;
+
+typedef void (*pv_store_finish_cb)(pv_store_finish_t st, void *arg);
+
+/** @brief Records a run's outcome, if the row is still that run's (see
+ *  pv_store_outcome_t.run); a no-op if the row is already final. */
 void pv_store_finish(pv_store_t *store, const pv_store_outcome_t *out,
-                     pv_store_done_cb cb, void *arg);
+                     pv_store_finish_cb cb, void *arg);
 
 /**
  * @brief Records a record that never became a runnable job (undecodable,
@@ -156,6 +174,7 @@ typedef struct pv_due_job {
   const char *headers_json; /**< as stored: [[name, value|null], ...] */
   int64_t received_at_ms, deadline_ms;
   int runs, reached, attempts;
+  bool interrupted; /**< taken over from a run whose lease ran out */
 } pv_due_job_t;
 
 /** Called once per claimed job, then once with job NULL (end of batch). */

@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/map.h"
+#include "jobs/catalog.h"
 #include "jobs/job.h"
 #include "jobs/reply.h"
 #include "jobs/trace.h"
@@ -76,6 +77,7 @@ struct task {
   int reached;                /* earlier runs that sent a request */
   int runs;                   /* the row's runs for this outcome (0: no
                                  row of ours to mark published) */
+  bool interrupted;           /* an earlier run was cut off mid-way */
   bool outcome_retried;       /* the outcome was written again without its
                                  result after a permanent failure */
   int64_t retry_at_ms;        /* when the service may be tried again */
@@ -93,7 +95,7 @@ struct task {
   int attempts;
   char *reply;
   size_t reply_len;
-  char *reply_topic_owned;    /* for republished replies */
+  char *reply_topic_owned;    /* republished replies, refused jobs */
   char *dlq_topic;
   int produce_pending;
   produce_req_t preq[2];
@@ -756,11 +758,33 @@ static void publish(task_t *t)
 
 static void record_outcome(task_t *t, const char *result_json);
 
-static void on_finished(bool ok, void *arg)
+/* This run's outcome was not written: another worker took the job over
+ * while this run was cut off from PostgreSQL past its lease, and that
+ * worker's outcome (and reply) stand. Publishing ours would answer the
+ * job twice, differently. The record is done: the job's outcome is
+ * durable, only not ours. */
+static void lease_lost(task_t *t)
+{
+  pv_log(PV_LOG_WARN, "job.lease_lost", PV_S("job_id", t->job->id),
+         PV_S("tenant_id", t->job->tenant), PV_S("service", t->job->service),
+         PV_S("op", t->job->op), PV_S("state", t->final_state),
+         PV_S("msg", "taken over by another worker while this run was cut "
+                     "off from PostgreSQL: nothing published"));
+  t->eng->stats.lease_lost++;
+  t->final_state = NULL;
+  release(t, true);
+}
+
+static void on_finished(pv_store_finish_t st, void *arg)
 {
   task_t *t = arg;
+  bool ok = st == PV_FINISH_OK;
   if (t->eng->closing) {
     release(t, false);
+    return;
+  }
+  if (st == PV_FINISH_LOST) {
+    lease_lost(t);
     return;
   }
   if (!ok && !t->outcome_retried) {
@@ -827,14 +851,18 @@ static void hold_set(pv_engine_t *eng, const pv_job_t *j, int64_t until)
   free(k);
 }
 
-static void on_parked_recorded(bool ok, void *arg)
+static void on_parked_recorded(pv_store_finish_t st, void *arg)
 {
   task_t *t = arg;
   if (t->eng->closing) {
     release(t, false);
     return;
   }
-  if (!ok) {
+  if (st == PV_FINISH_LOST) {
+    lease_lost(t);
+    return;
+  }
+  if (st != PV_FINISH_OK) {
     /* Not durable as parked: dead-letter it (recorded as dead, so no
      * worker takes it over later) rather than lose it. */
     size_t n = strlen(t->err.message);
@@ -929,6 +957,7 @@ static bool maybe_park(task_t *t, int attempts, int64_t retry_at_ms)
     .retry_reason = t->retry_reason,
     .breaker_state = ep ? pv_breaker_state_name(pv_endpoint_breaker_state(ep))
                         : NULL,
+    .run = t->runs,
   };
   t->state = T_FINISHING;
   pv_store_finish(eng->store, &o, on_parked_recorded, t);
@@ -987,6 +1016,7 @@ static void record_outcome(task_t *t, const char *result_json)
     .dlq_topic = t->dlq_topic,
     .breaker_state = ep ? pv_breaker_state_name(pv_endpoint_breaker_state(ep))
                         : NULL,
+    .run = t->runs,
   };
   t->state = T_FINISHING;
   pv_store_finish(eng->store, &o, on_finished, t);
@@ -1002,6 +1032,14 @@ static void on_exec(const pv_exec_result_t *res, void *arg)
   complete(t, res->result, &res->err, res->attempts, res->retry_at_ms);
 }
 
+/* An op that may be sent again after a run was cut off: idempotent, or
+ * keyed (its client finds the object the earlier run created). */
+static bool resendable(const pv_job_t *j)
+{
+  const pv_op_t *op = pv_catalog_find(j->service, j->op);
+  return op && (op->idempotent || op->lookup);
+}
+
 static void execute(task_t *t)
 {
   pv_engine_t *eng = t->eng;
@@ -1012,6 +1050,17 @@ static void execute(task_t *t)
     pv_error_t e;
     pv_error_set(&e, PV_ERR_DEADLINE_EXCEEDED, 0,
                  "deadline passed before the job could run");
+    complete(t, NULL, &e, 0, 0);
+    return;
+  }
+  if (t->interrupted && !resendable(t->job)) {
+    /* Its worker died mid-run: the request may have been carried out.
+     * Sending it again could do it twice; an operator decides. */
+    pv_error_t e;
+    pv_error_set(&e, PV_ERR_OUTCOME_UNKNOWN, 0,
+                 "an earlier run of this job was cut off and may have sent "
+                 "%s.%s (not idempotent): not sent again", t->job->service,
+                 t->job->op);
     complete(t, NULL, &e, 0, 0);
     return;
   }
@@ -1086,6 +1135,7 @@ static void on_claim(const pv_claim_t *c, void *arg)
   case PV_CLAIM_OK:
     t->reached = c->reached;
     t->runs = c->runs;
+    t->interrupted = c->interrupted;
     execute(t);
     return;
   case PV_CLAIM_PARKED:
@@ -1321,6 +1371,11 @@ static void reject(task_t *t)
     t->salvaged_tenant = pv_strdup(t->job->tenant);
     t->salvaged_service = pv_strdup(t->job->service);
     t->salvaged_op = pv_strdup(t->job->op);
+    /* reply_to may be borrowed from the job: keep it past the job */
+    if (t->reply_topic && t->reply_topic == t->job->reply_to) {
+      t->reply_topic_owned = pv_strdup(t->reply_topic);
+      t->reply_topic = t->reply_topic_owned;
+    }
     pv_job_destroy(t->job);
     t->job = NULL;
   } else {
@@ -1661,6 +1716,7 @@ static void on_due(const pv_due_job_t *d, void *arg)
   t->received_ms = d->received_at_ms;
   t->reached = d->reached;
   t->runs = d->runs;
+  t->interrupted = d->interrupted;
   uv_timer_init(eng->loop, &t->timer);
   t->timer.data = t;
   t->next = eng->tasks;

@@ -68,6 +68,9 @@ typedef struct pv_engine_stats {
                                    without their value */
   uint64_t undeliverable;     /**< replies or dead letters nothing could be
                                    sent for (the row keeps them) */
+  uint64_t lease_lost;        /**< runs whose job another worker took over
+                                   meanwhile: their outcome not written,
+                                   nothing published */
   uint64_t due_claimed;  /**< parked jobs taken from PostgreSQL to run */
   uint64_t invalid;
   int in_flight;       /**< claimed and not yet done */

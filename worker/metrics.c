@@ -755,6 +755,12 @@ int pv_metrics_render(pv_metrics_t *m, pv_buf_t *out)
                      "Replies or dead letters for which nothing could be "
                      "sent (the job row keeps them).", K_COUNTER,
                      (double)es.undeliverable);
+    if (rc == 0)
+      rc = one_value(out, "provisiond_jobs_lease_lost_total",
+                     "Runs whose job another worker took over while this "
+                     "one was cut off from PostgreSQL past its lease: their "
+                     "outcome not written, nothing published.", K_COUNTER,
+                     (double)es.lease_lost);
     pv_kafka_t *k = pv_engine_kafka(m->engine);
     if (rc == 0 && k) {
       pv_kafka_stats_t ks;

@@ -77,10 +77,10 @@ Test(store, retries_are_jittered_not_in_lockstep)
 /* Callbacks per write, by index: libuv-style exact counts. */
 static int oks[8], fails[8];
 
-static void count_done(bool ok, void *arg)
+static void count_done(pv_store_finish_t st, void *arg)
 {
   int i = (int)(intptr_t)arg;
-  if (ok)
+  if (st == PV_FINISH_OK)
     oks[i]++;
   else
     fails[i]++;

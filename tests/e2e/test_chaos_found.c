@@ -4,6 +4,7 @@
  * them with the seed that found them).
  */
 #include "jobs/job.h"
+#include "tests/e2e/test_engine_util.h"
 #include "tests/e2e/worker_harness.h"
 #include "tests/support/proc.h"
 #include "tests/support/simproc.h"
@@ -290,4 +291,69 @@ Test(chaos_found, a_job_waits_behind_its_key_when_it_comes_due_here)
           "job_id = 'cf-' || $1 || '-first')", E.suffix);
   cr_assert_str_eq(order, "t", "the second job finished before the first");
   free(order);
+}
+
+/* A run cut off from PostgreSQL longer than its lease, whose job another
+ * worker took over meanwhile (the chaos suite, seed 275138225: worker 2
+ * lost its PostgreSQL session mid-call, worker 0's due scan took the job
+ * over and ended it dead/outcome_unknown, then worker 2's reboot answered
+ * and it published "succeeded": one job, two contradictory replies). The
+ * first run's outcome must not be written and it must publish nothing;
+ * the taking-over run's outcome stands. The takeover is done here by hand
+ * (what the due scan writes), while the first run's call is at the
+ * simulator. */
+Test(chaos_found, a_run_whose_job_was_taken_over_publishes_nothing)
+{
+  cr_assert_eq(pv_sim_start(&sim, NULL), 0);
+  pv_e2e_setup(&E, 1);
+  char ini[512];
+  snprintf(ini, sizeof(ini), "[tenant.isp-east]\nvoltha_url = %s\n",
+           sim.voltha_url);
+  pv_e2e_config_append(&E, ini);
+  char taken[128], control[128], path[160], fault[320];
+  snprintf(taken, sizeof(taken), "cf-%s-taken", E.suffix);
+  snprintf(control, sizeof(control), "cf-%s-control", E.suffix);
+  snprintf(path, sizeof(path), "/api/v1/devices/cf-slow-%s", E.suffix);
+  snprintf(fault, sizeof(fault), "{\"mode\":\"latency\",\"latency_ms\":3000,"
+           "\"path_prefix\":\"%s\"}", path);
+  cr_assert_eq(pv_sim_set_fault(sim.voltha_url, fault), 200);
+  long long since = pv_sim_stat(sim.voltha_url, "last_seq");
+  pv_e2e_start_worker(&E, "e2e-cf-fenced", NULL);
+
+  char dev[128];
+  snprintf(dev, sizeof(dev), "cf-slow-%s", E.suffix);
+  produce_get(taken, "k-taken", dev);
+  logged_t got = {0, 0, -1};
+  for (int t = 0; t < 150 && !got.seen; t++) {
+    pv_test_sleep_ms(100);
+    got = logged_for(path, since);
+  }
+  cr_assert_eq(got.seen, 1, "the call never reached the simulator; see %s",
+               E.worker_log);
+  /* another worker's due scan takes the job over (lease expired) */
+  char *upd = pv_e2e_sql_value(
+      &E, "UPDATE job_status SET worker_id = 'e2e-cf-other', runs = runs + 1,"
+          " lease_until = now() + interval '10 minutes', updated_at = now()"
+          " WHERE job_id = $1 AND state = 'running' RETURNING 'taken'", taken);
+  cr_assert_str_eq(upd ? upd : "(none)", "taken");
+  free(upd);
+
+  /* the control job's reply shows the worker answers; by then the first
+   * run's call (3 s) has long returned */
+  pv_test_sleep_ms(4000);
+  produce_get(control, "k-control", "no-such-device");
+  json_t *replies = pv_e2e_collect_replies(&E, 2, 8000);
+  cr_assert_not_null(json_object_get(replies, control),
+                     "the control job was not answered; see %s", E.worker_log);
+  cr_assert_null(json_object_get(replies, taken),
+                 "the run whose job was taken over published a reply; see %s",
+                 E.worker_log);
+  json_decref(replies);
+  char *row = pv_e2e_sql_value(&E, "SELECT state || ' ' || worker_id FROM "
+                                   "job_status WHERE job_id = $1", taken);
+  cr_assert_str_eq(row, "running e2e-cf-other",
+                   "the first run's outcome was written over the takeover");
+  free(row);
+  cr_assert_eq(pv_te_count_text(E.worker_log, "\"event\":\"job.lease_lost\""),
+               1, "see %s", E.worker_log);
 }
