@@ -197,6 +197,7 @@ pairs dev
 max=$(field tp-new-dev replies_per_s)
 HALF=$(( ${max:-2000} / 2 ))
 [ "$HALF" -ge 100 ] || HALF=100
+[ "$HALF" -ne "$RATE" ] || HALF=$((HALF + 1)) # each rate its own labels
 phase "latency: $RATE jobs/s and $HALF jobs/s (half the measured maximum), $SECS s each"
 for r in "$RATE" "$HALF"; do
   wb run --target passthrough --jobs $((r * SECS)) --keys "$KEYS" --rate "$r" --label "lat-pass-$r"
