@@ -3,6 +3,7 @@
  * loopback, next to baselines measured in the same run:
  *
  *   raw    - a bare curl multi loop (curl_multi_poll), pooled connections
+ *            (bench/rawcurl.c, the loop worker_bench's floor uses too)
  *   pv     - the full transport (endpoint, admission, breaker, budget,
  *            logs at info) on libuv
  *   fresh  - the bare loop with CURLOPT_FORBID_REUSE + FRESH_CONNECT:
@@ -18,6 +19,8 @@
  *
  * Usage: transport_bench [requests] [concurrency] [fresh_requests]
  */
+#include "bench/benchutil.h"
+#include "bench/rawcurl.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "tests/support/simproc.h"
@@ -28,109 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-
-typedef struct sample {
-  double wall_s;
-  double cpu_s;
-  long n;
-  long errors;
-} sample_t;
-
-static double cpu_now(void)
-{
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) != 0)
-    return 0;
-  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static size_t discard(char *p, size_t s, size_t n, void *u)
-{
-  (void)p;
-  (void)u;
-  return s * n;
-}
-
-/* ---- raw curl multi baseline -------------------------------------------- */
-
-static int raw_setup(CURL *e, const char *url, bool fresh)
-{
-  if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
-      curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-      curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) != CURLE_OK ||
-      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L) != CURLE_OK)
-    return -1;
-  if (fresh && (curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
-                curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK))
-    return -1;
-  return 0;
-}
-
-static int run_raw(const char *url, long total, int conc, bool fresh,
-                   sample_t *out)
-{
-  CURLM *m = curl_multi_init();
-  CURL **hs = calloc((size_t)conc, sizeof(CURL *));
-  long issued = 0, done = 0, errors = 0;
-  int rc = -1, running = 0;
-  if (!m || !hs)
-    goto out;
-  /* Same idle cap as the transport's endpoint (max_connections 20). */
-  if (curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)conc) != CURLM_OK)
-    goto out;
-  double c0 = cpu_now();
-  uint64_t w0 = pv_clock_mono_us();
-  for (int i = 0; i < conc && issued < total; i++, issued++) {
-    hs[i] = curl_easy_init();
-    if (!hs[i] || raw_setup(hs[i], url, fresh) != 0 ||
-        curl_multi_add_handle(m, hs[i]) != CURLM_OK)
-      goto out;
-  }
-  while (done < total) {
-    if (curl_multi_perform(m, &running) != CURLM_OK)
-      goto out;
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(m, &left))) {
-      if (msg->msg != CURLMSG_DONE)
-        continue;
-      long st = 0;
-      CURL *e = msg->easy_handle;
-      if (msg->data.result != CURLE_OK ||
-          curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &st) != CURLE_OK ||
-          st != 200)
-        errors++;
-      done++;
-      if (curl_multi_remove_handle(m, e) != CURLM_OK)
-        goto out;
-      if (issued < total) {
-        issued++;
-        if (curl_multi_add_handle(m, e) != CURLM_OK)
-          goto out;
-      }
-    }
-    if (done < total && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
-      goto out;
-  }
-  out->wall_s = (double)(pv_clock_mono_us() - w0) / 1e6;
-  out->cpu_s = cpu_now() - c0;
-  out->n = done;
-  out->errors = errors;
-  rc = 0;
-out:
-  for (int i = 0; hs && i < conc; i++) {
-    if (hs[i]) {
-      curl_multi_remove_handle(m, hs[i]);
-      curl_easy_cleanup(hs[i]);
-    }
-  }
-  free(hs);
-  if (m)
-    curl_multi_cleanup(m);
-  return rc;
-}
 
 /* ---- the transport ------------------------------------------------------ */
 
@@ -190,7 +90,8 @@ static pv_http_request_t bench_req(void)
   };
 }
 
-static int run_pv(const char *url, long total, int conc, sample_t *out)
+static int run_pv(const char *url, long total, int conc,
+                  pv_bench_sample_t *out)
 {
   uv_loop_t loop;
   char errstr[256];
@@ -205,14 +106,14 @@ static int run_pv(const char *url, long total, int conc, sample_t *out)
   pv_run_t r = {.ep = make_ep(http, url), .req = bench_req(), .total = total};
   if (!r.ep)
     goto out;
-  double c0 = cpu_now();
+  double c0 = pv_bench_cpu_s();
   uint64_t w0 = pv_clock_mono_us();
   for (int i = 0; i < conc && r.issued < total; i++)
     pv_issue(&r);
   while (r.done < r.issued && !r.failed)
     uv_run(&loop, UV_RUN_ONCE);
   out->wall_s = (double)(pv_clock_mono_us() - w0) / 1e6;
-  out->cpu_s = cpu_now() - c0;
+  out->cpu_s = pv_bench_cpu_s() - c0;
   out->n = r.done;
   out->errors = r.errors;
   rc = r.failed ? -1 : 0;
@@ -261,7 +162,7 @@ static double per_request_bytes(const char *url, int n)
   return per;
 }
 
-static void print(const char *name, const sample_t *s)
+static void print(const char *name, const pv_bench_sample_t *s)
 {
   printf("%-44s %7ld req  %9.0f req/s wall  %7.2f us cpu/req  "
          "(%ld errors)\n",
@@ -277,7 +178,7 @@ int main(int argc, char **argv)
   pv_sim_t sim;
   char url[256];
   int status = 1;
-  sample_t raw = {0}, pv = {0}, pv2 = {0}, fresh = {0};
+  pv_bench_sample_t raw = {0}, pv = {0}, pv2 = {0}, fresh = {0};
 
   if (total < 1000 || total > 10000000 || conc < 1 || conc > 20 ||
       fresh_total < 100 || fresh_total > 100000) {
@@ -297,13 +198,13 @@ int main(int argc, char **argv)
   /* Warm up both paths (page faults, first connections), then measure;
    * the transport runs twice, before and after the raw baseline, so drift
    * in machine load shows up as a difference between the two. */
-  sample_t warm;
-  if (run_raw(url, 2000, conc, false, &warm) != 0 ||
+  pv_bench_sample_t warm;
+  if (pv_bench_raw_curl(url, 2000, conc, false, &warm) != 0 ||
       run_pv(sim.voltha_url, 2000, conc, &warm) != 0 ||
       run_pv(sim.voltha_url, total, conc, &pv) != 0 ||
-      run_raw(url, total, conc, false, &raw) != 0 ||
+      pv_bench_raw_curl(url, total, conc, false, &raw) != 0 ||
       run_pv(sim.voltha_url, total, conc, &pv2) != 0 ||
-      run_raw(url, fresh_total, conc, true, &fresh) != 0) {
+      pv_bench_raw_curl(url, fresh_total, conc, true, &fresh) != 0) {
     fprintf(stderr, "a bench phase failed\n");
     goto out;
   }

@@ -4,7 +4,10 @@
  *
  *   worker_bench run --target worker|passthrough|direct --jobs N [--rate R]
  *                    [--keys K] [--label TEXT] [--env NAME=VALUE]...
- *   worker_bench rss --jobs N --running M [--env NAME=VALUE]...
+ *                    [--bin PROVISIOND] [--workers W] [--pg-stats]
+ *   worker_bench rss --jobs N --running M [--bin PROVISIOND]
+ *                    [--env NAME=VALUE]...
+ *   worker_bench curl --jobs N [--conc C]    (raw curl multi on the sim)
  *   worker_bench forward BROKERS IN_TOPIC OUT_TOPIC   (the pass-through)
  *
  * `run` creates fresh topics, starts the target (build/provisiond with env
@@ -17,13 +20,32 @@
  * Each job carries its sequence number in the correlation-id header, which
  * the worker (and the forwarder) copy into the reply.
  *
+ * `--bin` runs another provisiond (the bench's baseline build of an
+ * older commit); `--workers` starts W of them in one consumer group.
+ * `--pg-stats` measures the PostgreSQL server over the same window as the
+ * target's CPU: the CPU of the postmaster and all its children (backends,
+ * WAL writer, checkpointer, autovacuum; /proc), WAL bytes (insert LSN),
+ * pg_stat_wal, and pg_stat_statements when the extension is there (one
+ * `stmt` line per top statement). The server must run on this machine.
+ *
  * `rss` starts the worker, produces N jobs with distinct keys and waits
  * until M of them are claimed and unfinished at once (job_status rows in
  * state running), then reads VmRSS/VmHWM of the worker from /proc.
  *
+ * `curl` is the HTTP part of the worker's floor: the raw curl multi loop of
+ * bench/rawcurl.c GETs $SIM_VOLTHA_URL/health (the request of the jobs'
+ * VOLTHA health_check) N times, C in flight; CPU per request of this
+ * process.
+ *
+ * WB_MEASURE_HOOK=command: run (sh -c) when the measured window starts and
+ * ends, with WB_PHASE=start|stop and WB_TARGET_PID in its environment
+ * (bench/profile_worker.sh zeroes and dumps callgrind's counters with it).
+ *
  * Environment: PROVISIOND_KAFKA_BROKERS, PROVISIOND_PG, PROVISIOND_CONFIG
  * (the stack's env file), PV_BUILD_DIR (where provisiond is; default build).
  */
+#include "bench/benchutil.h"
+#include "bench/rawcurl.h"
 #include "common/alloc.h"
 #include "jobs/job.h"
 #include "kafka/sync.h"
@@ -33,6 +55,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,6 +74,8 @@ extern char **environ;
 
 #define MAX_JOBS 1000000
 #define MAX_ENV 32
+#define MAX_WORKERS 8
+#define MAX_STMTS 8
 #define START_TIMEOUT_MS 30000
 
 typedef struct opts {
@@ -63,6 +88,10 @@ typedef struct opts {
   const char *label;
   const char *env[MAX_ENV];
   size_t n_env;
+  const char *bin; /* provisiond to run; NULL: $PV_BUILD_DIR/provisiond */
+  long workers;    /* worker processes in the group */
+  long conc;       /* curl: requests in flight */
+  bool pg_stats;   /* measure the PostgreSQL server too */
 } opts_t;
 
 static const char *brokers, *pg_conninfo, *config_path, *build_dir;
@@ -379,33 +408,33 @@ static bool read_rss(pid_t pid, long *rss, long *hwm)
   return *rss >= 0 && *hwm >= 0;
 }
 
-/* CPU seconds (user + system) of pid so far, from /proc/<pid>/stat. */
-static double cpu_seconds(pid_t pid)
+/* CPU seconds (user + system) of the targets so far. */
+static double cpu_seconds(const pid_t *pids, int n)
 {
-  char path[64], buf[1024];
-  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  char *p = strrchr(buf, ')');
-  if (!p)
-    return -1;
-  /* fields after the command: state(3) ... utime(14) stime(15) */
-  unsigned long long ut = 0, st = 0;
-  int field = 2;
-  for (char *s = p + 1; *s && field < 15; s++) {
-    if (*s == ' ') {
-      field++;
-      if (field == 14)
-        ut = strtoull(s + 1, NULL, 10);
-      else if (field == 15)
-        st = strtoull(s + 1, NULL, 10);
-    }
+  double sum = 0;
+  for (int i = 0; i < n; i++) {
+    double c = pv_bench_threads_cpu_s(pids[i]);
+    if (c < 0)
+      return -1;
+    sum += c;
   }
-  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+  return sum;
+}
+
+/* WB_MEASURE_HOOK (see the top of this file). */
+static void measure_hook(const char *phase, pid_t pid)
+{
+  const char *hook = getenv("WB_MEASURE_HOOK");
+  if (!hook || !*hook)
+    return;
+  char v[24];
+  snprintf(v, sizeof(v), "%d", (int)pid);
+  setenv("WB_PHASE", phase, 1);
+  setenv("WB_TARGET_PID", v, 1);
+  int rc = system(hook);
+  if (rc != 0)
+    fprintf(stderr, "worker_bench: WB_MEASURE_HOOK (%s) exited %d\n", phase,
+            rc);
 }
 
 /* ---- the run ------------------------------------------------------------ */
@@ -590,32 +619,20 @@ static bool write_config(const char *path)
   return fclose(out) == 0;
 }
 
-static pid_t start_target(run_t *r, const char *log_path)
+/* Starts worker number `index` of the run (its own worker id and log);
+ * does not wait for it. */
+static pid_t start_worker(run_t *r, const char *log_path, long index)
 {
   pid_t pid;
-  if (!strcmp(r->o.target, "passthrough")) {
-    char self[512];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-      return -1;
-    self[n] = '\0';
-    const char *argv[] = {self, "forward", brokers, r->jobs_topic,
-                          r->results_topic, NULL};
-    pid = spawn(argv, NULL, 0, log_path);
-    if (pid > 0 && !wait_for_text(pid, log_path, "forward: assigned",
-                                  START_TIMEOUT_MS)) {
-      fprintf(stderr, "worker_bench: forwarder not ready; see %s\n", log_path);
-      stop_child(pid);
-      return -1;
-    }
-    return pid;
-  }
   char bin[512];
-  snprintf(bin, sizeof(bin), "%s/provisiond", build_dir);
+  if (r->o.bin)
+    snprintf(bin, sizeof(bin), "%s", r->o.bin);
+  else
+    snprintf(bin, sizeof(bin), "%s/provisiond", build_dir);
   /* the stack's config plus the consumer's fetch wait (see fetch_wait_ms) */
-  char conf[720];
-  snprintf(conf, sizeof(conf), "%s.conf", log_path);
-  if (!write_config(conf))
+  char conf[760];
+  if (snprintf(conf, sizeof(conf), "%s.conf", log_path) >= (int)sizeof(conf) ||
+      !write_config(conf))
     return -1;
   const char *argv[] = {bin, "-c", conf, NULL};
   char *env[MAX_ENV + 8];
@@ -624,23 +641,72 @@ static pid_t start_target(run_t *r, const char *log_path)
   env[n++] = pv_asprintf("PROVISIOND_KAFKA_RESULTS_TOPIC=%s",
                          r->results_topic);
   env[n++] = pv_asprintf("PROVISIOND_KAFKA_GROUP_ID=%s", r->group);
-  env[n++] = pv_asprintf("PROVISIOND_WORKER_ID=%s", r->prefix);
+  env[n++] = index ? pv_asprintf("PROVISIOND_WORKER_ID=%s-w%ld", r->prefix,
+                                 index)
+                   : pv_asprintf("PROVISIOND_WORKER_ID=%s", r->prefix);
   env[n++] = pv_strdup("PROVISIOND_WORKER_METRICS_LISTEN=");
   for (size_t i = 0; i < r->o.n_env; i++)
     env[n++] = pv_strdup(r->o.env[i]);
   pid = spawn(argv, (const char *const *)env, n, log_path);
   for (size_t i = 0; i < n; i++)
     free(env[i]);
-  if (pid > 0 && !wait_for_text(pid, log_path, "kafka.partition_assigned",
-                                START_TIMEOUT_MS)) {
-    fprintf(stderr, "worker_bench: provisiond got no partition; see %s\n",
-            log_path);
-    stop_child(pid);
-    return -1;
-  }
-  /* the assignment of all partitions is logged in one burst */
-  usleep(300000);
   return pid;
+}
+
+/* Starts the run's target processes into pids (the forwarder, or
+ * o.workers workers; log_path, then log_path.2, .3 ... for the others).
+ * @returns how many, 0 on failure (none left running). */
+static int start_target(run_t *r, const char *log_path, pid_t *pids)
+{
+  pid_t pid;
+  if (!strcmp(r->o.target, "worker")) {
+    /* All at once: they join the group in its first rebalance (the mock
+     * cluster takes minutes to let a late member in). */
+    char path[MAX_WORKERS][720];
+    long started = 0;
+    bool ok = true;
+    for (long i = 0; i < r->o.workers && ok; i++, started++) {
+      if (i)
+        snprintf(path[i], sizeof(path[i]), "%s.%ld", log_path, i + 1);
+      else
+        snprintf(path[i], sizeof(path[i]), "%s", log_path);
+      pids[i] = start_worker(r, path[i], i);
+      ok = pids[i] > 0;
+    }
+    for (long i = 0; i < started && ok; i++) {
+      ok = wait_for_text(pids[i], path[i], "kafka.partition_assigned",
+                         START_TIMEOUT_MS);
+      if (!ok)
+        fprintf(stderr, "worker_bench: provisiond got no partition; see %s\n",
+                path[i]);
+    }
+    if (!ok) {
+      for (long i = 0; i < started; i++)
+        if (pids[i] > 0)
+          stop_child(pids[i]);
+      return 0;
+    }
+    /* the assignment of all partitions is logged in one burst */
+    usleep(300000);
+    return (int)r->o.workers;
+  }
+  char self[512];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0)
+    return 0;
+  self[n] = '\0';
+  const char *argv[] = {self, "forward", brokers, r->jobs_topic,
+                        r->results_topic, NULL};
+  pid = spawn(argv, NULL, 0, log_path);
+  if (pid <= 0)
+    return 0;
+  if (!wait_for_text(pid, log_path, "forward: assigned", START_TIMEOUT_MS)) {
+    fprintf(stderr, "worker_bench: forwarder not ready; see %s\n", log_path);
+    stop_child(pid);
+    return 0;
+  }
+  pids[0] = pid;
+  return 1;
 }
 
 static void delete_rows(const run_t *r)
@@ -656,6 +722,14 @@ static void delete_rows(const run_t *r)
   const char *p[] = {like};
   pv_pg_result_t *res = pv_pg_sync_query(
       db, "DELETE FROM job_status WHERE job_id LIKE $1", 1, p);
+  if (!pv_pg_result_ok(res))
+    fprintf(stderr, "worker_bench: cleanup: %s\n", pv_pg_result_error(res));
+  pv_pg_result_free(res);
+  /* Every run starts from the same table: without this, the next run
+   * meets tens of thousands of dead rows in the key index and autovacuum
+   * working on them (a 1 000 jobs/s run right after six backlogs of
+   * 40 000 kept up at 290 jobs/s; after four, with the VACUUM, at 983). */
+  res = pv_pg_sync_query(db, "VACUUM job_status", 0, NULL);
   if (!pv_pg_result_ok(res))
     fprintf(stderr, "worker_bench: cleanup: %s\n", pv_pg_result_error(res));
   pv_pg_result_free(res);
@@ -675,6 +749,159 @@ static long running_rows(pv_pg_sync_t *db, const run_t *r)
     v = strtol(pv_pg_result_get(res, 0, 0), NULL, 10);
   pv_pg_result_free(res);
   return v;
+}
+
+/* ---- the PostgreSQL server over the measured window (--pg-stats) -------- */
+
+typedef struct pg_probe {
+  pv_pg_sync_t *db;
+  pid_t postmaster;
+  bool pgss;             /* pg_stat_statements answers */
+  double cpu0, cpu;      /* postmaster + children, seconds */
+  long long lsn0, wal_bytes;
+  long long wal_records, wal_fpi, wal_syncs;
+  double calls, exec_ms; /* sums over the database's statements */
+  int n_stmts;
+  struct {
+    long long calls, rows, wal_bytes;
+    double exec_ms;
+    char query[200];
+  } stmt[MAX_STMTS];
+} pg_probe_t;
+
+/* The first value of a one-row query, or NULL (an owned copy). */
+static char *probe_value(pg_probe_t *p, const char *sql)
+{
+  pv_pg_result_t *res = pv_pg_sync_query(p->db, sql, 0, NULL);
+  char *v = NULL;
+  if (pv_pg_result_ok(res) && pv_pg_result_ntuples(res) >= 1 &&
+      pv_pg_result_get(res, 0, 0))
+    v = pv_strdup(pv_pg_result_get(res, 0, 0));
+  pv_pg_result_free(res);
+  return v;
+}
+
+static long long probe_ll(pg_probe_t *p, const char *sql)
+{
+  char *v = probe_value(p, sql);
+  long long n = v ? strtoll(v, NULL, 10) : -1;
+  free(v);
+  return n;
+}
+
+/* Connects and finds the postmaster: the parent of our own backend. */
+static bool probe_open(pg_probe_t *p)
+{
+  char err[256];
+  memset(p, 0, sizeof(*p));
+  p->db = pv_pg_sync_connect(pg_conninfo, err, sizeof(err));
+  if (!p->db) {
+    fprintf(stderr, "worker_bench: --pg-stats: %s\n", err);
+    return false;
+  }
+  pv_bench_proc_t b;
+  long long backend = probe_ll(p, "SELECT pg_backend_pid()");
+  if (backend <= 0 || !pv_bench_proc_cpu((pid_t)backend, &b)) {
+    fprintf(stderr, "worker_bench: --pg-stats: the server's processes are "
+                    "not visible here (not local?)\n");
+    pv_pg_sync_close(p->db);
+    p->db = NULL;
+    return false;
+  }
+  p->postmaster = b.ppid;
+  return true;
+}
+
+#define LSN_NOW "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')" \
+  "::bigint"
+
+static void probe_start(pg_probe_t *p)
+{
+  char *v = probe_value(p, "SELECT pg_stat_statements_reset()");
+  p->pgss = v != NULL;
+  free(v);
+  free(probe_value(p, "SELECT pg_stat_reset_shared('wal')"));
+  p->lsn0 = probe_ll(p, LSN_NOW);
+  p->cpu0 = pv_bench_tree_cpu_s(p->postmaster);
+}
+
+static void probe_statements(pg_probe_t *p)
+{
+  /* the probe's own statements (pg_stat_*, pg_wal_lsn_diff) left out */
+#define PROBE_STMTS                                                    \
+  " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"   \
+  " WHERE d.datname = current_database()"                             \
+  "  AND query !~ '^SELECT (pg_stat_|pg_wal_lsn_diff)'"
+  static const char top[] =
+    "SELECT calls, rows, round(total_exec_time::numeric, 3), wal_bytes,"
+    " left(regexp_replace(query, '\\s+', ' ', 'g'), 150)" PROBE_STMTS
+    " ORDER BY total_exec_time DESC LIMIT 8";
+  static const char sum[] =
+    "SELECT sum(calls), round(sum(total_exec_time)::numeric, 3)" PROBE_STMTS;
+#undef PROBE_STMTS
+  pv_pg_result_t *res = pv_pg_sync_query(p->db, top, 0, NULL);
+  for (int i = 0; pv_pg_result_ok(res) && i < pv_pg_result_ntuples(res) &&
+                  i < MAX_STMTS; i++) {
+    const char *q = pv_pg_result_get(res, i, 4);
+    p->stmt[i].calls = strtoll(pv_pg_result_get(res, i, 0), NULL, 10);
+    p->stmt[i].rows = strtoll(pv_pg_result_get(res, i, 1), NULL, 10);
+    p->stmt[i].exec_ms = strtod(pv_pg_result_get(res, i, 2), NULL);
+    p->stmt[i].wal_bytes = strtoll(pv_pg_result_get(res, i, 3), NULL, 10);
+    snprintf(p->stmt[i].query, sizeof(p->stmt[i].query), "%s", q ? q : "");
+    p->n_stmts = i + 1;
+  }
+  pv_pg_result_free(res);
+  res = pv_pg_sync_query(p->db, sum, 0, NULL);
+  if (pv_pg_result_ok(res) && pv_pg_result_ntuples(res) == 1 &&
+      pv_pg_result_get(res, 0, 0)) {
+    p->calls = strtod(pv_pg_result_get(res, 0, 0), NULL);
+    p->exec_ms = strtod(pv_pg_result_get(res, 0, 1), NULL);
+  }
+  pv_pg_result_free(res);
+}
+
+/* At the end of the window: the server's CPU and WAL position at once,
+ * then the statement statistics (updated as each statement ends) and, a
+ * moment later, pg_stat_wal (backends publish it within a second). */
+static void probe_stop(pg_probe_t *p)
+{
+  p->cpu = pv_bench_tree_cpu_s(p->postmaster) - p->cpu0;
+  p->wal_bytes = probe_ll(p, LSN_NOW) - p->lsn0;
+  if (p->pgss)
+    probe_statements(p);
+  usleep(1200000);
+  pv_pg_result_t *res = pv_pg_sync_query(
+      p->db, "SELECT wal_records, wal_fpi, wal_sync FROM pg_stat_wal", 0,
+      NULL);
+  if (pv_pg_result_ok(res) && pv_pg_result_ntuples(res) == 1) {
+    p->wal_records = strtoll(pv_pg_result_get(res, 0, 0), NULL, 10);
+    p->wal_fpi = strtoll(pv_pg_result_get(res, 0, 1), NULL, 10);
+    p->wal_syncs = strtoll(pv_pg_result_get(res, 0, 2), NULL, 10);
+  }
+  pv_pg_result_free(res);
+}
+
+/* Appends the probe's fields to the result line, then one `stmt` line
+ * per top statement (the query text last: it holds spaces). */
+static void probe_print(const pg_probe_t *p, const char *label, size_t jobs)
+{
+  double n = jobs ? (double)jobs : 1;
+  printf(" pg_cpu_s=%.2f pg_cpu_us_per_job=%.1f wal_bytes_per_job=%.0f"
+         " wal_records_per_job=%.2f wal_fpi_per_job=%.3f"
+         " wal_syncs_per_job=%.4f pg_calls_per_job=%.2f"
+         " pg_exec_us_per_job=%.1f\n",
+         p->cpu, p->cpu * 1e6 / n, (double)p->wal_bytes / n,
+         (double)p->wal_records / n, (double)p->wal_fpi / n,
+         (double)p->wal_syncs / n, p->calls / n, p->exec_ms * 1e3 / n);
+  for (int i = 0; i < p->n_stmts; i++)
+    printf("stmt label=%s rank=%d calls=%lld rows=%lld exec_ms=%.1f "
+           "exec_us_per_call=%.1f wal_bytes_per_call=%.0f query=%s\n",
+           label, i + 1, p->stmt[i].calls, p->stmt[i].rows,
+           p->stmt[i].exec_ms,
+           p->stmt[i].calls ? p->stmt[i].exec_ms * 1e3 / p->stmt[i].calls : 0,
+           p->stmt[i].calls ? (double)p->stmt[i].wal_bytes / p->stmt[i].calls
+                            : 0,
+           p->stmt[i].query);
 }
 
 static void log_path_for(const run_t *r, char *out, size_t n)
@@ -722,23 +949,31 @@ static int run_main(run_t *r)
   rd_kafka_t *c = consumer_from_start(direct ? r->jobs_topic
                                              : r->results_topic,
                                       r->partitions, r->group);
-  pid_t pid = direct ? getpid() : start_target(r, log_path);
-  if (pid <= 0)
+  pid_t pids[MAX_WORKERS];
+  int n_pids = 1;
+  pids[0] = getpid();
+  if (!direct && !(n_pids = start_target(r, log_path, pids)))
     return 1;
+  pid_t pid = pids[0];
+  pg_probe_t probe;
+  bool probing = r->o.pg_stats && probe_open(&probe);
   pthread_t th;
   if (pthread_create(&th, NULL, producer_thread, r)) {
-    if (!direct)
-      stop_child(pid);
+    for (int i = 0; i < n_pids && !direct; i++)
+      stop_child(pids[i]);
     return 1;
   }
   if (!wait_warm_up(c)) {
     __atomic_store_n(&r->go, -1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
-    if (!direct)
-      stop_child(pid);
+    for (int i = 0; i < n_pids && !direct; i++)
+      stop_child(pids[i]);
     return 1;
   }
-  double cpu0 = cpu_seconds(pid);
+  if (probing)
+    probe_start(&probe);
+  measure_hook("start", pid);
+  double cpu0 = cpu_seconds(pids, n_pids);
   __atomic_store_n(&r->go, 1, __ATOMIC_RELEASE);
   long n = r->o.jobs;
   uint8_t *seen = pv_calloc((size_t)n, 1);
@@ -746,14 +981,15 @@ static int run_main(run_t *r)
   int64_t *inworker = pv_calloc((size_t)n, sizeof(int64_t));
   size_t got = 0, n_inworker = 0;
   long succeeded = 0, dups = 0, foreign = 0, peak_rss = 0;
-  int64_t first = 0, last = 0, last_progress = now_ns();
+  int64_t first = 0, last = 0, last_progress = now_ns(), last_rss = 0;
   int64_t timeout_ns = (int64_t)r->o.timeout_s * 1000000000;
   /* WB_TRACE=file: one line per reply, "seq sent_ms latency_ms" */
   FILE *trace = getenv("WB_TRACE") ? fopen(getenv("WB_TRACE"), "w") : NULL;
   while ((long)got < n && now_ns() - last_progress < timeout_ns) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
-    if (is_worker) {
+    if (is_worker && now_ns() - last_rss > 100000000) {
       long rss, hwm;
+      last_rss = now_ns();
       if (read_rss(pid, &rss, &hwm) && hwm > peak_rss)
         peak_rss = hwm;
     }
@@ -812,15 +1048,18 @@ static int run_main(run_t *r)
     }
     rd_kafka_message_destroy(m);
   }
+  double cpu = cpu_seconds(pids, n_pids) - cpu0;
+  measure_hook("stop", pid);
+  if (probing)
+    probe_stop(&probe);
   pthread_join(th, NULL);
   if (trace)
     fclose(trace);
-  double cpu = cpu_seconds(pid) - cpu0;
   long rss = 0, hwm = 0;
   if (is_worker)
     read_rss(pid, &rss, &hwm);
-  if (!direct)
-    stop_child(pid);
+  for (int i = 0; i < n_pids && !direct; i++)
+    stop_child(pids[i]);
   rd_kafka_consumer_close(c);
   rd_kafka_destroy(c);
   qsort(lat, got, sizeof(int64_t), cmp_i64);
@@ -833,16 +1072,23 @@ static int run_main(run_t *r)
          "produced_per_s=%.0f replies_per_s=%.0f "
          "e2e_p50_ms=%.2f e2e_p90_ms=%.2f e2e_p99_ms=%.2f e2e_max_ms=%.2f "
          "inworker_p50_ms=%.1f inworker_p99_ms=%.1f "
-         "cpu_s=%.2f cpu_us_per_job=%.1f rss_kib=%ld hwm_kib=%ld log=%s\n",
+         "workers=%d cpu_s=%.2f cpu_us_per_job=%.1f rss_kib=%ld hwm_kib=%ld "
+         "log=%s",
          r->o.label ? r->o.label : "-", r->o.target, n, got,
          is_worker ? succeeded : (long)got, dups, foreign, r->produce_errors,
          r->o.rate, produce_span > 0 ? (double)n / produce_span : 0,
          span > 0 ? (double)(got - 1) / span : 0, pct_ms(lat, got, 50),
          pct_ms(lat, got, 90), pct_ms(lat, got, 99),
          pct_ms(lat, got, 100), pct_ms(inworker, n_inworker, 50),
-         pct_ms(inworker, n_inworker, 99), cpu,
+         pct_ms(inworker, n_inworker, 99), n_pids, cpu,
          got ? cpu * 1e6 / (double)got : 0, rss, peak_rss > hwm ? peak_rss : hwm,
          log_path);
+  if (probing) {
+    probe_print(&probe, r->o.label ? r->o.label : "-", got);
+    pv_pg_sync_close(probe.db);
+  } else {
+    printf("\n");
+  }
   if (is_worker)
     delete_rows(r);
   free(seen);
@@ -857,8 +1103,8 @@ static int rss_main(run_t *r)
   run_encode(r);
   char log_path[700];
   log_path_for(r, log_path, sizeof(log_path));
-  pid_t pid = start_target(r, log_path);
-  if (pid <= 0)
+  pid_t pid;
+  if (!start_target(r, log_path, &pid))
     return 1;
   long rss0 = 0, hwm0 = 0;
   read_rss(pid, &rss0, &hwm0);
@@ -901,13 +1147,41 @@ static int rss_main(run_t *r)
   return peak_running >= r->o.running ? 0 : 1;
 }
 
+/* The HTTP part of the floor: the raw curl multi loop on the simulator's
+ * VOLTHA /health, after a short warm-up (first connections). */
+static int curl_main(const opts_t *o)
+{
+  const char *sim = need_env("SIM_VOLTHA_URL");
+  char url[512];
+  snprintf(url, sizeof(url), "%s/health", sim);
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return 1;
+  pv_bench_sample_t warm, s;
+  int rc = pv_bench_raw_curl(url, 2000, (int)o->conc, false, &warm) ||
+           pv_bench_raw_curl(url, o->jobs, (int)o->conc, false, &s);
+  curl_global_cleanup();
+  if (rc) {
+    fprintf(stderr, "worker_bench: the curl loop failed\n");
+    return 1;
+  }
+  printf("result label=%s target=curl jobs=%ld replies=%ld errors=%ld "
+         "conc=%ld replies_per_s=%.0f cpu_s=%.3f cpu_us_per_job=%.2f\n",
+         o->label ? o->label : "-", o->jobs, s.n, s.errors, o->conc,
+         s.wall_s > 0 ? (double)s.n / s.wall_s : 0, s.cpu_s,
+         s.n ? s.cpu_s * 1e6 / (double)s.n : 0);
+  return s.errors ? 1 : 0;
+}
+
 static void usage(void)
 {
   fprintf(stderr,
           "usage: worker_bench run --target worker|passthrough|direct --jobs N "
           "[--rate R] [--keys K] [--timeout S] [--label L] [--env N=V]...\n"
+          "                        [--bin PROVISIOND] [--workers W] "
+          "[--pg-stats]\n"
           "       worker_bench rss --jobs N --running M [--timeout S] "
-          "[--env N=V]...\n"
+          "[--bin PROVISIOND] [--env N=V]...\n"
+          "       worker_bench curl --jobs N [--conc C] [--label L]\n"
           "       worker_bench forward BROKERS IN_TOPIC OUT_TOPIC\n");
 }
 
@@ -915,7 +1189,8 @@ int main(int argc, char **argv)
 {
   if (argc >= 2 && !strcmp(argv[1], "forward"))
     return forward_main(argc, argv);
-  if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "rss"))) {
+  if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "rss") &&
+                    strcmp(argv[1], "curl"))) {
     usage();
     return 2;
   }
@@ -924,8 +1199,14 @@ int main(int argc, char **argv)
   r.o.target = "worker";
   r.o.keys = 1000;
   r.o.timeout_s = 30;
+  r.o.workers = 1;
+  r.o.conc = 20;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
+    if (!strcmp(a, "--pg-stats")) {
+      r.o.pg_stats = true;
+      continue;
+    }
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     bool ok = v != NULL;
     if (ok && !strcmp(a, "--target"))
@@ -942,6 +1223,12 @@ int main(int argc, char **argv)
       ok = parse_long(v, 1, 600, &r.o.timeout_s);
     else if (ok && !strcmp(a, "--label"))
       r.o.label = v;
+    else if (ok && !strcmp(a, "--bin"))
+      r.o.bin = v;
+    else if (ok && !strcmp(a, "--workers"))
+      ok = parse_long(v, 1, MAX_WORKERS, &r.o.workers);
+    else if (ok && !strcmp(a, "--conc"))
+      ok = parse_long(v, 1, 1000, &r.o.conc);
     else if (ok && !strcmp(a, "--env") && r.o.n_env < MAX_ENV && strchr(v, '='))
       r.o.env[r.o.n_env++] = v;
     else
@@ -953,6 +1240,8 @@ int main(int argc, char **argv)
     }
     i++;
   }
+  if (r.o.jobs && !strcmp(argv[1], "curl"))
+    return curl_main(&r.o);
   if (!r.o.jobs || (strcmp(r.o.target, "worker") &&
                     strcmp(r.o.target, "passthrough") &&
                     strcmp(r.o.target, "direct"))) {
@@ -967,6 +1256,7 @@ int main(int argc, char **argv)
     fetch_wait_ms = getenv("WB_FETCH_WAIT_MS");
   if (!strcmp(argv[1], "rss")) {
     r.o.keys = 0; /* distinct keys: every job can run at once */
+    r.o.workers = 1;
     if (!r.o.running)
       r.o.running = r.o.jobs;
     return rss_main(&r);
